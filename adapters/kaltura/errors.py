@@ -1,0 +1,84 @@
+"""Kaltura failures (API error codes, HTTP statuses, broken connections) as the engine's error classes.
+
+One `should_retry`-style table per backend (STYLE.md, rclone): throttling and transient server faults are
+retryable, session and permission problems stop the run, anything else belongs to the one item it names.
+`INVALID_KS` is special: the client regenerates the KS once and retries before it becomes fatal.
+"""
+
+from __future__ import annotations
+
+from adapters.kaltura.wire import ApiFault
+from engine.errors import ArchiverError, FatalError, ItemFailedError, RetryableError
+
+INVALID_KS = "INVALID_KS"
+
+# code -> throttled?  (ACTION_BLOCKED is Kaltura's rate limit; the misspelling is the server's)
+RETRYABLE_CODES: dict[str, bool] = {
+    "ACTION_BLOCKED": True,
+    "INTERNAL_SERVERL_ERROR": False,
+    "INTERNAL_SERVER_ERROR": False,
+}
+
+FATAL_CODES: dict[str, str] = {
+    INVALID_KS: "Kaltura rejected the session (INVALID_KS): check KALTURA_PARTNERID and KALTURA_SECRET",
+    "SERVICE_FORBIDDEN": "Kaltura refused the call (SERVICE_FORBIDDEN): the KS lacks the permission",
+    "INVALID_PARTNER_ID": "Kaltura does not know this partner: check KALTURA_PARTNERID",
+    "PARTNER_BLOCKED": "the Kaltura partner is blocked",
+}
+
+
+class KalturaItemError(ItemFailedError):
+    """An API error about one item (`ENTRY_ID_NOT_FOUND`, `FLAVOR_ASSET_IS_NOT_READY`, …).
+
+    `code` is Kaltura's, so callers can tell "already gone" from a real failure.
+    """
+
+    def __init__(self, operation: str, entry_id: str, code: str, message: str) -> None:
+        super().__init__(operation, entry_id, f"{code}: {message}")
+        self.code = code
+
+
+class KalturaFatalError(FatalError):
+    """An API error that stops the run (session, permission, partner); `code` is Kaltura's."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def from_fault(fault: ApiFault, *, operation: str, entry_id: str | None = None) -> ArchiverError:
+    """The engine error for an API error answered by `operation` (e.g. `media.get`)."""
+    if fault.code in RETRYABLE_CODES:
+        return RetryableError(f"{operation}: {fault.code}", throttled=RETRYABLE_CODES[fault.code])
+    if fault.code in FATAL_CODES:
+        # never echo the server's text for these: INVALID_KS messages quote the KS itself
+        return KalturaFatalError(f"{operation}: {FATAL_CODES[fault.code]}", fault.code)
+    return KalturaItemError(operation, entry_id or "-", fault.code, fault.message)
+
+
+def from_http_status(status: int, *, operation: str, retry_after: str | None = None) -> ArchiverError:
+    """The engine error for a non-200 HTTP answer (proxies answer 429/502/503 with HTML)."""
+    if status == 429 or status >= 500:
+        return RetryableError(
+            f"{operation}: HTTP {status}", throttled=True, retry_after=parse_retry_after(retry_after)
+        )
+    if status in (401, 403):
+        return FatalError(f"{operation}: HTTP {status} from Kaltura: check the service URL and credentials")
+    return FatalError(f"{operation}: HTTP {status} from Kaltura: check KALTURA_SERVICE_URL")
+
+
+def from_connection_error(exc: BaseException, *, operation: str) -> RetryableError:
+    """Connection refused/reset, timeouts, truncated or unparsable bodies: worth another try."""
+    kind = type(exc).__name__
+    return RetryableError(f"{operation}: connection failed ({kind})", throttled=True)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (the HTTP-date form is ignored)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
