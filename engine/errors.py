@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ArchiverError(Exception):
     """Base of every error the tool raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
 
 
 class ConfigError(ArchiverError):
     """Bad input from the user: one line naming the problem and the fix; exit code 2."""
 
+    exit_code: ClassVar[int] = 2
+
 
 class FatalError(ArchiverError):
     """Stops the whole run (bad credentials, missing bucket); exit code 3."""
+
+    exit_code: ClassVar[int] = 3
 
 
 class RetryableError(ArchiverError):
@@ -25,6 +33,10 @@ class RetryableError(ArchiverError):
         super().__init__(message)
         self.throttled = throttled
         self.retry_after = retry_after
+
+
+class DeadlineError(RetryableError, TimeoutError):
+    """An operation ran past its deadline; retryable, and also a TimeoutError for generic callers."""
 
 
 class SkippedError(ArchiverError):

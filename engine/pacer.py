@@ -1,0 +1,168 @@
+"""The pacer: every call to a rate-limited service takes a slot here first.
+
+A slot is a place among at most `max_in_flight` calls plus a token from a bucket refilled at the current rate.
+The current rate starts at the configured one, is cut in half (down to `min_rate`) when the service says it is
+overloaded, and climbs back linearly while calls succeed, reaching the configured rate `recovery_s` after a
+cut to zero. Besides the bucket, a sliding log of the last starts makes sure no window of one second ever
+holds more starts than the current rate allows, whatever the burst.
+
+Waiters are served in arrival order (anyio's semaphore and lock are FIFO). A task cancelled while waiting
+takes nothing and leaves its place to the next.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+
+# a volley of failures from calls already in flight is one signal, not many: cut at most once per this
+_CUT_GUARD_S = 1.0
+
+
+@dataclass(frozen=True)
+class PacerStats:
+    """A snapshot of a pacer."""
+
+    rate: float  # requests per second allowed now
+    configured_rate: float
+    max_in_flight: int
+    in_flight: int  # calls started and not finished
+    peak_in_flight: int
+    waiting: int  # tasks waiting for a slot
+    total_calls: int
+    throttles: int  # on_throttle signals received
+
+
+class Pacer:
+    """A token bucket (requests/s, burst) plus a cap on calls in flight, slowing down when told to."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: int | None = None,
+        max_in_flight: int = 8,
+        min_rate: float | None = None,
+        recovery_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if not rate > 0 or not math.isfinite(rate):
+            raise ValueError(f"pacer rate must be a positive number, not {rate!r}")
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
+        self._configured = float(rate)
+        self._rate = self._configured
+        self._min_rate = min(self._configured, min_rate if min_rate is not None else self._configured / 16)
+        self._burst = max(1, min(burst if burst is not None else 1, math.ceil(self._configured)))
+        self._recovery_s = max(recovery_s, 1e-9)
+        self._clock = clock
+        self._sleep = sleep
+        self._max_in_flight = max_in_flight
+        self._places = anyio.Semaphore(max_in_flight)
+        self._turn = anyio.Lock()  # one waiter at a time watches the bucket, in FIFO order
+        now = clock()
+        self._tokens = float(self._burst)
+        self._refilled_at = now
+        self._starts: deque[float] = deque()
+        self._blocked_until = now
+        self._last_cut = -math.inf
+        self._last_adjust = now
+        self._in_flight = 0
+        self._peak = 0
+        self._waiting = 0
+        self._total = 0
+        self._throttles = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a place and a token, then hold the place while the body runs: `async with p.slot():`."""
+        self._waiting += 1
+        try:
+            await self._places.acquire()
+        except BaseException:
+            self._waiting -= 1
+            raise
+        try:
+            try:
+                async with self._turn:
+                    await self._take_token()
+            finally:
+                self._waiting -= 1
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+            self._total += 1
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
+        finally:
+            self._places.release()
+
+    async def _take_token(self) -> None:
+        while True:
+            wait = self._wait_s(self._clock())
+            if wait <= 0:
+                break
+            # at least a microsecond, so a clock that only moves when slept on still moves
+            await self._sleep(max(wait, 1e-6))
+        now = self._clock()
+        self._tokens -= 1.0
+        self._starts.append(now)
+
+    def _wait_s(self, now: float) -> float:
+        """How long until a call may start at `now` (0 or less: now); refills the bucket as a side effect."""
+        self._refill(now)
+        waits = [self._blocked_until - now, (1.0 - self._tokens) / self._rate]
+        while self._starts and self._starts[0] <= now - 1.0:
+            self._starts.popleft()
+        per_second = max(1, math.floor(self._rate))
+        if len(self._starts) >= per_second:
+            waits.append(self._starts[-per_second] + 1.0 - now)
+        return max(waits)
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._refilled_at)
+        self._tokens = min(float(self._burst), self._tokens + elapsed * self._rate)
+        self._refilled_at = now
+
+    def on_throttle(self, retry_after: float | None = None) -> None:
+        """The service pushed back (ACTION_BLOCKED, 429, 5xx, connection error): halve the rate."""
+        now = self._clock()
+        self._throttles += 1
+        if retry_after is not None and retry_after > 0:
+            self._blocked_until = max(self._blocked_until, now + retry_after)
+        if now - self._last_cut < _CUT_GUARD_S:
+            return
+        self._refill(now)
+        self._rate = max(self._min_rate, self._rate / 2)
+        self._tokens = min(self._tokens, 1.0)  # no saved-up burst right after a push-back
+        self._last_cut = now
+        self._last_adjust = now
+
+    def on_success(self) -> None:
+        """A call went through: climb back toward the configured rate, linearly over `recovery_s`."""
+        now = self._clock()
+        if self._rate < self._configured:
+            self._refill(now)
+            step = self._configured * max(0.0, now - self._last_adjust) / self._recovery_s
+            self._rate = min(self._configured, self._rate + step)
+        self._last_adjust = now
+
+    def statistics(self) -> PacerStats:
+        return PacerStats(
+            rate=self._rate,
+            configured_rate=self._configured,
+            max_in_flight=self._max_in_flight,
+            in_flight=self._in_flight,
+            peak_in_flight=self._peak,
+            waiting=self._waiting,
+            total_calls=self._total,
+            throttles=self._throttles,
+        )

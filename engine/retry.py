@@ -1,0 +1,78 @@
+"""Retries with full-jitter exponential backoff, a cap on attempts and a time budget.
+
+Only `RetryableError` is retried; everything else (and cancellation) goes straight through. The op should take
+its own pacer slot for each attempt: the backoff sleeps here hold no slot.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+
+from engine.errors import RetryableError
+from engine.pacer import Pacer
+
+T = TypeVar("T")
+
+OnRetry = Callable[[int, BaseException, float], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: at most `attempts` tries, and no retry that would end past `budget_s`."""
+
+    attempts: int = 5
+    base_s: float = 0.5
+    max_s: float = 30.0
+    budget_s: float = 120.0
+
+    def backoff_s(self, failures: int, draw: Callable[[], float] = random.random) -> float:
+        """The pause after the `failures`-th failure: uniform in [0, min(max_s, base_s · 2^(failures-1))]."""
+        ceiling = min(self.max_s, self.base_s * 2.0 ** min(failures - 1, 60))
+        return draw() * ceiling
+
+
+async def retry(
+    op: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy = RetryPolicy(),  # frozen, so one shared default is safe
+    pacer: Pacer | None = None,
+    describe: str = "",
+    on_retry: OnRetry | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    draw: Callable[[], float] = random.random,
+) -> T:
+    """Await `op()` until it succeeds, retrying `RetryableError` within the policy; re-raise the last one.
+
+    A throttled error tells the pacer to slow down; its `retry_after` is a floor for the pause. `on_retry`
+    hears (attempt that failed, error, pause in seconds) before each pause. The error that ends the retries
+    is raised as it is, with a note saying what was tried and for how long.
+    """
+    started = clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result = await op()
+        except RetryableError as exc:
+            if exc.throttled and pacer is not None:
+                pacer.on_throttle(exc.retry_after)
+            pause = max(policy.backoff_s(attempt, draw), exc.retry_after or 0.0)
+            spent = clock() - started
+            if attempt >= policy.attempts or spent + pause > policy.budget_s:
+                what = describe or getattr(op, "__name__", "operation")
+                exc.add_note(f"gave up on {what} after {attempt} attempt(s) in {spent:.1f} s")
+                raise
+            if on_retry is not None:
+                on_retry(attempt, exc, pause)
+            await sleep(pause)
+        else:
+            if pacer is not None:
+                pacer.on_success()
+            return result
