@@ -76,8 +76,9 @@ def _write(stream: TextIO, text: str) -> None:
 class _LineLogger:
     """The structlog logger: writes each rendered event as one line, under the status line if any."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, name: str | None = None) -> None:
         self._stream = stream
+        self.name = name
 
     def msg(self, message: str) -> None:
         _write_line(self._stream, message)
@@ -90,7 +91,7 @@ class _LineLoggerFactory:
         self._stream = stream
 
     def __call__(self, *args: Any) -> _LineLogger:
-        return _LineLogger(self._stream)
+        return _LineLogger(self._stream, str(args[0]) if args else None)
 
 
 class _LineHandler(logging.Handler):
@@ -107,14 +108,27 @@ class _LineHandler(logging.Handler):
             self.handleError(record)
 
 
+_LEADING_KEYS = ("timestamp", "level", "event", "logger", "run_id", "job")
+
+
 def _redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-    return redact_event(event_dict)
+    clean = redact_event(event_dict)
+    # the fixed keys first, so a JSON line reads like a log line
+    return {**{k: clean[k] for k in _LEADING_KEYS if k in clean}, **clean}
+
+
+def _add_logger_name(logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    name = getattr(logger, "name", None)
+    if name:
+        event_dict.setdefault("logger", name)
+    return event_dict
 
 
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        _add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
@@ -195,7 +209,8 @@ def _configure_stdlib(stream: TextIO, renderer: Processor) -> None:
 
 def get_logger(name: str) -> FilteringBoundLogger:
     """A logger whose events carry `logger=name`; it follows later `configure_logging` calls."""
-    return cast(FilteringBoundLogger, structlog.get_logger(logger=name))
+    # the name goes to the logger factory (a `logger=` initial value would clash with structlog's signature)
+    return cast(FilteringBoundLogger, structlog.get_logger(name))
 
 
 def bind_run(run_id: str, job: str) -> None:

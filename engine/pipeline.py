@@ -1,0 +1,265 @@
+"""The pipeline: a source, stages of worker pools, and a sink, joined by small bounded streams.
+
+```
+source ──► stage 1 (n workers) ──► stage 2 (m workers) ──► … ──► sink (one task)
+```
+
+A stage function returns what the next stage gets, `Finish(value)` to send `value` straight to the sink
+(e.g. a decided "skip"), or None to drop the item. An exception other than `FatalError` becomes a `Failed`
+value for the sink, so one bad item never stops the batch; a `FatalError` cancels the run and is re-raised.
+Every stream holds at most `buffer` items, so the items in the pipeline at any moment are bounded by
+`(stages + 1) · buffer + workers + 2`, however long the source.
+
+Setting `stop` stops reading the source; what was already taken drains through the stages. After `drain_s`
+(if given) or once `abort` is set, whatever is still running is cancelled (stage functions clean up under
+their own shielded scopes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from engine.errors import FatalError, SkippedError
+
+T = TypeVar("T")
+
+# how long closing the source (an async generator's finally) may take after a stop
+_SOURCE_CLOSE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pool of `workers` tasks applying `fn` to each item."""
+
+    name: str
+    workers: int
+    fn: Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Finish(Generic[T]):
+    """Returned by a stage: `value` is done and goes straight to the sink, skipping later stages."""
+
+    value: T
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What the sink gets for an item whose stage raised: the item as the stage got it, and the error."""
+
+    item: Any
+    stage: str
+    error: Exception
+
+    @property
+    def skipped(self) -> bool:
+        """The stage chose to leave the item alone (`SkippedError`): counted, not a failure."""
+        return isinstance(self.error, SkippedError)
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What happened to the items: taken in, delivered to the sink (of which failed), dropped by a stage."""
+
+    taken: int
+    delivered: int
+    failed: int
+    dropped: int
+    stopped: bool  # intake stopped before the source was exhausted
+    cancelled: bool  # the drain deadline or abort cancelled items still in flight
+
+    @property
+    def lost(self) -> int:
+        """Items taken in that neither reached the sink nor were dropped: cancelled in flight."""
+        return self.taken - self.delivered - self.dropped
+
+
+class _Run:
+    """The state of one `run_pipeline` call: its streams, scopes and counters."""
+
+    def __init__(self, source: AsyncIterator[Any], sink: Callable[[Any], Awaitable[None]]) -> None:
+        self.source = source
+        self.sink = sink
+        self.intake = anyio.CancelScope()
+        self.source_error: Exception | None = None
+        self.taken = self.delivered = self.failed = self.dropped = 0
+        self.stopped = self.cancelled = False
+        self.ends: list[MemoryObjectSendStream[Any] | MemoryObjectReceiveStream[Any]] = []
+
+    def keep(self, *ends: Any) -> tuple[Any, ...]:
+        """Remember stream ends so they can all be closed, even those of tasks cancelled before they ran."""
+        self.ends.extend(ends)
+        return ends
+
+    def close_all(self) -> None:
+        for end in self.ends:
+            end.close()
+
+    async def feed(self, send: MemoryObjectSendStream[Any], stop: anyio.Event | None) -> None:
+        async with send:
+            with self.intake:
+                try:
+                    async for item in self.source:
+                        if stop is not None and stop.is_set():
+                            self.stopped = True
+                            break
+                        await send.send(item)
+                        self.taken += 1
+                except FatalError:
+                    raise
+                except Exception as exc:
+                    # the listing broke: stop taking items, let the taken ones finish, raise it at the end
+                    self.source_error = exc
+                    self.stopped = True
+            if self.intake.cancelled_caught:
+                self.stopped = True
+            await self._close_source()
+
+    async def _close_source(self) -> None:
+        aclose = getattr(self.source, "aclose", None)
+        if aclose is not None:
+            with anyio.move_on_after(_SOURCE_CLOSE_S, shield=True):
+                await aclose()
+
+    async def work(
+        self,
+        stage: Stage,
+        receive: MemoryObjectReceiveStream[Any],
+        send_next: MemoryObjectSendStream[Any],
+        send_sink: MemoryObjectSendStream[Any],
+    ) -> None:
+        async with receive, send_next, send_sink:
+            async for item in receive:
+                outcome = await _apply(stage, item)
+                if outcome is None:
+                    self.dropped += 1
+                elif isinstance(outcome, Finish):
+                    await send_sink.send(outcome.value)
+                elif isinstance(outcome, Failed):
+                    await send_sink.send(outcome)
+                else:
+                    await send_next.send(outcome)
+
+    async def deliver(self, receive: MemoryObjectReceiveStream[Any]) -> None:
+        async with receive:
+            async for value in receive:
+                await self.sink(value)
+                self.delivered += 1
+                if isinstance(value, Failed):
+                    self.failed += 1
+
+    async def watch_stop(self, stop: anyio.Event, drain_s: float | None, work: anyio.CancelScope) -> None:
+        await stop.wait()
+        self.intake.cancel()
+        await anyio.sleep(math.inf if drain_s is None else drain_s)
+        self.cancelled = True
+        work.cancel()
+
+    async def watch_abort(self, abort: anyio.Event, work: anyio.CancelScope) -> None:
+        await abort.wait()
+        self.intake.cancel()
+        self.cancelled = True
+        work.cancel()
+
+    def result(self) -> PipelineResult:
+        return PipelineResult(
+            taken=self.taken,
+            delivered=self.delivered,
+            failed=self.failed,
+            dropped=self.dropped,
+            stopped=self.stopped,
+            cancelled=self.cancelled,
+        )
+
+
+async def _apply(stage: Stage, item: Any) -> Any:
+    try:
+        return await stage.fn(item)
+    except FatalError:
+        raise
+    except Exception as exc:  # one item's failure is a value for the sink, never the end of the batch
+        return Failed(item=item, stage=stage.name, error=exc)
+
+
+async def run_pipeline(
+    source: AsyncIterator[Any],
+    stages: Sequence[Stage],
+    sink: Callable[[Any], Awaitable[None]],
+    *,
+    buffer: int = 16,
+    stop: anyio.Event | None = None,
+    drain_s: float | None = None,
+    abort: anyio.Event | None = None,
+) -> PipelineResult:
+    """Push every item of `source` through `stages` into `sink`; return the counts.
+
+    The sink runs in one task, so it sees one value at a time: a stage's result, a `Finish` value or a
+    `Failed`. An error from the source stops intake, lets the taken items finish, then is raised; an error
+    from the sink, or a `FatalError` anywhere, cancels the run and is raised (not wrapped in a group).
+    """
+    if buffer < 0:
+        raise ValueError(f"buffer must be 0 or more, not {buffer}")
+    for stage in stages:
+        if stage.workers < 1:
+            raise ValueError(f"stage {stage.name!r} needs at least one worker, not {stage.workers}")
+    run = _Run(source, sink)
+    error: BaseException | None = None
+    try:
+        async with anyio.create_task_group() as watchers:
+            async with anyio.create_task_group() as work:
+                _start(run, work, stages, buffer, stop)
+                if stop is not None:
+                    watchers.start_soon(run.watch_stop, stop, drain_s, work.cancel_scope)
+                if abort is not None:
+                    watchers.start_soon(run.watch_abort, abort, work.cancel_scope)
+            watchers.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        error = _first_error(group)  # raised below, outside this block, so its own cause stays as it was
+    finally:
+        run.close_all()
+    if error is not None:
+        raise error
+    if run.source_error is not None:
+        raise run.source_error
+    return run.result()
+
+
+def _start(
+    run: _Run, tg: anyio.abc.TaskGroup, stages: Sequence[Stage], buffer: int, stop: anyio.Event | None
+) -> None:
+    """Start the feeder, the workers and the sink: stage i reads stream i and writes stream i+1."""
+    streams = [anyio.create_memory_object_stream[Any](buffer) for _ in range(len(stages) + 1)]
+    run.keep(*(end for pair in streams for end in pair))
+    sink_send = streams[-1][0]
+    tg.start_soon(run.feed, streams[0][0], stop)
+    for i, stage in enumerate(stages):
+        receive, send_next = streams[i][1], streams[i + 1][0]
+        for _ in range(stage.workers):
+            ends = run.keep(receive.clone(), send_next.clone(), sink_send.clone())
+            tg.start_soon(run.work, stage, *ends)
+    # the tasks hold clones; closing the originals lets each stream end when its last writer is done
+    for i in range(len(stages)):
+        streams[i][1].close()
+        streams[i + 1][0].close()
+    tg.start_soon(run.deliver, streams[-1][1])
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error a caller should see: a FatalError if any, else the first one."""
+    leaves = list(_leaves(group))
+    fatal = [e for e in leaves if isinstance(e, FatalError)]
+    return (fatal or leaves)[0]
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
