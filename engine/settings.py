@@ -53,7 +53,7 @@ class Setting:
             return REDACTED
         if value is None:
             return "—"
-        if self.show is not None:
+        if self.show is not None and not isinstance(value, str):  # a string default reads as written
             return self.show(value)
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -219,24 +219,20 @@ def choice(*values: str) -> Callable[[str], str]:
     return parse
 
 
-_DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d|)", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_DURATION = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)\s*(?:ms|min|s|m|h|d)\s*)+", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d)", re.IGNORECASE)
 
 
 def _duration_s(text: str) -> float:
     body = text.strip()
-    total, pos = 0.0, 0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if match is None or (match.group(2) == "" and match.end() != len(body)):
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
-        pos = match.end()
-        while pos < len(body) and body[pos] == " ":
-            pos += 1
-    if not body or pos != len(body):
+    if _NUMBER.fullmatch(body):
+        return float(body)
+    if not _DURATION.fullmatch(body):
+        # a bare number after a unit ("1h30") is refused: minutes or seconds would be a guess
         raise ValueError("is not a duration: set it to seconds or a number with a unit: 30s, 5m, 2h, 1h30m")
-    return total
+    return sum(float(n) * _DURATION_UNITS[u.lower()] for n, u in _DURATION_PART.findall(body))
 
 
 duration_s = _Parser(_duration_s, "A parser of durations in seconds: 30, 30s, 500ms, 5m, 2h, 1d, 1h30m.")
