@@ -1,0 +1,27 @@
+"""The Kaltura adapter: an async API v3 client, entry listing and the MediaCatalog interface jobs use."""
+
+from __future__ import annotations
+
+from adapters.kaltura.client import DEFAULT_SERVICE_URL, ClientConfig, KalturaClient
+from adapters.kaltura.errors import KalturaFatalError, KalturaItemError, KalturaUnreachableError
+from adapters.kaltura.filters import ALL_STATUSES, DEFAULT_STATUSES, FilterSpec
+from adapters.kaltura.interfaces import MediaCatalog
+from adapters.kaltura.listing import EntryPage, ListingStats
+from adapters.kaltura.wire import FlavorAsset, MediaEntry
+
+__all__ = [
+    "ALL_STATUSES",
+    "DEFAULT_SERVICE_URL",
+    "DEFAULT_STATUSES",
+    "ClientConfig",
+    "EntryPage",
+    "FilterSpec",
+    "FlavorAsset",
+    "KalturaClient",
+    "KalturaFatalError",
+    "KalturaItemError",
+    "KalturaUnreachableError",
+    "ListingStats",
+    "MediaCatalog",
+    "MediaEntry",
+]

@@ -67,10 +67,14 @@ def from_http_status(status: int, *, operation: str, retry_after: str | None = N
     return FatalError(f"{operation}: HTTP {status} from Kaltura: check KALTURA_SERVICE_URL")
 
 
-def from_connection_error(exc: BaseException, *, operation: str) -> RetryableError:
+class KalturaUnreachableError(RetryableError):
+    """No usable answer at all (refused, reset, timed out, truncated): retryable; at start-up, a setting."""
+
+
+def from_connection_error(exc: BaseException, *, operation: str) -> KalturaUnreachableError:
     """Connection refused/reset, timeouts, truncated or unparsable bodies: worth another try."""
     kind = type(exc).__name__
-    return RetryableError(f"{operation}: connection failed ({kind})", throttled=True)
+    return KalturaUnreachableError(f"{operation}: connection failed ({kind})", throttled=True)
 
 
 def parse_retry_after(value: str | None) -> float | None:

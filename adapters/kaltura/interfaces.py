@@ -1,0 +1,68 @@
+"""What jobs need from Kaltura, named for the jobs (STYLE.md 2): the MediaCatalog protocol."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Protocol
+
+from adapters.kaltura.filters import FilterSpec
+from adapters.kaltura.listing import EntryPage, ListingStats
+from adapters.kaltura.wire import FlavorAsset, MediaEntry
+
+
+class MediaCatalog(Protocol):
+    """A partner's media entries: select, count, look up, and fetch originals. `KalturaClient` is one."""
+
+    @property
+    def ks_expires_at(self) -> float:
+        """When the current session expires (Unix seconds); 0 before the first call."""
+        ...
+
+    async def check_access(self) -> int:
+        """Prove the credentials with one cheap call; the number of listable entries."""
+        ...
+
+    def list_pages(
+        self,
+        spec: FilterSpec,
+        *,
+        run_start: int,
+        on_unknown: Callable[[str], None] | None = None,
+        stats: ListingStats | None = None,
+    ) -> AsyncIterator[EntryPage]:
+        """The entries `spec` selects as of `run_start`, page by page (≤ 500), each entry once, in
+        createdAt order (id selections: in the order given)."""
+        ...
+
+    def list_entries(
+        self,
+        spec: FilterSpec,
+        *,
+        run_start: int,
+        on_unknown: Callable[[str], None] | None = None,
+        stats: ListingStats | None = None,
+    ) -> AsyncIterator[MediaEntry]:
+        """`list_pages`, one entry at a time."""
+        ...
+
+    async def count_entries(self, spec: FilterSpec, *, run_start: int) -> int:
+        """How many entries `spec` selects as of `run_start`."""
+        ...
+
+    async def get_media(self, entry_id: str) -> MediaEntry:
+        """One entry, fresh (e.g. to re-read tags before writing them); unknown: KalturaItemError."""
+        ...
+
+    async def flavors_of(self, entry_ids: Sequence[str]) -> Mapping[str, Sequence[FlavorAsset]]:
+        """The flavors of many entries in few calls; every id maps to a (maybe empty) list."""
+        ...
+
+    async def flavor_url(self, flavor_id: str, *, entry_id: str | None = None) -> str:
+        """A URL that serves the flavor's file."""
+        ...
+
+    def download(
+        self, url: str, *, offset: int = 0, chunk_size: int = ..., entry_id: str = "-"
+    ) -> AsyncIterator[bytes]:
+        """The bytes at `url` from `offset`, streamed; resumes by itself after a broken connection."""
+        ...

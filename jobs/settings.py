@@ -1,0 +1,180 @@
+"""Every setting of kaltura-archiver (DESIGN.md §7): declared once here, resolved once at start-up.
+
+`load_settings(cli, env)` gives the one frozen `Settings` object (CLI over environment over default), or
+raises a one-line `ConfigError`. `python -m jobs.settings --markdown` prints the README table.
+The legacy names of the old tool (`KALTURA_PARTNERID`, `KALTURA_SECRET`, `KALTURA_USERID`, `AWS_BUCKET`,
+`PLACEHOLDER_VIDEO`, `N_YEARS`, `DOIT`, `LDAP_*`) keep their meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.settings import (
+    Setting,
+    boolean,
+    byte_size,
+    choice,
+    duration_s,
+    format_bytes,
+    in_range,
+    markdown_table,
+    non_negative_float,
+    positive_int,
+    require,
+    resolve,
+)
+
+DEFAULT_SERVICE_URL = "https://www.kaltura.com"
+
+
+def _url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise ValueError("is not an http(s) URL: set it to e.g. https://www.kaltura.com")
+    return url
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+def _shard(text: str) -> str:
+    k, sep, n = text.strip().partition("/")
+    if not sep or not k.isdigit() or not n.isdigit() or not 1 <= int(k) <= int(n):
+        raise ValueError("is not a shard: set it to K/N with 1 <= K <= N, e.g. 3/8")
+    return f"{int(k)}/{int(n)}"
+
+
+_KB = 1024
+_RPS_HELP = "Kaltura API requests per second for this task (split a partner's budget between parallel tasks)"
+_PART_HELP = (
+    "S3 multipart part size (raised as needed to stay under 10,000 parts); "
+    "memory is about parts in flight x part size"
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    # Kaltura
+    Setting("partner_id", "KALTURA_PARTNERID", None, positive_int(1), "Kaltura partner id"),
+    Setting("secret", "KALTURA_SECRET", None, _text, "Kaltura admin secret (signs the KS here)", secret=True),
+    Setting("user_id", "KALTURA_USERID", None, _text, "Kaltura user id the KS is issued to"),
+    Setting("service_url", "KALTURA_SERVICE_URL", DEFAULT_SERVICE_URL, _url, "Kaltura API base URL"),
+    Setting("kaltura_rps", "ARCHIVER_KALTURA_RPS", "10", non_negative_float, _RPS_HELP,
+            unit="requests/s", check=in_range(0.1, 1000)),
+    Setting("kaltura_in_flight", "ARCHIVER_KALTURA_IN_FLIGHT", "4", positive_int(1, 64),
+            "Kaltura API calls in flight at once", unit="calls"),
+    Setting("kaltura_timeout_s", "ARCHIVER_KALTURA_TIMEOUT", "120", duration_s,
+            "deadline of one Kaltura API call", unit="s", check=in_range(1, 3600)),
+    Setting("kaltura_retries", "ARCHIVER_KALTURA_RETRIES", "6", positive_int(1, 20),
+            "attempts per Kaltura call on throttling, 5xx and connection errors", unit="attempts"),
+    Setting("kaltura_retry_budget_s", "ARCHIVER_KALTURA_RETRY_BUDGET", "300", duration_s,
+            "time one Kaltura call may spend retrying", unit="s", check=in_range(1, 86400)),
+    Setting("ks_ttl_s", "ARCHIVER_KS_TTL", "24h", duration_s,
+            "lifetime of each generated KS (renewed before it expires)", unit="s",
+            check=in_range(60, 30 * 86400)),
+    # the old tool's job settings
+    Setting("n_years", "N_YEARS", "3", positive_int(1, 100),
+            "years used by the container scripts' selections (--unplayed_for $N_YEARS)", unit="years"),
+    Setting("doit", "DOIT", "false", boolean, "make mutating commands real, like --execute"),
+    Setting("aws_bucket", "AWS_BUCKET", None, _text, "S3 bucket of the archive (object key = entry id)"),
+    Setting("placeholder_video", "PLACEHOLDER_VIDEO", "placeholder_video.mp4", _text,
+            "video that replaces archived originals"),
+    Setting("placeholder_image", "PLACEHOLDER_IMAGE", "placeholder_image.jpeg", _text,
+            "thumbnail set on replaced entries"),
+    Setting("ldap_server", "LDAP_SERVER", None, _text, "LDAP server host for ldap_status"),
+    Setting("ldap_port", "LDAP_PORT", "389", positive_int(1, 65535), "LDAP server port"),
+    Setting("ldap_user", "LDAP_USER", None, _text, "LDAP bind DN"),
+    Setting("ldap_password", "LDAP_PWD", None, _text, "LDAP bind password", secret=True),
+    Setting("ldap_base_dn", "LDAP_BASE_DN", None, _text, "LDAP search base"),
+    # tuning knobs
+    Setting("transfers", "ARCHIVER_TRANSFERS", "4", positive_int(1, 64),
+            "byte transfers (download to S3) at once", unit="transfers"),
+    Setting("checkers", "ARCHIVER_CHECKERS", "8", positive_int(1, 128),
+            "cheap per-entry checks (flavors, S3 head) at once", unit="checks"),
+    Setting("part_size", "ARCHIVER_PART_SIZE", "16MiB", byte_size, _PART_HELP, unit="bytes",
+            check=in_range(5 * _KB**2, 5 * _KB**3, show=format_bytes)),
+    Setting("memory_budget", "ARCHIVER_MEMORY_BUDGET", "512MiB", byte_size,
+            "upper bound for the part buffers of all transfers together", unit="bytes",
+            check=in_range(16 * _KB**2, None, show=format_bytes)),
+    Setting("storage_class", "ARCHIVER_STORAGE_CLASS", "STANDARD",
+            choice("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"),
+            "S3 storage class of new archive objects (the bucket lifecycle may move them on)"),
+    Setting("restore_tier", "ARCHIVER_RESTORE_TIER", "Standard", choice("Expedited", "Standard", "Bulk"),
+            "Glacier restore tier"),
+    Setting("restore_days", "ARCHIVER_RESTORE_DAYS", "7", positive_int(1, 365),
+            "days a Glacier-restored copy stays readable", unit="days"),
+    Setting("ready_timeout_s", "ARCHIVER_READY_TIMEOUT", "2h", duration_s,
+            "how long to wait for Kaltura to make a new flavor READY", unit="s",
+            check=in_range(1, 7 * 86400)),
+    Setting("drain_s", "ARCHIVER_DRAIN", "25", duration_s,
+            "on SIGTERM/SIGINT, time for work in flight to finish (Fargate kills at 30 s)", unit="s",
+            check=in_range(0, 3600)),
+    Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)"),
+    Setting("shards", "ARCHIVER_SHARDS", None, positive_int(1, 10_000),
+            "number of windows when the shard index comes from AWS_BATCH_JOB_ARRAY_INDEX"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one run: built once, passed down, never changed."""
+
+    partner_id: int | None
+    secret: str | None = field(repr=False)
+    user_id: str | None
+    service_url: str
+    kaltura_rps: float
+    kaltura_in_flight: int
+    kaltura_timeout_s: float
+    kaltura_retries: int
+    kaltura_retry_budget_s: float
+    ks_ttl_s: float
+    n_years: int
+    doit: bool
+    aws_bucket: str | None
+    placeholder_video: str
+    placeholder_image: str
+    ldap_server: str | None
+    ldap_port: int
+    ldap_user: str | None
+    ldap_password: str | None = field(repr=False)
+    ldap_base_dn: str | None
+    transfers: int
+    checkers: int
+    part_size: int
+    memory_budget: int
+    storage_class: str
+    restore_tier: str
+    restore_days: int
+    ready_timeout_s: float
+    drain_s: float
+    shard: str | None
+    shards: int | None
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming how to set the first of `names` that is missing."""
+        require(SETTINGS, {name: getattr(self, name) for name in names}, *names)
+
+
+def load_settings(cli: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """The run's settings from CLI values (by setting name) over `env` over defaults; ConfigError if bad."""
+    return Settings(**resolve(SETTINGS, cli, env))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.settings", description=__doc__)
+    parser.add_argument("--markdown", action="store_true", help="print the README settings table")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown_table(SETTINGS))
+        return 0
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
