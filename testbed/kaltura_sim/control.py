@@ -229,6 +229,13 @@ class SimControl:
     async def aadvance_clock(self, seconds: float) -> float:
         return float((await self.arequest("POST", "/clock", {"advance_s": seconds}))["now"])
 
+    async def anow(self) -> float:
+        return float((await self.arequest("GET", "/clock"))["now"])
+
+    async def acatalog(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.arequest("GET", "/catalog")
+        return result
+
     async def aset_faults(self, doc: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.arequest("POST", "/faults", doc)
         return result

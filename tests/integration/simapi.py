@@ -1,0 +1,56 @@
+"""A minimal JSON-format (format=1) caller for simulator tests, built on plain aiohttp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from KalturaClient import KalturaClient
+
+from testbed.kaltura_sim import SimProcess
+
+ADMIN = 2
+
+
+def admin_ks(sim: SimProcess, expiry: int = 3600) -> str:
+    ks: bytes = KalturaClient.generateSessionV2(sim.admin_secret, sim.user_id, ADMIN, sim.partner_id, expiry)
+    return ks.decode()
+
+
+def action_url(sim: SimProcess, service: str, action: str) -> str:
+    return f"{sim.service_url}/api_v3/service/{service}/action/{action}"
+
+
+async def call(
+    http: aiohttp.ClientSession, sim: SimProcess, service: str, action: str, ks: str | None, **params: Any
+) -> Any:
+    """POST `application/json` with format=1; returns the decoded result (errors are returned, not raised)."""
+    body = {"format": "1", **({"ks": ks} if ks is not None else {}), **params}
+    async with http.post(action_url(sim, service, action), json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "application/json"
+        return await resp.json()
+
+
+def is_error(result: Any, code: str | None = None) -> bool:
+    return (
+        isinstance(result, dict)
+        and result.get("objectType") == "KalturaAPIException"
+        and (code is None or result.get("code") == code)
+    )
+
+
+def pager(size: int, index: int = 1) -> dict[str, str]:
+    return {"objectType": "KalturaFilterPager", "pageSize": str(size), "pageIndex": str(index)}
+
+
+async def plain_entry(sim: SimProcess) -> dict[str, Any]:
+    """A READY entry with a READY source and no edge case."""
+    special = {i for ids in (await sim.control.acatalog())["edge_cases"].values() for i in ids}
+    return next(
+        e
+        for e in await sim.control.aget_entries()
+        if e["status"] == "2"
+        and e["id"] not in special
+        and any(f["isOriginal"] and f["status"] == 2 for f in e["flavors"])
+    )
