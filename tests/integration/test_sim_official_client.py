@@ -1,4 +1,4 @@
-"""The official KalturaApiClient (sync, XML) works unchanged against the simulator and agrees with its catalog."""
+"""The official KalturaApiClient (sync, XML) works unchanged on the simulator; results match its catalog."""
 
 from __future__ import annotations
 
