@@ -98,6 +98,7 @@ class EntryQuery:
 
     id_equal: str | None = None
     id_in: list[str] | None = None
+    id_not_in: frozenset[str] = frozenset()
     statuses: frozenset[str] | None = frozenset({ENTRY_READY})  # None: any status
     created_gte: int | None = None
     created_lte: int | None = None
@@ -118,6 +119,7 @@ def parse_entry_filter(flt: Params, descendants: dict[int, frozenset[int]]) -> E
     q.id_equal = opt_str(flt, "idEqual") or None
     id_in = opt_str(flt, "idIn")
     q.id_in = csv_values(id_in) if id_in is not None else None
+    q.id_not_in = frozenset(csv_values(opt_str(flt, "idNotIn")))
     status_equal = enum_value(
         opt_str(flt, "statusEqual"), ENTRY_STATUSES, "statusEqual", "KalturaEntryStatus"
     )
@@ -183,6 +185,14 @@ def _term_matches(term: tuple[str, ...], tags: tuple[tuple[str, ...], ...]) -> b
 
 
 def _matcher(q: EntryQuery) -> Predicate:
+    match = _base_matcher(q)
+    excluded = q.id_not_in
+    if excluded:
+        return lambda e: e.id not in excluded and match(e)
+    return match
+
+
+def _base_matcher(q: EntryQuery) -> Predicate:
     statuses, preds = q.statuses, q.predicates
     if statuses is None and not preds:
         return lambda e: True
@@ -213,14 +223,25 @@ def _sort(rows: list[Entry], q: EntryQuery) -> list[Entry]:
     return sorted(rows, key=lambda e: (value(e), e.id), reverse=q.descending)
 
 
+def _fast_count(index: EntryIndex, by_id: dict[str, Entry], q: EntryQuery) -> int:
+    """Count a status + createdAt (+ idNotIn) filter from the per-status keys, without a scan."""
+    statuses = q.statuses
+    assert statuses is not None
+    total = index.count_statuses(statuses, q.created_gte, q.created_lte)
+    for entry_id in q.id_not_in:  # idNotIn only removes ids that would have matched
+        e = by_id.get(entry_id)
+        if e is not None and not e.hidden and e.status in statuses and e.status != "3" and _in_window(q, e):
+            total -= 1
+    return total
+
+
 def count_entries(index: EntryIndex, by_id: dict[str, Entry], q: EntryQuery) -> int:
     """media.count: the true number of matches (no cap)."""
     if q.id_equal is not None or q.id_in is not None:
         match = _matcher(q)
         return sum(1 for e in _id_candidates(q, by_id) if match(e))
     if q.status_window_only:
-        assert q.statuses is not None
-        return index.count_statuses(q.statuses, q.created_gte, q.created_lte)
+        return _fast_count(index, by_id, q)
     lo, hi = index.window(q.created_gte, q.created_lte)
     match = _matcher(q)
     entries = index.entries
@@ -240,7 +261,7 @@ def list_entries(
         matches = _sort([e for e in _id_candidates(q, by_id) if match(e)], q)
         rows, total = matches[offset:end], len(matches)
     elif q.order_field == "createdAt":
-        rows, total = _scan_created(index, q, match, offset, end)
+        rows, total = _scan_created(index, by_id, q, match, offset, end)
     else:
         lo, hi = index.window(q.created_gte, q.created_lte)
         entries = index.entries
@@ -252,7 +273,7 @@ def list_entries(
 
 
 def _scan_created(
-    index: EntryIndex, q: EntryQuery, match: Predicate, offset: int, end: int
+    index: EntryIndex, by_id: dict[str, Entry], q: EntryQuery, match: Predicate, offset: int, end: int
 ) -> tuple[list[Entry], int]:
     """Walk the createdAt window in order, keeping rows [offset, end); count without a scan when possible."""
     lo, hi = index.window(q.created_gte, q.created_lte)
@@ -268,14 +289,11 @@ def _scan_created(
             if seen > offset:
                 kept.append(e)
             if seen >= end:
-                if fast_count:
-                    break
-                # keep counting without keeping
-                seen += sum(1 for j in _rest(positions, i) if match(entries[j]))
+                if not fast_count:  # totalCount needs the rest of the window checked one by one
+                    seen += sum(1 for j in _rest(positions, i) if match(entries[j]))
                 break
     if fast_count:
-        assert q.statuses is not None
-        seen = index.count_statuses(q.statuses, q.created_gte, q.created_lte)
+        seen = _fast_count(index, by_id, q)
     return kept, seen
 
 

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from testbed.catalog import Catalog, CatalogEntry, Category
+from testbed.catalog import Catalog, CatalogEntry, Category, paused_gc
 from testbed.kaltura_sim.clock import SimClock
 from testbed.kaltura_sim.errors import entry_not_found, flavor_not_found
 from testbed.kaltura_sim.model_list import EntryIndex
@@ -38,12 +38,13 @@ class Store:
         self.flavors: dict[str, Flavor] = {}  # live (not deleted) flavors by id
         self.thumbs: dict[str, ThumbAsset] = {}
         self.tokens: dict[str, UploadToken] = {}
-        for seed in catalog.entries:
-            entry = _entry_from_catalog(seed, partner_id)
-            self.entries[entry.id] = entry
-            for f in entry.flavors:
-                self.flavors[f.id] = f
-        self.index = EntryIndex(e for e in self.entries.values() if e.status != ENTRY_DELETED)
+        with paused_gc():
+            for seed in catalog.entries:
+                entry = _entry_from_catalog(seed, partner_id)
+                self.entries[entry.id] = entry
+                for f in entry.flavors:
+                    self.flavors[f.id] = f
+            self.index = EntryIndex(e for e in self.entries.values() if e.status != ENTRY_DELETED)
         self.conversion_delay = 0.0
         self.conversion_fail = False
         self._jobs: list[Job] = []
