@@ -168,6 +168,7 @@ def render_flavor(f: Flavor) -> dict[str, Any]:
 
 
 def render_entry(e: Entry, service_url: str, category_names: dict[int, str]) -> dict[str, Any]:
+    """A KalturaMediaEntry with the properties clients use (a subset: each page may carry 500 of them)."""
     pid = e.partner_id
     base = f"{service_url}/p/{pid}/sp/{pid}00"
     live = e.live_flavors()
@@ -180,31 +181,20 @@ def render_entry(e: Entry, service_url: str, category_names: dict[int, str]) -> 
         "userId": e.user_id,
         "creatorId": e.user_id,
         "tags": e.tags,
-        "adminTags": None,
         "categories": ",".join(category_names[c] for c in e.categories_ids if c in category_names),
         "categoriesIds": ",".join(str(c) for c in e.categories_ids),
         "status": e.status,
         "moderationStatus": 6,  # AUTO_APPROVED
-        "moderationCount": 0,
         "type": "1",  # MEDIA_CLIP
         "createdAt": e.created_at,
         "updatedAt": e.updated_at,
-        "rank": 0.0,
-        "totalRank": 0,
-        "votes": 0,
         "downloadUrl": f"{base}/playManifest/entryId/{e.id}/format/download/protocol/http/flavorParamIds/0",
-        "searchText": f"_PAR_ONLY_ _{pid}_ _MEDIA_TYPE_{e.media_type}|  {e.name} {e.tags}",
-        "licenseType": -1,
         "version": e.version,
         "thumbnailUrl": f"{base}/thumbnail/entry_id/{e.id}/version/{e.thumb_version}",
-        "accessControlId": 1,
-        "startDate": None,
-        "endDate": None,
         "referenceId": None,
         "replacingEntryId": e.replacing_entry_id,
         "replacedEntryId": e.replaced_entry_id,
         "replacementStatus": e.replacement_status,
-        "partnerSortValue": 0,
         "conversionProfileId": 1,
         "rootEntryId": e.id,
         "displayInSearch": 1,
@@ -216,11 +206,7 @@ def render_entry(e: Entry, service_url: str, category_names: dict[int, str]) -> 
         "duration": e.duration,
         "msDuration": e.duration * 1000,
         "mediaType": e.media_type,
-        "conversionQuality": "1",
         "sourceType": "1",  # FILE
-        "searchProviderType": None,
-        "creditUserName": None,
-        "mediaDate": None,
         "dataUrl": f"{base}/flvclipper/entry_id/{e.id}/version/{e.version}",
         "flavorParamsIds": ",".join(str(i) for i in sorted({f.flavor_params_id for f in live})),
     }

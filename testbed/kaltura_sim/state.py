@@ -15,6 +15,7 @@ from testbed.kaltura_sim import model_assets, model_media, model_upload
 from testbed.kaltura_sim.clock import SimClock
 from testbed.kaltura_sim.content import FlavorBody
 from testbed.kaltura_sim.errors import ApiError, entry_not_found, flavor_not_found, flavor_not_ready
+from testbed.kaltura_sim.model_list import ENTRY_STATUSES
 from testbed.kaltura_sim.model_params import CallContext, Handler, Params, Result, UploadedFile
 from testbed.kaltura_sim.model_store import Store
 from testbed.kaltura_sim.objects import ENTRY_DELETED, FLAVOR_READY, Entry
@@ -124,6 +125,8 @@ class SimState:
             e.set_tags(normalise_tags(tags if isinstance(tags, str) else ",".join(tags)))
         if "status" in changes:
             status = str(changes["status"])
+            if status not in ENTRY_STATUSES:
+                raise ValueError(f"unknown entry status {status!r}")
             if e.status == ENTRY_DELETED and status != ENTRY_DELETED:
                 raise ValueError("a deleted entry cannot be brought back")
             store.set_status(e, status)
