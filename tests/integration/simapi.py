@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from KalturaClient import KalturaClient
 
-from testbed.kaltura_sim import SimProcess
+from testbed.kaltura_sim import SimControl
 
 ADMIN = 2
+
+
+class SimProcess(Protocol):
+    """What tests need of a simulator: `SimProcess` and `KalturaSim` both have it."""
+
+    service_url: str
+
+    @property
+    def partner_id(self) -> int: ...
+    @property
+    def admin_secret(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def control(self) -> SimControl: ...
 
 
 def admin_ks(sim: SimProcess, expiry: int = 3600) -> str:
