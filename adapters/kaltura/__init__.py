@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from adapters.kaltura.client import DEFAULT_SERVICE_URL, ClientConfig, KalturaClient
-from adapters.kaltura.errors import KalturaFatalError, KalturaItemError, KalturaUnreachableError
+from adapters.kaltura.errors import (
+    KalturaFatalError,
+    KalturaHttpError,
+    KalturaItemError,
+    KalturaUnreachableError,
+)
 from adapters.kaltura.filters import ALL_STATUSES, DEFAULT_STATUSES, FilterSpec
 from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
@@ -19,6 +24,7 @@ __all__ = [
     "FlavorAsset",
     "KalturaClient",
     "KalturaFatalError",
+    "KalturaHttpError",
     "KalturaItemError",
     "KalturaUnreachableError",
     "ListingStats",

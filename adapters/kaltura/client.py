@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,10 +152,12 @@ class KalturaClient:
             _log.info("kaltura.ks_renewed", reason="invalid_ks", operation=operation)
             return await send(self._keeper.current())
 
-    async def _paced(self, op: Callable[[], Any], operation: str) -> Any:
-        return await retry(op, policy=self._policy, pacer=self._pacer, describe=operation)
+    async def _paced(self, op: Callable[[], Any], operation: str, policy: RetryPolicy | None = None) -> Any:
+        return await retry(op, policy=policy or self._policy, pacer=self._pacer, describe=operation)
 
-    async def call(self, api_call: ApiCall, *, entry_id: str | None = None) -> Any:
+    async def call(
+        self, api_call: ApiCall, *, entry_id: str | None = None, policy: RetryPolicy | None = None
+    ) -> Any:
         """Send one call (paced, retried); its JSON result, or the engine error for its failure."""
         operation = api_call.name
 
@@ -170,7 +172,7 @@ class KalturaClient:
         async def attempt() -> Any:
             return await self._with_session(send, operation)
 
-        return await self._paced(attempt, operation)
+        return await self._paced(attempt, operation, policy)
 
     async def multirequest(self, calls: Sequence[ApiCall], *, retry_faults: bool = True) -> list[Any]:
         """Send `calls` as one multirequest; each slot holds its result or its `ApiFault`.
@@ -232,7 +234,7 @@ class KalturaClient:
         run_start: int,
         on_unknown: Callable[[str], None] | None = None,
         stats: ListingStats | None = None,
-    ) -> AsyncIterator[EntryPage]:
+    ) -> AsyncGenerator[EntryPage, None]:
         """The entries `spec` selects as of `run_start`, page by page (see listing.py)."""
         return listing.list_pages(self, spec, run_start=run_start, on_unknown=on_unknown, stats=stats)
 
@@ -243,7 +245,7 @@ class KalturaClient:
         run_start: int,
         on_unknown: Callable[[str], None] | None = None,
         stats: ListingStats | None = None,
-    ) -> AsyncIterator[MediaEntry]:
+    ) -> AsyncGenerator[MediaEntry, None]:
         """The entries `spec` selects as of `run_start`, one at a time."""
         return listing.list_entries(self, spec, run_start=run_start, on_unknown=on_unknown, stats=stats)
 
@@ -251,9 +253,10 @@ class KalturaClient:
         """How many entries `spec` selects (`media.count` when the filter is all server-side)."""
         return await listing.count_entries(self, spec, run_start=run_start)
 
-    async def check_access(self) -> int:
-        """Prove the credentials with one cheap call; the number of listable entries."""
-        return await self.count_media(media_filter(FilterSpec(media_type=None), now=0, statuses=ALL_STATUSES))
+    async def check_access(self, *, policy: RetryPolicy | None = None) -> int:
+        """Prove the credentials with one cheap call; the number of listable entries (any status or type)."""
+        every = media_filter(FilterSpec(media_type=None), now=0, statuses=ALL_STATUSES, with_order=False)
+        return int(await self.call(wire.capture(lambda s: s.media.count(every)), policy=policy))
 
     # ------------------------------------------------------------------------------------------ flavors
 
@@ -294,7 +297,7 @@ class KalturaClient:
 
     async def download(
         self, url: str, *, offset: int = 0, chunk_size: int = DOWNLOAD_CHUNK, entry_id: str = "-"
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Stream the file at `url` from byte `offset`: chunks as they arrive.
 
         A broken connection mid-stream resumes from the next byte with `Range` (within the retry policy);
@@ -317,7 +320,7 @@ class KalturaClient:
 
     async def _download_once(
         self, url: str, position: int, chunk_size: int, entry_id: str
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         headers = {"Range": f"bytes={position}-"} if position else {}
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s, sock_read=60)
         try:

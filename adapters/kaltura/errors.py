@@ -56,15 +56,21 @@ def from_fault(fault: ApiFault, *, operation: str, entry_id: str | None = None) 
     return KalturaItemError(operation, entry_id or "-", fault.code, fault.message)
 
 
+class KalturaHttpError(FatalError):
+    """The service URL answered, but not as the Kaltura API does (404, 401, …): stops the run."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def from_http_status(status: int, *, operation: str, retry_after: str | None = None) -> ArchiverError:
     """The engine error for a non-200 HTTP answer (proxies answer 429/502/503 with HTML)."""
     if status == 429 or status >= 500:
         return RetryableError(
             f"{operation}: HTTP {status}", throttled=True, retry_after=parse_retry_after(retry_after)
         )
-    if status in (401, 403):
-        return FatalError(f"{operation}: HTTP {status} from Kaltura: check the service URL and credentials")
-    return FatalError(f"{operation}: HTTP {status} from Kaltura: check KALTURA_SERVICE_URL")
+    return KalturaHttpError(f"{operation}: HTTP {status} from Kaltura: check KALTURA_SERVICE_URL", status)
 
 
 class KalturaUnreachableError(RetryableError):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Protocol
 
 from adapters.kaltura.filters import FilterSpec
 from adapters.kaltura.listing import EntryPage, ListingStats
 from adapters.kaltura.wire import FlavorAsset, MediaEntry
+from engine.retry import RetryPolicy
 
 
 class MediaCatalog(Protocol):
@@ -18,7 +19,7 @@ class MediaCatalog(Protocol):
         """When the current session expires (Unix seconds); 0 before the first call."""
         ...
 
-    async def check_access(self) -> int:
+    async def check_access(self, *, policy: RetryPolicy | None = None) -> int:
         """Prove the credentials with one cheap call; the number of listable entries."""
         ...
 
@@ -29,7 +30,7 @@ class MediaCatalog(Protocol):
         run_start: int,
         on_unknown: Callable[[str], None] | None = None,
         stats: ListingStats | None = None,
-    ) -> AsyncIterator[EntryPage]:
+    ) -> AsyncGenerator[EntryPage, None]:
         """The entries `spec` selects as of `run_start`, page by page (≤ 500), each entry once, in
         createdAt order (id selections: in the order given)."""
         ...
@@ -41,7 +42,7 @@ class MediaCatalog(Protocol):
         run_start: int,
         on_unknown: Callable[[str], None] | None = None,
         stats: ListingStats | None = None,
-    ) -> AsyncIterator[MediaEntry]:
+    ) -> AsyncGenerator[MediaEntry, None]:
         """`list_pages`, one entry at a time."""
         ...
 
@@ -63,6 +64,6 @@ class MediaCatalog(Protocol):
 
     def download(
         self, url: str, *, offset: int = 0, chunk_size: int = ..., entry_id: str = "-"
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The bytes at `url` from `offset`, streamed; resumes by itself after a broken connection."""
         ...

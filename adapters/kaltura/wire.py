@@ -18,8 +18,16 @@ from KalturaClient.Plugins import Core
 API_VERSION: str = Core.API_VERSION
 FORMAT_JSON = "1"
 
-EntryStatus = int
 FLAVOR_READY = 2
+
+ENTRY_STATUS_NAMES: dict[int, str] = {
+    -2: "ERROR_IMPORTING", -1: "ERROR_CONVERTING", 0: "IMPORT", 1: "PRECONVERT", 2: "READY", 3: "DELETED",
+    4: "PENDING", 5: "MODERATE", 6: "BLOCKED", 7: "NO_CONTENT",
+}  # fmt: skip
+FLAVOR_STATUS_NAMES: dict[int, str] = {
+    -1: "ERROR", 0: "QUEUED", 1: "CONVERTING", 2: "READY", 3: "DELETED", 4: "NOT_APPLICABLE", 5: "TEMP",
+    6: "WAIT_FOR_CONVERT", 7: "IMPORTING", 8: "VALIDATING", 9: "EXPORTING",
+}  # fmt: skip
 
 Params = dict[str, Any]
 T = TypeVar("T")

@@ -1,0 +1,81 @@
+"""What every job gets: the settings, the run's identity and start time, its output streams, and Kaltura."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+from adapters.kaltura import ClientConfig, KalturaClient, KalturaHttpError, KalturaUnreachableError
+from engine.errors import ConfigError
+from engine.pacer import Pacer
+from engine.retry import RetryPolicy
+from engine.shutdown import Shutdown
+from jobs.settings import Settings
+
+# the first call of a run only proves the service answers: a wrong URL should fail in seconds, not minutes
+PROBE_POLICY = RetryPolicy(attempts=3, base_s=0.5, max_s=2.0, budget_s=10.0)
+
+
+@dataclass
+class RunContext:
+    """One run of one subcommand."""
+
+    settings: Settings
+    run_id: str
+    run_start: int  # Unix seconds: the listing snapshot and the "now" of year-based filters
+    stdout: TextIO
+    stderr: TextIO
+    shutdown: Shutdown | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """A signal asked us to stop taking new work."""
+        return self.shutdown is not None and self.shutdown.stop_intake.is_set()
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def kaltura_client(settings: Settings) -> KalturaClient:
+    """The run's Kaltura client (one session, one pacer) from the settings; ConfigError if one is missing."""
+    settings.require("partner_id", "secret")
+    assert settings.partner_id is not None
+    assert settings.secret is not None
+    config = ClientConfig(
+        partner_id=settings.partner_id,
+        admin_secret=settings.secret,
+        user_id=settings.user_id or "",
+        service_url=settings.service_url,
+        ks_ttl_s=int(settings.ks_ttl_s),
+        request_timeout_s=settings.kaltura_timeout_s,
+    )
+    pacer = Pacer(settings.kaltura_rps, max_in_flight=settings.kaltura_in_flight)
+    policy = RetryPolicy(
+        attempts=settings.kaltura_retries, base_s=0.5, max_s=30.0, budget_s=settings.kaltura_retry_budget_s
+    )
+    return KalturaClient(config, pacer=pacer, policy=policy)
+
+
+@asynccontextmanager
+async def connected(settings: Settings) -> AsyncIterator[tuple[KalturaClient, int]]:
+    """An open Kaltura client whose credentials were just proved, and the partner's entry count.
+
+    No answer at all from the service URL is a setting to fix (exit 2); a refused KS is fatal (exit 3).
+    """
+    async with kaltura_client(settings) as client:
+        try:
+            entries = await client.check_access(policy=PROBE_POLICY)
+        except KalturaUnreachableError:
+            raise ConfigError(
+                f"KALTURA_SERVICE_URL={settings.service_url!r} does not answer: check the URL and the network"
+            ) from None
+        except KalturaHttpError as exc:
+            raise ConfigError(
+                f"KALTURA_SERVICE_URL={settings.service_url!r} is not a Kaltura API (HTTP {exc.status}): "
+                "check the URL"
+            ) from None
+        yield client, entries

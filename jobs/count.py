@@ -1,0 +1,28 @@
+"""`count`: `#COUNT<TAB>n<TAB><filter>`, as the old tool printed it.
+
+`media.count` answers when the whole filter is the server's; with `--tag`, `!TAG`, `--plays` or ids we count
+by listing (our own checks decide). Like the old tool, `--max_entries` and `--first_page` do not limit it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from jobs.context import RunContext, connected
+from jobs.options import add_filter_options, filter_spec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_filter_options(parser, max_entries=-1)
+
+
+def count_line(count: int, description: str) -> str:
+    return f"#COUNT\t{count}\t{description}\n"
+
+
+async def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    spec = filter_spec(args)
+    async with connected(ctx.settings) as (client, _):
+        count = await client.count_entries(spec, run_start=ctx.run_start)
+    ctx.stdout.write(count_line(count, spec.describe()))
+    return 0

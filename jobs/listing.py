@@ -1,0 +1,155 @@
+"""`list`: one TSV row per matching entry (`--mode video`) or per flavor of one (`--mode flavor`).
+
+Columns are the old tool's, so existing spreadsheets and scripts keep working, plus `name`,
+`original_flavor_id`, `original_size_bytes` and `categories` (video) and `size_bytes`, `version`,
+`flavor_params_id` (flavor). Pages are listed one ahead of the flavor look-ups, so the two overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from contextlib import aclosing
+from datetime import UTC, datetime
+
+import anyio
+
+from adapters.kaltura import EntryPage, FlavorAsset, ListingStats, MediaEntry
+from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
+from engine.logs import get_logger
+from engine.progress import Progress
+from jobs.context import RunContext, connected
+from jobs.options import add_filter_options, add_option, filter_spec
+from jobs.report import FORMATS, ReportWriter, Row
+
+ARCHIVED_TAG = "archived_to_s3"
+REPLACED_TAG = "flavors_deleted"
+
+VIDEO_COLUMNS = (
+    "last_played_date", "last_played", "plays", "entry_id", "status", ARCHIVED_TAG, REPLACED_TAG, "total_KB",
+    "orig_KB", "orig_status", "created_date", "created", "creator_id", "tags",
+    "name", "original_flavor_id", "original_size_bytes", "categories",
+)  # fmt: skip
+FLAVOR_COLUMNS = (
+    "entry_id", "flavor_id", "original", "size_KB", "created", "deleted", "created_date", "deleted_date",
+    "status", "size_bytes", "version", "flavor_params_id",
+)  # fmt: skip
+
+_log = get_logger("jobs.list")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--mode", "-m", choices=("video", "flavor"), default="video",
+               help="one row per entry (video) or per flavor (flavor)")
+    add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
+    add_filter_options(parser, max_entries=-1)
+
+
+def date(ts: int | None) -> str | None:
+    """A Unix time as the old tool printed it: YYYY-MM-DD in UTC."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def flavor_status(status: int) -> str:
+    return FLAVOR_STATUS_NAMES.get(status, str(status))
+
+
+def original_of(flavors: Sequence[FlavorAsset]) -> FlavorAsset | None:
+    """The source flavor: the one marked original (flavorParamsId 0 as a fallback)."""
+    for flavor in flavors:
+        if flavor.is_original:
+            return flavor
+    return next((f for f in flavors if f.flavor_params_id == 0), None)
+
+
+def video_row(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> Row:
+    """The `--mode video` row of one entry."""
+    original = original_of(flavors)
+    return {
+        "last_played_date": date(entry.last_played_at),
+        "last_played": entry.last_played_at,
+        "plays": entry.plays,
+        "entry_id": entry.id,
+        "status": ENTRY_STATUS_NAMES.get(entry.status, str(entry.status)),
+        ARCHIVED_TAG: ARCHIVED_TAG if entry.has_tag(ARCHIVED_TAG) else None,
+        REPLACED_TAG: REPLACED_TAG if entry.has_tag(REPLACED_TAG) else None,
+        "total_KB": sum(f.size_kb for f in flavors),
+        "orig_KB": original.size_kb if original else None,
+        "orig_status": flavor_status(original.status) if original else "MISSING",
+        "created_date": date(entry.created_at),
+        "created": entry.created_at,
+        "creator_id": entry.creator_id,
+        "tags": ", ".join(entry.tags),
+        "name": entry.name,
+        "original_flavor_id": original.id if original else None,
+        "original_size_bytes": original.size_bytes if original and original.size_bytes else None,
+        "categories": entry.categories,
+    }
+
+
+def flavor_rows(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> list[Row]:
+    """The `--mode flavor` rows of one entry."""
+    return [
+        {
+            "entry_id": entry.id,
+            "flavor_id": f.id,
+            "original": f.is_original,
+            "size_KB": f.size_kb,
+            "created": f.created_at,
+            "deleted": f.deleted_at,
+            "created_date": date(f.created_at),
+            "deleted_date": date(f.deleted_at),
+            "status": flavor_status(f.status),
+            "size_bytes": f.size_bytes or None,
+            "version": f.version,
+            "flavor_params_id": f.flavor_params_id,
+        }
+        for f in flavors
+    ]
+
+
+async def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    """List the selection; exit 1 if some requested ids do not exist."""
+    spec = filter_spec(args)
+    stats = ListingStats()
+    unknown: list[str] = []
+    async with connected(ctx.settings) as (client, _):
+        columns = VIDEO_COLUMNS if args.mode == "video" else FLAVOR_COLUMNS
+        writer = ReportWriter(ctx.stdout, columns, args.format)
+        send, receive = anyio.create_memory_object_stream[EntryPage](1)
+
+        async def produce() -> None:
+            pages = client.list_pages(spec, run_start=ctx.run_start, on_unknown=unknown.append, stats=stats)
+            async with send, aclosing(pages):
+                async for page in pages:
+                    await send.send(page)
+                    if ctx.stopping:
+                        break
+
+        async with Progress(show_bytes=False, stream=ctx.stderr) as progress, anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            async with receive:
+                async for page in receive:
+                    flavors = await client.flavors_of([e.id for e in page])
+                    for entry in page:
+                        write_rows(writer, args.mode, entry, flavors.get(entry.id, []))
+                    progress.add(done=len(page))
+    writer.close()
+    _log.info(
+        "run.finished",
+        entries=stats.entries,
+        rows=writer.rows,
+        unknown_ids=len(unknown),
+        requests=stats.requests,
+        crowded_seconds=stats.crowded_seconds,
+        filter=spec.describe(),
+    )
+    return 1 if unknown else 0
+
+
+def write_rows(writer: ReportWriter, mode: str, entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> None:
+    if mode == "video":
+        writer.row(video_row(entry, flavors))
+    else:
+        for row in flavor_rows(entry, flavors):
+            writer.row(row)

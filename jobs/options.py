@@ -1,0 +1,139 @@
+"""Command-line options shared by the subcommands: both spellings of every option, and the filter options.
+
+Every option named with an underscore (`--created_before`) also answers to dashes (`--created-before`) and
+the other way round, so the old tool's runbooks and newer habits both work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from adapters.kaltura.filters import DEFAULT_STATUSES, KNOWN_STATUSES, MAX_PAGE_SIZE, FilterSpec
+from engine.errors import ConfigError
+
+
+def add_option(parser: argparse.ArgumentParser | Any, *names: str, **kwargs: Any) -> argparse.Action:
+    """`parser.add_argument` with the other spelling (dashes/underscores) of each long name added."""
+    spelled: list[str] = []
+    for name in names:
+        spelled.append(name)
+        if name.startswith("--"):
+            body = name[2:]
+            for other in (body.replace("_", "-"), body.replace("-", "_")):
+                if other != body and f"--{other}" not in spelled:
+                    spelled.append(f"--{other}")
+    if "dest" not in kwargs:
+        first_long = next((n for n in names if n.startswith("--")), None)
+        if first_long is not None:
+            kwargs["dest"] = first_long[2:].replace("-", "_")
+    action: argparse.Action = parser.add_argument(*spelled, **kwargs)
+    return action
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give 0 or more")
+    return value
+
+
+def add_filter_options(parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True) -> None:
+    """The selection options of DESIGN.md §2, as the old tool spelled them."""
+    group = parser.add_argument_group("selection")
+    add_option(group, "--tag", "-t", action="append", default=[], metavar="TAG",
+               help="entries with this tag (repeatable: all of them); !TAG: entries without it")
+    add_option(group, "--category", "-c", metavar="ID", help="entries in this category or its sub-categories")
+    add_option(group, "--plays", type=_non_negative_int, metavar="N",
+               help="entries played fewer than N times")
+    add_option(group, "--status", nargs="*", metavar="S", default=None,
+               help="entry statuses (default: " + " ".join(str(s) for s in DEFAULT_STATUSES) + "; 2 = READY)")
+    add_option(group, "--created_within", type=_non_negative_int, metavar="YEARS",
+               help="created within the last YEARS years")
+    add_option(group, "--created_before", type=_non_negative_int, metavar="YEARS",
+               help="created more than YEARS years ago")
+    add_option(group, "--played_within", "-p", type=_non_negative_int, metavar="YEARS",
+               help="played within the last YEARS years")
+    add_option(group, "--unplayed_for", "-u", type=_non_negative_int, metavar="YEARS",
+               help="not played for YEARS years (never played included) and created at least YEARS years ago")
+    if ids:
+        add_option(group, "--id", "-i", action="append", default=[], metavar="ID",
+                   help="this entry (repeatable)")
+        add_option(group, "--idfile", "-I", metavar="FILE", help="entries listed in FILE, one id per line")
+    add_option(group, "--max_entries", "-M", type=int, default=max_entries, metavar="N",
+               help=f"work on at most N entries (-1 = all; default {max_entries})")
+    add_option(group, "--page_size", "-s", type=int, default=MAX_PAGE_SIZE, metavar="N",
+               help=f"entries per request (1-{MAX_PAGE_SIZE}; with --first_page, where to start)")
+    add_option(group, "--first_page", "-f", type=int, default=1, metavar="N",
+               help="start at page N of --page_size entries (old runbooks): skips (N-1) x page_size entries")
+    add_option(group, "--shard", metavar="K/N", help="only the K-th of N createdAt windows (not built yet)")
+
+
+def _statuses(values: list[str] | None) -> tuple[int, ...]:
+    if values is None:
+        return DEFAULT_STATUSES
+    statuses: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            text = part.strip()
+            if not text:
+                continue
+            try:
+                status = int(text)
+            except ValueError:
+                status = None
+            if status is None or status not in KNOWN_STATUSES:
+                known = " ".join(str(s) for s in sorted(KNOWN_STATUSES))
+                raise ConfigError(f"--status {text!r} is not an entry status: use some of {known}")
+            statuses.append(status)
+    if not statuses:
+        raise ConfigError("--status needs at least one status, e.g. --status 2 (READY)")
+    return tuple(dict.fromkeys(statuses))
+
+
+def filter_spec(args: argparse.Namespace) -> FilterSpec:
+    """The FilterSpec of parsed filter options; ConfigError (one line) for values argparse cannot judge."""
+    tags: list[str] = []
+    not_tags: list[str] = []
+    for raw in args.tag:
+        tag = raw.strip()
+        negated = tag.startswith("!")
+        name = tag[1:].strip() if negated else tag
+        if not name:
+            raise ConfigError(f"--tag {raw!r} names no tag: give --tag TAG or --tag '!TAG'")
+        (not_tags if negated else tags).append(name)
+    if not 1 <= args.page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"--page_size {args.page_size} is out of range: give 1 to {MAX_PAGE_SIZE}")
+    if args.first_page < 1:
+        raise ConfigError(f"--first_page {args.first_page} is out of range: pages start at 1")
+    if args.max_entries < -1:
+        raise ConfigError(f"--max_entries {args.max_entries} is out of range: give -1 (all) or 0 and more")
+    if args.shard is not None:
+        raise ConfigError("--shard is not built yet: select a createdAt window with --created_* for now")
+    ids = tuple(i.strip() for i in getattr(args, "id", []) or [] if i.strip())
+    idfile = getattr(args, "idfile", None)
+    if idfile is not None and not os.access(idfile, os.R_OK):
+        raise ConfigError(f"--idfile {idfile!r} cannot be read: give a file with one entry id per line")
+    category = args.category.strip() if args.category else None
+    if category is not None and not category.lstrip("-").isdigit():
+        raise ConfigError(f"--category {args.category!r} is not a category id: give its number, e.g. -c 12")
+    return FilterSpec(
+        tags=tuple(tags),
+        not_tags=tuple(not_tags),
+        category=category,
+        plays_below=args.plays,
+        statuses=_statuses(args.status),
+        created_within=args.created_within,
+        created_before=args.created_before,
+        played_within=args.played_within,
+        unplayed_for=args.unplayed_for,
+        ids=ids,
+        idfile=idfile,
+        max_entries=args.max_entries,
+        skip=(args.first_page - 1) * args.page_size,
+        page_size=args.page_size,
+    )
