@@ -1,4 +1,4 @@
-"""Kaltura API errors as the simulator raises them (code, message, args), mirroring the real server's texts."""
+"""Kaltura API errors as the simulator raises them (code, message, args), with the real server's texts."""
 
 from __future__ import annotations
 
@@ -18,20 +18,20 @@ def entry_not_found(entry_id: str) -> ApiError:
 
 
 def flavor_not_found(flavor_id: str) -> ApiError:
-    return ApiError(
-        "FLAVOR_ASSET_ID_NOT_FOUND", f'Flavor asset id "{flavor_id}" not found', {"FLAVOR_ASSET_ID": flavor_id}
-    )
+    message = f'Flavor asset id "{flavor_id}" not found'
+    return ApiError("FLAVOR_ASSET_ID_NOT_FOUND", message, {"ID": flavor_id})
 
 
 def flavor_not_ready(flavor_id: str) -> ApiError:
-    return ApiError(
-        "FLAVOR_ASSET_IS_NOT_READY", f'Flavor asset "{flavor_id}" is not ready', {"FLAVOR_ASSET_ID": flavor_id}
-    )
+    message = f'Flavor asset "{flavor_id}" is not ready'
+    return ApiError("FLAVOR_ASSET_IS_NOT_READY", message, {"ID": flavor_id})
 
 
 def missing_parameter(name: str) -> ApiError:
-    return ApiError("MISSING_MANDATORY_PARAMETER", f"Missing parameter \"{name}\"", {"PARAM_NAME": name})
+    return ApiError("MISSING_MANDATORY_PARAMETER", f'Missing parameter "{name}"', {"PARAM_NAME": name})
 
 
 def query_exceeded() -> ApiError:
-    return ApiError("QUERY_EXCEEDED_MAX_MATCHES_ALLOWED", "Unable to generate list. max matches value was reached")
+    return ApiError(
+        "QUERY_EXCEEDED_MAX_MATCHES_ALLOWED", "Unable to generate list. max matches value was reached"
+    )
