@@ -24,24 +24,36 @@ JSON_CONTENT_TYPE = "application/json"
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Characters XML 1.0 cannot carry at all; the real server strips them too.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: str) -> str:
-    if _XML_INVALID.search(value):
-        value = _XML_INVALID.sub("", value)
-    return value.translate(_XML_ESCAPES)
+    if not _XML_SPECIAL.search(value):  # the common case: nothing to escape
+        return value
+    return _XML_INVALID.sub("", value).translate(_XML_ESCAPES)
+
+
+def _scalar(value: Any) -> str | None:
+    """The text of a scalar, or None when `value` is a container (written by `_xml_value`)."""
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is float:
+        return repr(value)
+    return None
 
 
 def _xml_value(value: Any, out: list[str]) -> None:
     """Append the content (not the enclosing element) of `value`."""
     if value is None:
         return
-    if isinstance(value, bool):
-        out.append("1" if value else "0")
-    elif isinstance(value, str):
-        out.append(_text(value))
-    elif isinstance(value, int | float):
-        out.append(repr(value) if isinstance(value, float) else str(value))
+    text = _scalar(value)
+    if text is not None:
+        out.append(text)
     elif isinstance(value, ApiError):
         _xml_error(value, out)
     elif isinstance(value, dict):
@@ -51,9 +63,13 @@ def _xml_value(value: Any, out: list[str]) -> None:
         for key, item in value.items():
             if key == "objectType":
                 continue
-            out.append(f"<{key}>")
-            _xml_value(item, out)
-            out.append(f"</{key}>")
+            text = "" if item is None else _scalar(item)
+            if text is not None:  # properties are mostly scalars: one append each
+                out.append(f"<{key}>{text}</{key}>")
+            else:
+                out.append(f"<{key}>")
+                _xml_value(item, out)
+                out.append(f"</{key}>")
     elif isinstance(value, list | tuple):
         for item in value:
             out.append("<item>")
@@ -91,7 +107,18 @@ def _json_ready(value: Any) -> Any:
             "args": dict(value.error_args),
         }
     if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items() if item is not None}
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            kind = type(item)
+            # Recurse only into containers: properties are mostly scalars.
+            out[key] = (
+                _json_ready(item)
+                if kind is dict or kind is list or kind is tuple or kind is ApiError
+                else item
+            )
+        return out
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
     return value
@@ -99,7 +126,8 @@ def _json_ready(value: Any) -> Any:
 
 def json_body(result: Any) -> bytes:
     """The JSON body for one call's result (or error) or a multirequest's list of them."""
-    return json.dumps(_json_ready(result), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII escapes, as PHP's json_encode writes them (and faster than ensure_ascii=False).
+    return json.dumps(_json_ready(result), separators=(",", ":")).encode("ascii")
 
 
 def render(result: Any, fmt: str, execution_time: float) -> tuple[bytes, str]:
