@@ -99,7 +99,8 @@ class KalturaSim:
 
     `async with KalturaSim(entries=300, seed=1) as sim:` then `sim.service_url`, `sim.partner_id`,
     `sim.admin_secret`, `sim.user_id`, `sim.state`, `sim.control`. Never use it from a test that drives
-    the synchronous official client (it would block this loop): use `SimProcess` there.
+    the synchronous official client (it would block this loop): use `SimProcess` there. For the same
+    reason only the async `a*` methods of `sim.control` work here (or touch `sim.state` directly).
     """
 
     def __init__(self, options: SimOptions | None = None, **kwargs: Any) -> None:
