@@ -21,8 +21,12 @@ from dataclasses import dataclass
 
 import anyio
 
+from engine.logs import get_logger
+
 # a volley of failures from calls already in flight is one signal, not many: cut at most once per this
 _CUT_GUARD_S = 1.0
+
+_log = get_logger("engine.pacer")
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,13 @@ class Pacer:
         recovery_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        name: str = "pacer",
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"pacer rate must be a positive number, not {rate!r}")
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
+        self.name = name
         self._configured = float(rate)
         self._rate = self._configured
         self._min_rate = min(self._configured, min_rate if min_rate is not None else self._configured / 16)
@@ -145,6 +151,7 @@ class Pacer:
         self._tokens = min(self._tokens, 1.0)  # no saved-up burst right after a push-back
         self._last_cut = now
         self._last_adjust = now
+        _log.info("pacer.slowed", pacer=self.name, rate=round(self._rate, 3), retry_after=retry_after)
 
     def on_success(self) -> None:
         """A call went through: climb back toward the configured rate, linearly over `recovery_s`."""
@@ -153,6 +160,8 @@ class Pacer:
             self._refill(now)
             step = self._configured * max(0.0, now - self._last_adjust) / self._recovery_s
             self._rate = min(self._configured, self._rate + step)
+            if self._rate == self._configured:
+                _log.info("pacer.recovered", pacer=self.name, rate=self._rate)
         self._last_adjust = now
 
     def statistics(self) -> PacerStats:

@@ -15,11 +15,14 @@ from typing import TypeVar
 import anyio
 
 from engine.errors import RetryableError
+from engine.logs import get_logger
 from engine.pacer import Pacer
 
 T = TypeVar("T")
 
 OnRetry = Callable[[int, BaseException, float], None]
+
+_log = get_logger("engine.retry")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ async def retry(
                 what = describe or getattr(op, "__name__", "operation")
                 exc.add_note(f"gave up on {what} after {attempt} attempt(s) in {spent:.1f} s")
                 raise
+            _log.debug(
+                "call.retrying", what=describe, attempt=attempt, pause_s=round(pause, 3), error=str(exc)
+            )
             if on_retry is not None:
                 on_retry(attempt, exc, pause)
             await sleep(pause)

@@ -7,6 +7,7 @@ import time
 
 import anyio
 import pytest
+import structlog
 
 from engine.pacer import Pacer
 
@@ -234,3 +235,16 @@ def test_bad_arguments_are_refused() -> None:
         Pacer(0)
     with pytest.raises(ValueError, match="max_in_flight"):
         Pacer(1, max_in_flight=0)
+
+
+async def test_slowing_down_and_recovering_are_logged() -> None:
+    clock = FakeClock()
+    pacer = Pacer(8, recovery_s=4, clock=clock, sleep=clock.sleep, name="kaltura")
+    with structlog.testing.capture_logs() as events:
+        pacer.on_throttle(retry_after=2.0)
+        clock.now += 10
+        pacer.on_success()
+    assert [(e["event"], e["pacer"], e["rate"]) for e in events] == [
+        ("pacer.slowed", "kaltura", 4.0),
+        ("pacer.recovered", "kaltura", 8.0),
+    ]
