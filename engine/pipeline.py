@@ -18,7 +18,7 @@ their own shielded scopes).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -83,7 +83,7 @@ class PipelineResult:
 class _Run:
     """The state of one `run_pipeline` call: its streams, scopes and counters."""
 
-    def __init__(self, source: AsyncIterator[Any], sink: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(self, source: AsyncIterable[Any], sink: Callable[[Any], Awaitable[None]]) -> None:
         self.source = source
         self.sink = sink
         self.intake = anyio.CancelScope()
@@ -188,7 +188,7 @@ async def _apply(stage: Stage, item: Any) -> Any:
 
 
 async def run_pipeline(
-    source: AsyncIterator[Any],
+    source: AsyncIterable[Any],
     stages: Sequence[Stage],
     sink: Callable[[Any], Awaitable[None]],
     *,
