@@ -1,0 +1,100 @@
+"""`kaltura-archiver config` and the run-ending errors: one line on stderr, the documented exit code."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from testbed.kaltura_sim import SimProcess
+
+CLI = [sys.executable, "-m", "jobs.cli"]
+
+
+def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_"))}
+    return subprocess.run(
+        [*CLI, *argv], env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def sim_env(sim: SimProcess) -> dict[str, str]:
+    return {
+        "KALTURA_SERVICE_URL": sim.service_url,
+        "KALTURA_PARTNERID": str(sim.partner_id),
+        "KALTURA_SECRET": sim.admin_secret,
+        "KALTURA_USERID": sim.user_id,
+    }
+
+
+def plain_lines(stderr: str) -> list[str]:
+    """The lines of stderr that are not JSON log events."""
+    return [line for line in stderr.splitlines() if not line.startswith("{")]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_config_prints_partner_url_and_ks_expiry_but_no_secret(kaltura_sim: SimProcess) -> None:
+    done = run(["config"], sim_env(kaltura_sim))
+    assert done.returncode == 0
+    found = dict(line.split("\t", 1) for line in done.stdout.splitlines())
+    assert found["kaltura_partner_id"] == str(kaltura_sim.partner_id)
+    assert found["kaltura_service_url"] == kaltura_sim.service_url
+    assert found["kaltura_credentials"] == "ok"
+    assert found["kaltura_ks_expires"].endswith("Z")
+    assert int(found["kaltura_entries"]) == len(kaltura_sim.control.get_entries())
+    for text in (done.stdout, done.stderr):
+        assert kaltura_sim.admin_secret not in text
+        assert "djJ8" not in text
+
+
+def test_config_without_secret_exits_2_naming_the_variable(kaltura_sim: SimProcess) -> None:
+    env = sim_env(kaltura_sim)
+    del env["KALTURA_SECRET"]
+    done = run(["config"], env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert "KALTURA_SECRET is not set" in done.stderr
+
+
+def test_list_with_a_bad_number_exits_2(kaltura_sim: SimProcess) -> None:
+    done = run(["list"], {**sim_env(kaltura_sim), "ARCHIVER_KALTURA_IN_FLIGHT": "lots"})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("kaltura-archiver: ARCHIVER_KALTURA_IN_FLIGHT='lots'")
+    assert done.stderr.count("\n") == 1
+
+
+def test_count_with_an_unknown_status_exits_2(kaltura_sim: SimProcess) -> None:
+    done = run(["count", "--status", "2", "12"], sim_env(kaltura_sim))
+    assert done.returncode == 2
+    assert done.stderr == (
+        "kaltura-archiver: --status '12' is not an entry status: use some of -2 -1 0 1 2 3 4 5 6 7\n"
+    )
+
+
+def test_config_with_an_unreachable_service_exits_2(kaltura_sim: SimProcess) -> None:
+    url = closed_port_url()
+    done = run(["config"], {**sim_env(kaltura_sim), "KALTURA_SERVICE_URL": url})
+    assert done.returncode == 2
+    assert plain_lines(done.stderr) == [  # besides the JSON log events of the attempts
+        f"kaltura-archiver: KALTURA_SERVICE_URL='{url}' does not answer: check the URL and the network"
+    ]
+
+
+def test_config_with_a_wrong_secret_exits_3(kaltura_sim: SimProcess) -> None:
+    wrong = "0" * 32
+    done = run(["config"], {**sim_env(kaltura_sim), "KALTURA_SECRET": wrong})
+    assert done.returncode == 3
+    assert len(plain_lines(done.stderr)) == 1
+    assert "INVALID_KS" in done.stderr
+    assert "KALTURA_SECRET" in done.stderr
+    assert wrong not in done.stderr
+    assert "Traceback" not in done.stderr
