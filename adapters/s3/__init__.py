@@ -1,0 +1,37 @@
+"""The S3 adapter: the archive store (streaming multipart uploads with checksums) and the archive proof."""
+
+from __future__ import annotations
+
+from adapters.s3.checksums import ALGORITHMS, Algorithm, S3Checksum
+from adapters.s3.client import NO_SUCH_UPLOAD, PRECONDITION_FAILED, S3Store, StoreConfig
+from adapters.s3.errors import S3FatalError, S3ItemError
+from adapters.s3.interfaces import ArchiveStore, PartWriter
+from adapters.s3.multipart import WriterStats, part_size
+from adapters.s3.proof import ArchiveRecord, from_head, is_legacy, legacy_problems, to_metadata, verify
+from adapters.s3.wire import STORAGE_CLASSES, ObjectHead, OpenUpload, PutResult
+
+__all__ = [
+    "ALGORITHMS",
+    "NO_SUCH_UPLOAD",
+    "PRECONDITION_FAILED",
+    "STORAGE_CLASSES",
+    "Algorithm",
+    "ArchiveRecord",
+    "ArchiveStore",
+    "ObjectHead",
+    "OpenUpload",
+    "PartWriter",
+    "PutResult",
+    "S3Checksum",
+    "S3FatalError",
+    "S3ItemError",
+    "S3Store",
+    "StoreConfig",
+    "WriterStats",
+    "from_head",
+    "is_legacy",
+    "legacy_problems",
+    "part_size",
+    "to_metadata",
+    "verify",
+]

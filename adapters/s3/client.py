@@ -1,0 +1,474 @@
+"""The S3 archive store: one aioboto3 client, every call retried within a budget and mapped to engine errors.
+
+Endpoint, credentials and region come from the standard AWS chain (`AWS_ENDPOINT_URL`, a task role, ...)
+unless given. botocore's own retries are off: ours have a budget, see throttling, and re-send a part from
+memory. Uploads refuse to replace an existing object (`If-None-Match: *`) unless told to overwrite; a retry
+that finds its own earlier attempt already done (lost response) is recognised by the object's checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
+
+import aioboto3
+import botocore.exceptions
+from botocore.config import Config
+
+from adapters.s3 import errors, multipart, proof, wire
+from adapters.s3.checksums import FIELDS, Algorithm, S3Checksum, check_algorithm, of_single
+from adapters.s3.errors import S3ItemError
+from adapters.s3.multipart import CompletedPart, Completion, MultipartWriter, OnRetry, open_writer
+from adapters.s3.wire import ObjectHead, OpenUpload, PutResult, check_storage_class
+from engine.deadlines import deadline
+from engine.errors import ItemFailedError, RetryableError
+from engine.logs import get_logger
+from engine.pacer import Pacer
+from engine.retry import RetryPolicy, retry
+
+T = TypeVar("T")
+
+PRECONDITION_FAILED: Final = "PreconditionFailed"  # S3ItemError.code when the key already holds an object
+NO_SUCH_UPLOAD: Final = "NoSuchUpload"
+SLOWEST_PART_RATE: Final = 256 * 1024  # B/s: below this a part attempt is given up and sent again
+
+_log = get_logger("adapters.s3")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where and how to archive. Memory per transfer: `parts_in_flight` times the part size (>= 8 MiB)."""
+
+    bucket: str
+    prefix: str = ""  # put before the entry id to make the key (e.g. "archive/"); "" = bucket root
+    storage_class: str = wire.DEFAULT_STORAGE_CLASS
+    part_size: int | None = None  # override of the computed part size, clamped to S3's limits
+    parts_in_flight: int = 4  # parts of one upload sent at once (and buffered at most)
+    checksum_algorithm: Algorithm = "CRC32C"
+    endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL if set (botocore reads it), else AWS
+    region: str | None = None  # None: the AWS chain (AWS_REGION, profile, ...)
+    verify: bool | str | None = None  # a CA bundle path for test servers; None: botocore's default
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    call_timeout_s: float = 60.0  # whole-call deadline for every call but part uploads
+    max_connections: int = 32
+    abort_timeout_s: float = 30.0  # the shielded abort's own deadline
+    policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=5, base_s=0.25, budget_s=60.0))
+    part_policy: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(attempts=8, base_s=0.25, max_s=10.0, budget_s=300.0)
+    )
+
+    def __post_init__(self) -> None:
+        if not self.bucket:
+            raise ValueError("no bucket: set AWS_BUCKET")
+        object.__setattr__(self, "storage_class", check_storage_class(self.storage_class))
+        object.__setattr__(self, "checksum_algorithm", check_algorithm(self.checksum_algorithm))
+        if self.parts_in_flight < 1:
+            raise ValueError(f"parts in flight must be at least 1, not {self.parts_in_flight}")
+
+
+class S3Store:
+    """The `ArchiveStore` on S3; use as `async with S3Store(config) as store`."""
+
+    def __init__(self, config: StoreConfig, *, pacer: Pacer | None = None) -> None:
+        self.config = config
+        self._pacer = pacer
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+        self.calls = 0  # requests sent (retries included)
+
+    async def __aenter__(self) -> S3Store:
+        cfg = self.config
+        botocore_config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},  # ours, see the module docstring
+            connect_timeout=cfg.connect_timeout_s,
+            read_timeout=cfg.read_timeout_s,
+            max_pool_connections=cfg.max_connections,
+            # we send our own part checksums; botocore adds one only where S3 requires it
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        kwargs: dict[str, Any] = {"config": botocore_config}
+        if cfg.endpoint_url:
+            kwargs["endpoint_url"] = cfg.endpoint_url
+        if cfg.region:
+            kwargs["region_name"] = cfg.region
+        if cfg.verify is not None:
+            kwargs["verify"] = cfg.verify
+        async with AsyncExitStack() as stack:
+            self._client = await stack.enter_async_context(aioboto3.Session().client("s3", **kwargs))
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+        self._client = None
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket
+
+    def key_for(self, entry_id: str) -> str:
+        """The object key of an entry's archive: the entry id, after the prefix."""
+        return self.config.prefix + entry_id
+
+    # ------------------------------------------------------------------------------------------ calls
+
+    async def _call(
+        self,
+        operation: str,
+        key: str,
+        op: Callable[[Any], Awaitable[T]],
+        *,
+        policy: RetryPolicy | None = None,
+        timeout_s: float | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> T:
+        """`op(client)` through the pacer, with a deadline per attempt, retried within the policy."""
+        if self._client is None:
+            raise RuntimeError("S3Store used outside `async with`")
+        client = self._client
+
+        async def attempt() -> T:
+            self.calls += 1
+            if self._pacer is None:
+                return await self._attempt(operation, key, op, client, timeout_s)
+            async with self._pacer.slot():
+                return await self._attempt(operation, key, op, client, timeout_s)
+
+        return await retry(
+            attempt,
+            policy=policy or self.config.policy,
+            pacer=self._pacer,
+            describe=f"{operation} {key}",
+            on_retry=on_retry,
+        )
+
+    async def _attempt(
+        self,
+        operation: str,
+        key: str,
+        op: Callable[[Any], Awaitable[T]],
+        client: Any,
+        timeout_s: float | None,
+    ) -> T:
+        try:
+            with deadline(timeout_s or self.config.call_timeout_s, f"{operation} {key}"):
+                return await op(client)
+        except botocore.exceptions.ClientError as exc:
+            raise errors.from_client_error(exc, operation=operation, key=key) from None
+        except botocore.exceptions.SSLError:
+            message = f"{operation}: TLS failed: check the endpoint and its CA bundle"
+            raise errors.S3FatalError(message, "SSLError") from None
+        except errors.CONNECTION_ERRORS as exc:
+            raise errors.from_connection_error(exc, operation=operation, key=key) from None
+        except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+            raise errors.from_credentials_error(exc, operation=operation) from None
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    async def check_access(self) -> None:
+        """Prove the bucket exists and we may use it; FatalError naming the fix otherwise."""
+
+        async def op(client: Any) -> None:
+            try:
+                await client.head_bucket(Bucket=self.bucket)
+            except botocore.exceptions.ClientError as exc:
+                if errors.is_not_found(exc):  # HEAD has no body to say NoSuchBucket
+                    raise errors.S3FatalError(
+                        f"s3.head_bucket: {errors.FATAL_CODES['NoSuchBucket']}", "NoSuchBucket"
+                    ) from None
+                raise
+
+        await self._call("s3.head_bucket", self.bucket, op)
+
+    async def head(self, key: str, *, with_tags: bool = True) -> ObjectHead | None:
+        """The object at `key` with its checksum and metadata (and tags, if it has any); None if absent."""
+
+        async def op(client: Any) -> dict[str, Any] | None:
+            try:
+                response: dict[str, Any] = await client.head_object(
+                    Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+                )
+            except botocore.exceptions.ClientError as exc:
+                if errors.is_not_found(exc):
+                    return None
+                raise
+            return response
+
+        response = await self._call("s3.head", key, op)
+        if response is None:
+            return None
+        tags: dict[str, str] | None = None
+        if with_tags:
+            tags = await self.tags(key) if int(response.get("TagCount") or 0) > 0 else {}
+        return wire.parse_head(key, response, tags)
+
+    async def tags(self, key: str) -> dict[str, str]:
+        """The object's tags."""
+
+        async def op(client: Any) -> dict[str, str]:
+            return wire.parse_tags(await client.get_object_tagging(Bucket=self.bucket, Key=key))
+
+        return await self._call("s3.get_tags", key, op)
+
+    # ------------------------------------------------------------------------------------------ writes
+
+    async def put_bytes(
+        self, key: str, data: bytes | bytearray, metadata: Mapping[str, str], *, overwrite: bool = False
+    ) -> PutResult:
+        """One PUT of a small object, with its checksum and its record (tags) in the same request."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        ours = of_single(self.config.checksum_algorithm, data)
+        algorithm = self.config.checksum_algorithm
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": data,
+            "Metadata": dict(metadata),
+            "StorageClass": self.config.storage_class,
+            "ChecksumAlgorithm": algorithm,
+            FIELDS[algorithm]: ours.value,
+            "Tagging": urlencode(proof.to_tags(sha256, ours)),
+        }
+        if not overwrite:
+            args["IfNoneMatch"] = "*"
+        tries = 0
+
+        async def op(client: Any) -> Completion:
+            nonlocal tries
+            tries += 1
+            try:
+                response = await client.put_object(**args)
+            except botocore.exceptions.ClientError as exc:
+                done = await self._done_before(client, exc, tries, key, ours, PRECONDITION_FAILED)
+                if done is None:
+                    raise
+                return done
+            return Completion(str(response.get("ETag", "")).strip('"'), wire.parse_checksum(response))
+
+        policy, timeout_s = self.config.part_policy, self._part_s(data)
+        done = await self._call("s3.put", key, op, policy=policy, timeout_s=timeout_s)
+        if done.checksum is not None and not done.checksum.matches(ours):
+            raise ItemFailedError("s3.put", key, f"S3 checksum {done.checksum} differs from ours {ours}")
+        return PutResult(key, len(data), sha256, ours, done.etag, 0)
+
+    def writer(
+        self, key: str, expected_size: int, metadata: Mapping[str, str], *, overwrite: bool = False
+    ) -> AbstractAsyncContextManager[MultipartWriter]:
+        """A multipart upload of `expected_size` bytes to `key`: `async with` it, `write()`, `complete()`."""
+        if expected_size < 1:
+            raise ValueError("a multipart upload needs at least one byte: use put_bytes")
+        return open_writer(
+            self,
+            key,
+            metadata,
+            expected_size=expected_size,
+            part_size=multipart.part_size(expected_size, self.config.part_size),
+            parts_in_flight=self.config.parts_in_flight,
+            algorithm=self.config.checksum_algorithm,
+            overwrite=overwrite,
+            abort_timeout_s=self.config.abort_timeout_s,
+        )
+
+    async def put_stream(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_size: int,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool = False,
+    ) -> PutResult:
+        """Stream `chunks` (exactly `expected_size` bytes) to `key`: one PUT below the part size, else
+        a multipart upload; ItemFailedError (nothing left behind) when the stream is shorter or longer."""
+        if expected_size < multipart.part_size(expected_size, self.config.part_size):
+            data = await _gather(chunks, expected_size, key)
+            return await self.put_bytes(key, data, metadata, overwrite=overwrite)
+        async with self.writer(key, expected_size, metadata, overwrite=overwrite) as upload:
+            async for chunk in chunks:
+                await upload.write(chunk)
+            return await upload.complete()
+
+    # ------------------------------------------------------------------------------------------ stale uploads
+
+    async def open_uploads(self, key: str | None = None) -> AsyncIterator[OpenUpload]:
+        """Multipart uploads S3 still holds for `key`, or for every key under our prefix."""
+        prefix = key if key is not None else self.config.prefix
+        markers: dict[str, str] = {}
+        while True:
+
+            async def op(client: Any, markers: dict[str, str] = markers) -> dict[str, Any]:
+                page: dict[str, Any] = await client.list_multipart_uploads(
+                    Bucket=self.bucket, Prefix=prefix, **markers
+                )
+                return page
+
+            page = await self._call("s3.list_uploads", prefix or "/", op)
+            for upload in wire.parse_uploads(page):
+                if key is None or upload.key == key:
+                    yield upload
+            if not page.get("IsTruncated"):
+                return
+            markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+    async def abort_uploads(self, key: str | None = None, *, initiated_before: datetime | None = None) -> int:
+        """Abort the open uploads of `key` (or all under our prefix, or only those started before a time:
+        other tasks sharing the bucket may be uploading right now); how many were aborted."""
+        aborted = 0
+        async for upload in self.open_uploads(key):
+            started = upload.initiated
+            if initiated_before is not None and started is not None and started >= initiated_before:
+                continue
+            await self.abort_upload(upload.key, upload.upload_id)
+            _log.info("s3.stale_upload_aborted", key=upload.key, initiated=str(upload.initiated))
+            aborted += 1
+        return aborted
+
+    # ------------------------------------------------------------------------------------------ UploadCalls
+
+    async def create_upload(self, key: str, metadata: Mapping[str, str]) -> str:
+        async def op(client: Any) -> str:
+            response = await client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                Metadata=dict(metadata),
+                StorageClass=self.config.storage_class,
+                ChecksumAlgorithm=self.config.checksum_algorithm,
+                ChecksumType="COMPOSITE",
+            )
+            return str(response["UploadId"])
+
+        return await self._call("s3.create_upload", key, op)
+
+    async def upload_part(
+        self, key: str, upload_id: str, number: int, body: bytearray, checksum: str, on_retry: OnRetry
+    ) -> str:
+        algorithm = self.config.checksum_algorithm
+
+        async def op(client: Any) -> str:
+            response = await client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,  # the same buffer on every attempt: a retry never re-reads the source
+                ChecksumAlgorithm=algorithm,
+                **{FIELDS[algorithm]: checksum},
+            )
+            echoed = response.get(FIELDS[algorithm])
+            if echoed and echoed != checksum:
+                raise RetryableError(f"s3.upload_part {key}: part {number} checksum differs")
+            return str(response["ETag"])
+
+        return await self._call(
+            f"s3.upload_part#{number}",
+            key,
+            op,
+            policy=self.config.part_policy,
+            timeout_s=self._part_s(body),
+            on_retry=on_retry,
+        )
+
+    async def complete_upload(
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[CompletedPart],
+        *,
+        checksum: S3Checksum,
+        overwrite: bool,
+    ) -> Completion:
+        field_name = FIELDS[self.config.checksum_algorithm]
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "MultipartUpload": {
+                "Parts": [{"PartNumber": p.number, "ETag": p.etag, field_name: p.checksum} for p in parts]
+            },
+        }
+        if not overwrite:
+            args["IfNoneMatch"] = "*"
+        tries = 0
+
+        async def op(client: Any) -> Completion:
+            nonlocal tries
+            tries += 1
+            try:
+                response = await client.complete_multipart_upload(**args)
+            except botocore.exceptions.ClientError as exc:
+                codes = (NO_SUCH_UPLOAD, PRECONDITION_FAILED)
+                done = await self._done_before(client, exc, tries, key, checksum, *codes)
+                if done is None:
+                    raise
+                return done
+            return Completion(str(response.get("ETag", "")).strip('"'), wire.parse_checksum(response))
+
+        # S3 may take minutes to assemble a large object
+        timeout_s = max(self.config.call_timeout_s, 600.0)
+        return await self._call("s3.complete_upload", key, op, timeout_s=timeout_s)
+
+    async def abort_upload(self, key: str, upload_id: str) -> None:
+        async def op(client: Any) -> None:
+            try:
+                await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except botocore.exceptions.ClientError as exc:
+                if errors.error_code(exc) != NO_SUCH_UPLOAD:  # already gone is what we wanted
+                    raise
+
+        await self._call("s3.abort_upload", key, op)
+
+    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
+        tag_set = [{"Key": k, "Value": v} for k, v in proof.to_tags(sha256, checksum).items()]
+
+        async def op(client: Any) -> None:
+            await client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": tag_set})
+
+        await self._call("s3.put_tags", key, op)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    async def _done_before(
+        self,
+        client: Any,
+        exc: botocore.exceptions.ClientError,
+        tries: int,
+        key: str,
+        ours: S3Checksum,
+        *codes: str,
+    ) -> Completion | None:
+        """After a retry, an error that says "already done" (a lost response): the object, if it is ours."""
+        if tries < 2 or errors.error_code(exc) not in codes:
+            return None
+        response = await client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        found = wire.parse_checksum(response)
+        if found is None or not found.matches(ours):
+            return None
+        _log.info("s3.lost_response_recovered", key=key, code=errors.error_code(exc))
+        return Completion(str(response.get("ETag", "")).strip('"'), found)
+
+    def _part_s(self, body: bytes | bytearray) -> float:
+        return self.config.call_timeout_s + len(body) / SLOWEST_PART_RATE
+
+
+async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) -> bytearray:
+    """All of a small stream in memory; ItemFailedError if it is not `expected_size` bytes long."""
+    data = bytearray()
+    async for chunk in chunks:
+        data += chunk
+        if len(data) > expected_size:
+            raise ItemFailedError("s3.put", key, f"stream longer than the expected {expected_size} B")
+    if len(data) != expected_size:
+        raise ItemFailedError("s3.put", key, f"stream ended at {len(data)} of {expected_size} bytes")
+    return data
+
+
+__all__ = ["NO_SUCH_UPLOAD", "PRECONDITION_FAILED", "S3ItemError", "S3Store", "StoreConfig"]

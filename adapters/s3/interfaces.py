@@ -1,0 +1,83 @@
+"""What jobs need from the archive bucket, named for the jobs (STYLE.md 2): the ArchiveStore protocol."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from adapters.s3.multipart import WriterStats
+from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
+
+
+class PartWriter(Protocol):
+    """One streaming upload in progress (`ArchiveStore.writer`)."""
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Take the next bytes; waits while every part slot is busy. Longer than expected: ItemFailedError."""
+        ...
+
+    async def complete(self) -> PutResult:
+        """Finish the object and write its record; ItemFailedError (and abort) if bytes are missing."""
+        ...
+
+    def statistics(self) -> WriterStats:
+        """Bytes, parts, retries, part buffers alive and their peak."""
+        ...
+
+
+class ArchiveStore(Protocol):
+    """The bucket archive objects live in. `S3Store` is one.
+
+    Every write refuses to replace an existing object unless `overwrite=True` (S3ItemError with code
+    `PreconditionFailed`), and leaves no multipart upload behind when it fails or is cancelled.
+    """
+
+    @property
+    def bucket(self) -> str: ...
+
+    def key_for(self, entry_id: str) -> str:
+        """The key of an entry's archive object (the entry id, after the configured prefix)."""
+        ...
+
+    async def check_access(self) -> None:
+        """Prove the bucket exists and is ours to use; FatalError naming the fix otherwise."""
+        ...
+
+    async def head(self, key: str, *, with_tags: bool = True) -> ObjectHead | None:
+        """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none."""
+        ...
+
+    async def put_bytes(
+        self, key: str, data: bytes | bytearray, metadata: Mapping[str, str], *, overwrite: bool = False
+    ) -> PutResult:
+        """Write a small object in one request, with its checksum and its record."""
+        ...
+
+    def writer(
+        self, key: str, expected_size: int, metadata: Mapping[str, str], *, overwrite: bool = False
+    ) -> AbstractAsyncContextManager[PartWriter]:
+        """A streaming multipart upload: `async with store.writer(...) as w: await w.write(b); await
+        w.complete()`. Leaving the block any other way aborts the upload (shielded)."""
+        ...
+
+    async def put_stream(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_size: int,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool = False,
+    ) -> PutResult:
+        """Stream exactly `expected_size` bytes to `key` (one PUT when small, else multipart)."""
+        ...
+
+    def open_uploads(self, key: str | None = None) -> AsyncIterator[OpenUpload]:
+        """Multipart uploads still open for `key`, or for every key under the prefix."""
+        ...
+
+    async def abort_uploads(self, key: str | None = None, *, initiated_before: datetime | None = None) -> int:
+        """Abort open uploads of `key` (or under the prefix, optionally only older ones); how many."""
+        ...

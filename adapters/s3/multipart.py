@@ -1,0 +1,306 @@
+"""The streaming multipart writer: bounded memory, concurrent parts, never a short or stray upload.
+
+Memory: a part buffer exists only while it holds one of `parts_in_flight` slots, and the slot is taken
+before the buffer is allocated; so at most `parts_in_flight * part_size` bytes are buffered, whatever the
+object size. Incoming chunks of any size are copied once, into the buffer, through memoryviews.
+
+Safety: the upload is aborted (shielded, with its own deadline) on every way out of the `async with` block
+except a successful `complete()`: an error in the body, a failed part, cancellation, or a stream whose length
+is not the expected size. A failed part (after its retries) cancels the other parts and the body at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import anyio
+from anyio.abc import TaskGroup
+
+from adapters.s3.checksums import Algorithm, S3Checksum, b64, digest, of_parts
+from adapters.s3.wire import PutResult
+from engine.errors import ItemFailedError
+from engine.logs import get_logger
+
+MiB: Final = 1 << 20
+GiB: Final = 1 << 30
+MIN_PART: Final = 5 * MiB  # S3's limits
+MAX_PART: Final = 5 * GiB
+MAX_PARTS: Final = 10_000
+DEFAULT_PART: Final = 8 * MiB  # our floor: fewer requests than 5 MiB, still little memory per slot
+
+_log = get_logger("adapters.s3")
+
+
+def part_size(expected_size: int, override: int | None = None) -> int:
+    """The part size for an object of `expected_size` bytes.
+
+    `override` (or 8 MiB) clamped to S3's 5 MiB-5 GiB, then raised as needed to stay within 10,000 parts,
+    in whole MiB. ValueError for a negative size or one that cannot fit 10,000 parts of 5 GiB.
+    """
+    if expected_size < 0:
+        raise ValueError(f"expected size must not be negative, not {expected_size}")
+    wanted = DEFAULT_PART if override is None else min(max(override, MIN_PART), MAX_PART)
+    needed = math.ceil(math.ceil(expected_size / MAX_PARTS) / MiB) * MiB
+    size = max(wanted, needed)
+    if size > MAX_PART:
+        raise ValueError(f"{expected_size} bytes do not fit in {MAX_PARTS} parts of at most 5 GiB")
+    return size
+
+
+@dataclass(frozen=True)
+class CompletedPart:
+    number: int
+    etag: str
+    checksum: str  # base64, as sent
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What CompleteMultipartUpload answered."""
+
+    etag: str
+    checksum: S3Checksum | None
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    """A snapshot of a writer: bytes taken, parts, retries, and part buffers alive (now and at the peak)."""
+
+    bytes_in: int
+    parts_started: int
+    parts_done: int
+    part_retries: int
+    buffers_alive: int
+    peak_buffers: int
+
+
+class UploadCalls(Protocol):
+    """The S3 calls a writer makes, each already retried and mapped to engine errors (the store's)."""
+
+    async def create_upload(self, key: str, metadata: Mapping[str, str]) -> str: ...
+
+    async def upload_part(
+        self, key: str, upload_id: str, number: int, body: bytearray, checksum: str, on_retry: OnRetry
+    ) -> str: ...
+
+    async def complete_upload(
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[CompletedPart],
+        *,
+        checksum: S3Checksum,
+        overwrite: bool,
+    ) -> Completion: ...
+
+    async def abort_upload(self, key: str, upload_id: str) -> None: ...
+
+    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None: ...
+
+
+class OnRetry(Protocol):
+    def __call__(self, attempt: int, error: BaseException, pause: float, /) -> None: ...
+
+
+class MultipartWriter:
+    """Takes the bytes of one object through `write()`; `complete()` finishes it. Built by `open_writer`."""
+
+    def __init__(
+        self,
+        calls: UploadCalls,
+        key: str,
+        upload_id: str,
+        *,
+        expected_size: int,
+        part_size: int,
+        parts_in_flight: int,
+        algorithm: Algorithm,
+        overwrite: bool,
+        task_group: TaskGroup,
+    ) -> None:
+        self.key = key
+        self._calls = calls
+        self._upload_id = upload_id
+        self._expected = expected_size
+        self._part_size = part_size
+        self._algorithm: Algorithm = algorithm
+        self._overwrite = overwrite
+        self._tg = task_group
+        self._slots = anyio.Semaphore(parts_in_flight)
+        self._in_flight = parts_in_flight
+        self._sha = hashlib.sha256()
+        self._buf: bytearray | None = None
+        self._fill = 0
+        self._next_part = 1
+        self._parts: dict[int, tuple[str, bytes]] = {}  # number -> (etag, raw digest)
+        self._bytes_in = 0
+        self._retries = 0
+        self._alive = 0
+        self._peak = 0
+        self.error: BaseException | None = None  # the first part failure, once there is one
+        self.completed = False
+        self.result: PutResult | None = None
+
+    def statistics(self) -> WriterStats:
+        return WriterStats(
+            bytes_in=self._bytes_in,
+            parts_started=self._next_part - 1,
+            parts_done=len(self._parts),
+            part_retries=self._retries,
+            buffers_alive=self._alive,
+            peak_buffers=self._peak,
+        )
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Take `chunk`; waits for a free slot when a new part buffer is needed."""
+        if self.completed:
+            raise RuntimeError("write() after complete()")
+        view = memoryview(chunk).cast("B")
+        if self._bytes_in + len(view) > self._expected:
+            cause = f"stream longer than the expected {self._expected} bytes"
+            raise ItemFailedError("s3.upload", self.key, cause)
+        self._sha.update(view)
+        self._bytes_in += len(view)
+        while view:
+            buf = self._buf if self._buf is not None else await self._new_buffer()
+            n = min(len(view), len(buf) - self._fill)
+            buf[self._fill : self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == len(buf):
+                self._launch(buf)
+
+    async def complete(self) -> PutResult:
+        """Finish the upload once every part is in; the result, with what S3 must report about the object.
+
+        Refuses (ItemFailedError, and the block then aborts) when fewer bytes came than expected.
+        """
+        if self.completed:
+            raise RuntimeError("complete() called twice")
+        if self._bytes_in != self._expected:
+            raise ItemFailedError(
+                "s3.upload", self.key, f"stream ended at {self._bytes_in} of {self._expected} bytes"
+            )
+        await self._wait_for_parts()
+        numbers = sorted(self._parts)
+        parts = [CompletedPart(n, self._parts[n][0], b64(self._parts[n][1])) for n in numbers]
+        ours = of_parts(self._algorithm, (self._parts[n][1] for n in numbers))
+        done = await self._calls.complete_upload(
+            self.key, self._upload_id, parts, checksum=ours, overwrite=self._overwrite
+        )
+        self.completed = True  # the upload no longer exists: nothing to abort from here on
+        if done.checksum is not None and not done.checksum.matches(ours):
+            cause = f"S3 checksum {done.checksum} differs from ours {ours}"
+            raise ItemFailedError("s3.upload", self.key, cause)
+        sha256 = self._sha.hexdigest()
+        await self._calls.record(self.key, sha256, ours)
+        self.result = PutResult(self.key, self._bytes_in, sha256, ours, done.etag, len(parts))
+        return self.result
+
+    async def _new_buffer(self) -> bytearray:
+        await self._slots.acquire()  # the slot first: memory is only taken once a part may be sent
+        start = (self._next_part - 1) * self._part_size
+        self._buf = bytearray(min(self._part_size, self._expected - start))
+        self._fill = 0
+        self._alive += 1
+        self._peak = max(self._peak, self._alive)
+        return self._buf
+
+    def _launch(self, buf: bytearray) -> None:
+        number = self._next_part
+        self._next_part += 1
+        self._buf = None
+        self._fill = 0
+        self._tg.start_soon(self._send_part, number, buf, name=f"s3 part {number} of {self.key}")
+
+    async def _send_part(self, number: int, buf: bytearray) -> None:
+        try:
+            raw = await anyio.to_thread.run_sync(digest, self._algorithm, buf)
+            etag = await self._calls.upload_part(
+                self.key, self._upload_id, number, buf, b64(raw), self._count_retry
+            )
+            self._parts[number] = (etag, raw)
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+                self._tg.cancel_scope.cancel()  # the upload is lost: stop the other parts and the body
+        finally:
+            del buf
+            self._alive -= 1
+            self._slots.release()
+
+    def _count_retry(self, attempt: int, error: BaseException, pause: float) -> None:
+        self._retries += 1
+
+    async def _wait_for_parts(self) -> None:
+        for _ in range(self._in_flight):  # every part holds a slot until it is done
+            await self._slots.acquire()
+        for _ in range(self._in_flight):
+            self._slots.release()
+
+
+@asynccontextmanager
+async def open_writer(
+    calls: UploadCalls,
+    key: str,
+    metadata: Mapping[str, str],
+    *,
+    expected_size: int,
+    part_size: int,
+    parts_in_flight: int,
+    algorithm: Algorithm,
+    overwrite: bool = False,
+    abort_timeout_s: float = 30.0,
+) -> AsyncIterator[MultipartWriter]:
+    """Create a multipart upload for `key` and yield its writer; abort it unless `complete()` succeeded."""
+    if parts_in_flight < 1:
+        raise ValueError(f"parts_in_flight must be at least 1, not {parts_in_flight}")
+    upload_id = await calls.create_upload(key, metadata)
+    writer: MultipartWriter | None = None
+    try:  # from here on the upload exists: every way out below aborts it unless it completed
+        try:
+            async with anyio.create_task_group() as tg:
+                writer = MultipartWriter(
+                    calls,
+                    key,
+                    upload_id,
+                    expected_size=expected_size,
+                    part_size=part_size,
+                    parts_in_flight=parts_in_flight,
+                    algorithm=algorithm,
+                    overwrite=overwrite,
+                    task_group=tg,
+                )
+                yield writer
+        except BaseExceptionGroup as group:  # anyio groups even the body's own exception: unwrap it
+            leaf = _first_leaf(group)
+            raise leaf from leaf.__cause__
+        if writer is not None and writer.error is not None:  # a part failed and cancelled the body
+            raise writer.error
+    finally:
+        if writer is None or not writer.completed:
+            await _abort(calls, key, upload_id, abort_timeout_s)
+
+
+async def _abort(calls: UploadCalls, key: str, upload_id: str, timeout_s: float) -> None:
+    with anyio.move_on_after(timeout_s, shield=True) as scope:
+        try:
+            await calls.abort_upload(key, upload_id)
+        except Exception as exc:
+            # never mask the error that brought us here; the stale-upload sweep will find it
+            _log.warning("s3.abort_failed", key=key, error=str(exc))
+            return
+    if scope.cancelled_caught:
+        _log.warning("s3.abort_failed", key=key, error=f"no answer within {timeout_s:g} s")
+    else:
+        _log.info("s3.upload_aborted", key=key)
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
