@@ -1,0 +1,118 @@
+"""Group commit for API calls: many workers ask one at a time, one request answers a batch of them.
+
+A worker calls `await batcher.submit(key)` and gets its own answer. `flushers` tasks take whatever is waiting
+(up to `max_batch`) and send it as one call: the first request goes out at once; the ones that arrive while a
+call is in flight form the next batch. So a quiet run pays no delay and a busy one sends few requests (how
+`s3copy` keeps Kaltura requests per archived entry low: getUrl, re-reads and tag writes go in multirequests).
+Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# one call for a batch of keys: one answer per key, in order (an Exception for a key that failed)
+BatchCall = Callable[[Sequence[K]], Awaitable[Sequence["V | Exception"]]]
+
+
+class _Request(Generic[K, V]):
+    __slots__ = ("done", "error", "key", "value")
+
+    def __init__(self, key: K) -> None:
+        self.key = key
+        self.done = anyio.Event()
+        self.value: V | None = None
+        self.error: BaseException | None = None
+
+
+class Batcher(Generic[K, V]):
+    """Batches `submit(key)` calls into `call(keys)`; use as `async with Batcher(call, ...) as batcher`."""
+
+    def __init__(
+        self, call: BatchCall[K, V], *, max_batch: int, flushers: int = 1, name: str = "batch"
+    ) -> None:
+        if max_batch < 1 or flushers < 1:
+            raise ValueError("max_batch and flushers must be at least 1")
+        self._call = call
+        self._max = max_batch
+        self._flushers = flushers
+        self.name = name
+        self.calls = 0  # batches sent
+        self.submitted = 0
+        self._send: MemoryObjectSendStream[_Request[K, V]] | None = None
+        self._tg: TaskGroup | None = None
+
+    async def submit(self, key: K) -> V:
+        """The answer for `key` (its batch's error, or its own, is raised)."""
+        if self._send is None:
+            raise RuntimeError(f"{self.name}: submit() outside `async with`")
+        request: _Request[K, V] = _Request(key)
+        self.submitted += 1
+        await self._send.send(request)
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.value  # type: ignore[return-value]  # set together with done
+
+    async def _flush(self, receive: MemoryObjectReceiveStream[_Request[K, V]]) -> None:
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < self._max:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self._answer(batch)
+
+    async def _answer(self, batch: list[_Request[K, V]]) -> None:
+        self.calls += 1
+        try:
+            answers = await self._call([r.key for r in batch])
+            if len(answers) != len(batch):
+                raise RuntimeError(f"{self.name}: {len(answers)} answers for {len(batch)} requests")
+        except Exception as exc:  # the whole batch failed: every request in it hears why
+            for request in batch:
+                request.error = exc
+                request.done.set()
+            return
+        except BaseException as exc:  # cancelled: nobody must wait forever for an answer
+            for request in batch:
+                request.error = exc
+                request.done.set()
+            raise
+        for request, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, Exception):
+                request.error = answer
+            else:
+                request.value = answer
+            request.done.set()
+
+    async def __aenter__(self) -> Batcher[K, V]:
+        send, receive = anyio.create_memory_object_stream[_Request[K, V]](self._max)
+        self._send = send
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        for _ in range(self._flushers):
+            self._tg.start_soon(self._flush, receive.clone())
+        receive.close()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._tg is not None
+        assert self._send is not None
+        self._send.close()  # the flushers answer what is queued, then end
+        if exc is not None:
+            self._tg.cancel_scope.cancel()
+        return await self._tg.__aexit__(exc_type, exc, tb)
