@@ -1,0 +1,324 @@
+"""A fault-injecting reverse proxy for S3: answers `503 SlowDown` or resets the connection on chosen calls.
+
+`async with S3FaultProxy(upstream_url) as proxy:` serves on 127.0.0.1 (a free port) and forwards every
+request to the upstream S3 (moto), streaming bodies both ways. Headers pass unchanged (`Host` included, so a
+signature stays valid; `Content-Encoding: aws-chunked` and `x-amz-trailer` too, with the aws-chunked body
+and its trailer forwarded byte for byte); only hop-by-hop headers are re-made. By default faults hit
+UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random draw or for the next N calls.
+
+Control, under `/__faults` (no bucket name can start with `_`):
+`POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0,
+"operations": ["UploadPart"], "seed": 1}` replaces the plan; `GET /__faults` shows it;
+`GET /__faults/counters` gives requests by operation and faults by kind.
+
+`python -m testbed.s3_faults --upstream URL --port 0` prints `{"endpoint_url": ...}` and serves until
+SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import socket
+import ssl
+import struct
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from types import TracebackType
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+HOST: Final = "127.0.0.1"
+CONTROL: Final = "/__faults"
+SLOWDOWN: Final = "slowdown"
+RESET: Final = "reset"
+
+# re-made per hop by each side's HTTP stack; everything else passes as it came
+_HOP_BY_HOP: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+        "expect",
+    }
+)
+
+_SLOWDOWN_XML: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    "<Message>Please reduce your request rate.</Message><RequestId>{rid}</RequestId>"
+    "<HostId>s3-faults</HostId></Error>"
+)
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Which calls fail, and how. Rates are fractions of the matching calls; `*_next` come first."""
+
+    slowdown_rate: float = 0.0
+    reset_rate: float = 0.0
+    slowdown_next: int = 0
+    reset_next: int = 0
+    operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], base: FaultPlan | None = None) -> FaultPlan:
+        """A plan from a control request: given keys replace those of `base` (default: no faults)."""
+        plan = base or cls()
+        known = {k: v for k, v in body.items() if k in asdict(plan)}
+        if "operations" in known:
+            known["operations"] = frozenset(str(op) for op in known["operations"])
+        plan = replace(plan, **known)
+        for rate in (plan.slowdown_rate, plan.reset_rate):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"rates are fractions in [0, 1], not {rate}")
+        return plan
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["operations"] = sorted(self.operations)
+        return out
+
+
+def operation_of(method: str, path: str, query: Any, headers: Any) -> str:
+    """The S3 operation a path-style request is (`UploadPart`, `HeadObject`, ...)."""
+    parts = path.lstrip("/").split("/", 1)
+    if not parts[0]:
+        return "ListBuckets"
+    has_key = len(parts) == 2 and parts[1] != ""
+    if not has_key:
+        return _bucket_operation(method, query)
+    if "tagging" in query:
+        return {"PUT": "PutObjectTagging", "GET": "GetObjectTagging"}.get(method, "DeleteObjectTagging")
+    if method == "PUT":
+        if "partNumber" in query and "uploadId" in query:
+            return "UploadPartCopy" if "x-amz-copy-source" in headers else "UploadPart"
+        return "CopyObject" if "x-amz-copy-source" in headers else "PutObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        return "CompleteMultipartUpload" if "uploadId" in query else "RestoreObject"
+    if method == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    if method == "GET":
+        return "ListParts" if "uploadId" in query else "GetObject"
+    return "HeadObject" if method == "HEAD" else f"{method}Object"
+
+
+def _bucket_operation(method: str, query: Any) -> str:
+    if method == "GET":
+        return "ListMultipartUploads" if "uploads" in query else "ListObjects"
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(
+        method, f"{method}Bucket"
+    )
+
+
+class S3FaultProxy:
+    """The proxy: an async context manager serving on 127.0.0.1; `endpoint_url` is what clients use."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        port: int = 0,
+        seed: int = 0,
+        plan: FaultPlan | None = None,
+        upstream_ca: str | None = None,
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.plan = plan or FaultPlan()
+        self.requests: Counter[str] = Counter()  # by operation, faulted ones included
+        self.faults: Counter[str] = Counter()  # by kind
+        self._rng = random.Random(seed)
+        self._port = port
+        self._ssl: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=upstream_ca) if upstream_ca else True
+        )
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- control -----------------------------------------------------------------------------------------
+
+    def set_plan(
+        self, plan: FaultPlan | None = None, *, seed: int | None = None, **changes: Any
+    ) -> FaultPlan:
+        """Replace the plan with `plan`, or change fields of the current one; reseed if `seed` is given."""
+        base = plan if plan is not None else self.plan
+        self.plan = FaultPlan.from_json(changes, base) if changes else base
+        if seed is not None:
+            self._rng = random.Random(seed)
+        return self.plan
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        return {"requests": dict(self.requests), "faults": dict(self.faults)}
+
+    def _decide(self, operation: str) -> str | None:
+        plan = self.plan
+        if operation not in plan.operations:
+            return None
+        if plan.slowdown_next > 0:
+            self.plan = replace(plan, slowdown_next=plan.slowdown_next - 1)
+            return SLOWDOWN
+        if plan.reset_next > 0:
+            self.plan = replace(plan, reset_next=plan.reset_next - 1)
+            return RESET
+        draw = self._rng.random()
+        if draw < plan.slowdown_rate:
+            return SLOWDOWN
+        if draw < plan.slowdown_rate + plan.reset_rate:
+            return RESET
+        return None
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._runner is None:
+            raise RuntimeError("proxy not started")
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def __aenter__(self) -> S3FaultProxy:
+        # no pooling of upstream connections across resets; moto closes after each answer anyway
+        self._session = aiohttp.ClientSession(
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120),
+            connector=aiohttp.TCPConnector(limit=64, ssl=self._ssl),
+        )
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, HOST, self._port).start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == CONTROL or request.path.startswith(CONTROL + "/"):
+            return await self._control(request)
+        operation = operation_of(request.method, request.path, request.query, request.headers)
+        self.requests[operation] += 1
+        fault = self._decide(operation)
+        if fault is not None:
+            self.faults[fault] += 1
+            return await (self._slowdown(request) if fault == SLOWDOWN else self._reset(request))
+        return await self._forward(request)
+
+    async def _control(self, request: web.Request) -> web.StreamResponse:
+        if request.path == CONTROL + "/counters" and request.method == "GET":
+            return web.json_response(self.counters())
+        if request.path == CONTROL and request.method == "GET":
+            return web.json_response(self.plan.as_json())
+        if request.path == CONTROL and request.method == "POST":
+            try:
+                body = await request.json()
+                seed = body.pop("seed", None)
+                self.set_plan(FaultPlan.from_json(body), seed=seed)
+            except (ValueError, TypeError, AttributeError) as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            return web.json_response(self.plan.as_json())
+        return web.json_response({"error": "unknown control request"}, status=404)
+
+    async def _slowdown(self, request: web.Request) -> web.StreamResponse:
+        await _drain(request)  # answer after the body, as S3 does, so the client reads a 503 and not a reset
+        body = _SLOWDOWN_XML.format(rid=uuid.uuid4().hex[:16].upper())
+        return web.Response(status=503, text=body, content_type="application/xml")
+
+    async def _reset(self, request: web.Request) -> web.StreamResponse:
+        await request.content.readany()  # some of the body has arrived, as in a real mid-transfer reset
+        transport = request.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:  # linger 0: close() sends a TCP RST instead of a FIN
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if transport is not None:
+            transport.abort()
+        raise asyncio.CancelledError  # nothing more to say on this connection
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        if self._session is None:
+            raise RuntimeError("proxy not started")
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP)
+        data = _body(request) if request.body_exists else None
+        async with self._session.request(
+            request.method,
+            self.upstream + request.raw_path,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
+        ) as upstream:
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            for name, value in upstream.headers.items():
+                if name.lower() not in _HOP_BY_HOP:
+                    response.headers.add(name, value)
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_any():
+        yield chunk
+
+
+async def _drain(request: web.Request) -> None:
+    async for _chunk in request.content.iter_any():
+        pass
+
+
+async def serve(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m testbed.s3_faults", description=__doc__.splitlines()[0])
+    parser.add_argument("--upstream", required=True, help="the S3 endpoint to forward to")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
+    parser.add_argument("--upstream-ca", default=None, help="CA bundle for an HTTPS upstream")
+    args = parser.parse_args(argv)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with S3FaultProxy(
+        args.upstream, port=args.port, seed=args.seed, upstream_ca=args.upstream_ca
+    ) as proxy:
+        sys.stdout.write(json.dumps({"endpoint_url": proxy.endpoint_url}) + "\n")
+        sys.stdout.flush()
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    asyncio.run(serve(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
