@@ -1,0 +1,179 @@
+"""`s3copy`: archive the originals of the selected entries to S3, proven, and tag them `archived_to_s3`.
+
+Dry run by default: every decision is made, logged and reported, nothing is written. `--execute`, the old
+tool's `--s3copy`, or `DOIT=true` make it real. The report (stdout) has one row per entry: `entry_id`,
+`action`, `outcome`, `bytes`, `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts. Exit 1
+if any entry failed or is a conflict.
+
+Before the first entry, the multipart uploads S3 still holds under our prefix are listed: those of an
+entry this run reaches are aborted (a killed run leaves them); those of other entries (other shards' work in
+flight, say) are left alone. Pool sizes, part size and memory come from the `ARCHIVER_*` settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import UTC, datetime
+from importlib import metadata
+
+from adapters.kaltura import FilterSpec, KalturaClient
+from adapters.s3 import S3Store, StoreConfig
+from engine.errors import ConfigError
+from engine.logs import get_logger
+from engine.pipeline import Failed, Stage, run_pipeline
+from engine.progress import Progress
+from jobs.context import RunContext, connected
+from jobs.events import EventLog
+from jobs.options import add_filter_options, add_option, filter_spec
+from jobs.report import FORMATS, ReportWriter
+from jobs.s3copy_act import Candidate, JobConfig, S3Copy
+from jobs.s3copy_gate import Gate
+from jobs.s3copy_kaltura import KalturaBatches
+from jobs.s3copy_plan import DEFAULT_MAX_SIZE_KB
+from jobs.s3copy_report import COLUMNS, Outcome, Reporter
+from jobs.settings import Settings
+
+JOB = "s3copy"
+STALE_KEYS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
+DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary after in-flight work is cut off
+
+_log = get_logger("jobs.s3copy")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--execute", action="store_true", help="really copy and tag (default: dry run)")
+    add_option(parser, "--s3copy", action="store_true", dest="legacy_s3copy",
+               help="the old tool's spelling of --execute")  # fmt: skip
+    add_option(parser, "--max-size", type=int, default=DEFAULT_MAX_SIZE_KB, metavar="KB",
+               help=f"skip originals larger than KB kilobytes (default {DEFAULT_MAX_SIZE_KB:,})")  # fmt: skip
+    add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
+    add_filter_options(parser, max_entries=-1)
+
+
+def is_real(args: argparse.Namespace, settings: Settings) -> bool:
+    """Whether this run writes: `--execute`, `--s3copy` or `DOIT=true`."""
+    return bool(args.execute or args.legacy_s3copy or settings.doit)
+
+
+def tool_version() -> str:
+    try:
+        return f"kaltura-archiver {metadata.version('kaltura-archiver')}"
+    except metadata.PackageNotFoundError:
+        return "kaltura-archiver"
+
+
+def store_config(settings: Settings) -> StoreConfig:
+    """The archive store's configuration; the part buffers of all transfers together (transfers x parts in
+    flight x part size) stay within the memory budget."""
+    settings.require("aws_bucket")
+    assert settings.aws_bucket is not None
+    per_transfer = settings.memory_budget // max(1, settings.transfers)
+    parts_in_flight = max(1, min(16, per_transfer // settings.part_size))
+    try:
+        return StoreConfig(
+            bucket=settings.aws_bucket,
+            prefix=getattr(settings, "s3_prefix", None) or "",
+            storage_class=settings.storage_class,
+            part_size=settings.part_size,
+            parts_in_flight=parts_in_flight,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"S3 settings: {exc}") from None
+
+
+async def candidates(
+    client: KalturaClient, spec: FilterSpec, run_start: int
+) -> AsyncGenerator[Candidate, None]:
+    """The selected entries with their flavors: one flavor look-up per listed page."""
+    async with aclosing(client.list_pages(spec, run_start=run_start)) as pages:
+        async for page in pages:
+            flavors = await client.flavors_of([e.id for e in page])
+            for entry in page:
+                yield Candidate(entry, tuple(flavors.get(entry.id, ())))
+
+
+async def stale_upload_keys(store: S3Store) -> set[str]:
+    """The keys with a multipart upload left open by an earlier run (at most STALE_KEYS_LIMIT of them)."""
+    keys: set[str] = set()
+    async for upload in store.open_uploads():
+        keys.add(upload.key)
+        if len(keys) >= STALE_KEYS_LIMIT:
+            hint = "add an AbortIncompleteMultipartUpload lifecycle rule to the bucket"
+            _log.warning("s3copy.stale_uploads_truncated", limit=STALE_KEYS_LIMIT, hint=hint)
+            break
+    return keys
+
+
+async def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    """Archive the selection (or plan it, in a dry run); 1 if any entry failed or is a conflict."""
+    settings = ctx.settings
+    if args.max_size < 1:
+        raise ConfigError(f"--max-size {args.max_size} is out of range: give a size in KB, e.g. 10000000")
+    spec = filter_spec(args)
+    dry_run = not is_real(args, settings)
+    config = store_config(settings)
+    log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
+    writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
+    started = time.monotonic()
+    run_started = datetime.now(UTC)
+    _log.info(
+        "s3copy.starting",
+        dry_run=dry_run,
+        bucket=config.bucket,
+        filter=spec.describe(),
+        transfers=settings.transfers,
+        checkers=settings.checkers,
+        parts_in_flight=config.parts_in_flight,
+        part_size=settings.part_size,
+    )
+    async with (
+        connected(settings) as (client, _),
+        S3Store(config) as store,
+        KalturaBatches(client) as kaltura,
+        Progress(stream=ctx.stderr) as progress,
+    ):
+        await store.check_access()
+        stale = await stale_upload_keys(store)
+        assert settings.partner_id is not None
+        stages = S3Copy(
+            catalog=client,
+            kaltura=kaltura,
+            store=store,
+            gate=Gate(dry_run=dry_run, store=store, kaltura=kaltura),
+            log=log,
+            config=JobConfig(settings.partner_id, args.max_size, tool_version(), run_started),
+            stale_keys=stale,
+            progress=progress,
+        )
+        reporter = Reporter(log, writer, progress)
+
+        async def sink(value: Outcome | Failed) -> None:
+            reporter.add(stages.failed(value) if isinstance(value, Failed) else value)
+
+        result = await run_pipeline(
+            candidates(client, spec, ctx.run_start),
+            [
+                Stage("check", settings.checkers, stages.check),
+                Stage("transfer", settings.transfers, stages.transfer),
+                Stage("finalize", settings.transfers, stages.finalize),
+            ],
+            sink,
+            buffer=max(settings.checkers, settings.transfers),
+            stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
+            drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
+        )
+        kaltura_requests = client.calls
+    writer.close()
+    reporter.write_summary(ctx.stdout, args.format)
+    log.run_finished(
+        reporter.summary(time.monotonic() - started),
+        planned_bytes=reporter.planned_bytes,
+        kaltura_requests=kaltura_requests,
+        s3_requests=store.calls,
+        stopped=result.stopped,
+        cancelled=result.lost,
+    )
+    return 1 if reporter.bad or result.lost else 0

@@ -1,0 +1,338 @@
+"""s3copy's stages: checkers decide, transfers copy and prove, finalizers re-read and tag (DESIGN.md §6).
+
+```
+lister ──► check (head, plan) ──► transfer (getUrl, stream → S3, proof) ──► finalize (re-read, tag) ──► sink
+```
+
+A decided skip, conflict or no-op, and every dry-run decision, goes straight to the sink (`Finish`). The tag
+is written only after the object proved out (length, metadata, SHA-256, S3 checksum) and a fresh re-read shows
+the source flavor is still the one copied (id, version, sizeInBytes); otherwise the entry is a conflict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncGenerator, Callable, Collection
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio
+
+from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
+from adapters.s3 import PRECONDITION_FAILED, ArchiveRecord, S3ItemError, part_size, to_metadata, verify
+from engine.errors import ItemFailedError, RetryableError
+from engine.logs import get_logger
+from engine.pipeline import Failed, Finish
+from engine.progress import Progress
+from engine.retry import RetryPolicy
+from jobs import events
+from jobs.events import EventLog
+from jobs.s3copy_gate import Gate, RecordingStore
+from jobs.s3copy_kaltura import KalturaBatches, join_tags
+from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan
+from jobs.s3copy_report import (
+    ARCHIVED,
+    CONFLICT,
+    PLANNED,
+    SKIPPED,
+    TAGGED,
+    UNCHANGED,
+    Outcome,
+    failed_outcome,
+)
+from jobs.s3copy_reprove import StreamDigest
+
+TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=600.0)
+
+_log = get_logger("jobs.s3copy")
+
+_SETTLED = {Kind.NOTHING: UNCHANGED, Kind.SKIP: SKIPPED, Kind.CONFLICT: CONFLICT}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listed entry and its flavors (fetched for its whole page at once)."""
+
+    entry: MediaEntry
+    flavors: tuple[FlavorAsset, ...]
+
+
+@dataclass
+class Work:
+    """An entry on its way through the transfers and finalizers."""
+
+    entry: MediaEntry
+    action: Action
+    key: str
+    started: float
+    state: str  # where the entry is now (the action's from_state until the copy is proven)
+    attempt: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """The knobs the stages need."""
+
+    partner_id: int
+    max_size_kb: int
+    tool: str
+    run_started: datetime  # multipart uploads initiated before this are stale
+    policy: RetryPolicy = TRANSFER_POLICY
+
+
+class S3Copy:
+    """The stage functions and the sink adapter of one s3copy run."""
+
+    def __init__(
+        self,
+        *,
+        catalog: MediaCatalog,
+        kaltura: KalturaBatches,
+        store: RecordingStore,
+        gate: Gate,
+        log: EventLog,
+        config: JobConfig,
+        stale_keys: Collection[str] = (),
+        progress: Progress | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalog = catalog
+        self.kaltura = kaltura
+        self.store = store
+        self.gate = gate
+        self.log = log
+        self.config = config
+        self.stale_keys = set(stale_keys)
+        self.progress = progress
+        self.clock = clock
+
+    # ------------------------------------------------------------------------------------------ check
+
+    async def check(self, candidate: Candidate) -> Work | Finish[Outcome]:
+        """S3 head, then the plan: a Work for the transfers, or an outcome for the sink."""
+        entry = candidate.entry
+        started = self.clock()
+        key = self.store.key_for(entry.id)
+        if key in self.stale_keys:
+            await self._abort_stale(entry.id, key)
+        head = await self.store.head(key)
+        action = plan(entry, Facts(candidate.flavors, head, self.config.partner_id, self.config.max_size_kb))
+        if action.kind in _SETTLED:
+            return Finish(self._outcome(action, _SETTLED[action.kind], started))
+        if not self.gate.allows(action):
+            size = (
+                action.source.size_bytes if action.source is not None and action.kind == Kind.ARCHIVE else 0
+            )
+            return Finish(self._outcome(action, PLANNED, started, to_state=action.to_state, size=size))
+        return Work(entry, action, key, started, action.from_state)
+
+    async def _abort_stale(self, entry_id: str, key: str) -> None:
+        self.stale_keys.discard(key)
+        if self.gate.dry_run:
+            self.log.entry(
+                events.PLANNED, entry_id, from_state=None, to_state=None, operation="abort_stale_uploads"
+            )
+            return
+        aborted = await self.gate.abort_stale_uploads(key, initiated_before=self.config.run_started)
+        if aborted:
+            self.log.entry(
+                events.STALE_UPLOAD_ABORTED, entry_id, from_state=None, to_state=None, uploads=aborted
+            )
+
+    # ------------------------------------------------------------------------------------------ transfer
+
+    async def transfer(self, work: Work) -> Work | Finish[Outcome]:
+        """Copy (or re-prove) the original; the Work, now with a proven object, or a conflict."""
+        if work.action.kind == Kind.TAG:
+            return work
+        if work.action.kind == Kind.REPROVE:
+            return await self._reprove(work)
+        return await self._archive(work)
+
+    async def _archive(self, work: Work) -> Work | Finish[Outcome]:
+        action = work.action
+        assert action.source is not None
+        assert action.expected is not None
+        record = dataclasses.replace(action.expected, archived_at=_now_iso(), tool=self.config.tool)
+        policy = self.config.policy
+        while True:
+            work.attempt += 1
+            try:
+                url = await self.kaltura.flavor_url(action.source.id)
+                async with aclosing(self._chunks(url, work.entry.id)) as chunks:
+                    result = await self.gate.put_stream(
+                        work.key, chunks, record.source_bytes, to_metadata(record)
+                    )
+                break
+            except S3ItemError as exc:
+                if exc.code != PRECONDITION_FAILED:
+                    raise
+                why = f"an object appeared under {work.key} during the upload: not overwritten"
+                return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+            except RetryableError as exc:
+                if work.attempt >= policy.attempts:
+                    raise
+                _log.warning(
+                    "transfer.retrying", entry_id=work.entry.id, attempt=work.attempt, error=str(exc)
+                )
+                await anyio.sleep(policy.backoff_s(work.attempt))
+        await self._prove(work, record.with_result(result.sha256, result.checksum))
+        work.bytes = result.bytes_written
+        return work
+
+    async def _reprove(self, work: Work) -> Work | Finish[Outcome]:
+        action = work.action
+        assert action.source is not None
+        assert action.expected is not None
+        size = action.source.size_bytes
+        config = self.store.config
+        digest = StreamDigest(
+            expected_size=size,
+            part_size=part_size(size, config.part_size),
+            algorithm=config.checksum_algorithm,
+        )
+        work.attempt += 1
+        url = await self.kaltura.flavor_url(action.source.id)
+        async with aclosing(self._chunks(url, work.entry.id)) as chunks:
+            async for chunk in chunks:
+                digest.update(chunk)
+        proof = digest.result()
+        if proof.bytes != size:
+            raise ItemFailedError(
+                "s3copy.reprove", work.entry.id, f"source ended at {proof.bytes} of {size} B"
+            )
+        head = await self.store.head(work.key)
+        if head is None or head.checksum is None or not head.checksum.matches(proof.checksum):
+            found = "no object" if head is None else f"S3 checksum {head.checksum}"
+            why = f"unrecorded object {work.key} is not the original ({found}, source {proof.checksum})"
+            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+        await self.gate.record(work.key, proof.sha256, proof.checksum)
+        await self._prove(work, action.expected.with_result(proof.sha256, proof.checksum))
+        return work
+
+    async def _prove(self, work: Work, expected: ArchiveRecord) -> None:
+        """HEAD the object and check it proves a copy of `expected`; ItemFailedError if not."""
+        head = await self.store.head(work.key)
+        problems = (
+            ["the object is missing right after its upload"] if head is None else verify(head, expected)
+        )
+        if problems:
+            raise ItemFailedError("s3copy.proof", work.entry.id, "; ".join(problems))
+        work.state = UNTAGGED
+        self.log.entry(
+            events.UPLOADED,
+            work.entry.id,
+            from_state=work.action.from_state,
+            to_state=UNTAGGED,
+            bytes=expected.source_bytes,
+            attempt=work.attempt,
+            key=work.key,
+        )
+
+    async def _chunks(self, url: str, entry_id: str) -> AsyncGenerator[bytes, None]:
+        async with aclosing(self.catalog.download(url, entry_id=entry_id)) as stream:
+            async for chunk in stream:
+                if self.progress is not None:
+                    self.progress.add(done=0, bytes=len(chunk))
+                yield chunk
+
+    # ------------------------------------------------------------------------------------------ finalize
+
+    async def finalize(self, work: Work) -> Outcome:
+        """Re-read the entry; tag it if its source is still the one copied, else report a conflict."""
+        action = work.action
+        assert action.expected is not None
+        fresh = await self.kaltura.reread(work.entry.id)
+        now = original_of(fresh.flavors)
+        expected = action.expected
+        same = now is not None and (now.id, str(now.version), now.size_bytes) == (
+            expected.flavor_id,
+            expected.flavor_version,
+            expected.source_bytes,
+        )
+        if not same:
+            found = "no original" if now is None else f"{now.id} v{now.version}, {now.size_bytes} B"
+            why = (
+                f"the original changed while it was archived (copied {expected.flavor_id} "
+                f"v{expected.flavor_version}, now {found}): not tagged"
+            )
+            return self._outcome(
+                action,
+                CONFLICT,
+                work.started,
+                reason=why,
+                attempt=work.attempt,
+                to_state=work.state,
+                size=work.bytes,
+            )
+        if not fresh.entry.has_tag(ARCHIVED_TAG):
+            stored = await self.gate.write_tags(work.entry.id, join_tags(fresh.entry.tags, ARCHIVED_TAG))
+            if not stored.has_tag(ARCHIVED_TAG):
+                raise ItemFailedError(
+                    "media.update", work.entry.id, f"tag {ARCHIVED_TAG} not kept by Kaltura"
+                )
+        outcome = TAGGED if action.kind == Kind.TAG else ARCHIVED
+        return self._outcome(
+            action,
+            outcome,
+            work.started,
+            to_state=action.to_state,
+            attempt=work.attempt or None,
+            size=work.bytes,
+        )
+
+    # ------------------------------------------------------------------------------------------ outcomes
+
+    def _outcome(
+        self,
+        action: Action,
+        outcome: str,
+        started: float,
+        *,
+        reason: str | None = None,
+        to_state: str | None = None,
+        attempt: int | None = None,
+        size: int = 0,
+    ) -> Outcome:
+        return Outcome(
+            entry_id=action.entry_id,
+            action=action.kind.value,
+            outcome=outcome,
+            from_state=action.from_state,
+            to_state=to_state or action.from_state,
+            reason=reason or action.reason,
+            bytes=size,
+            seconds=self.clock() - started,
+            attempt=attempt,
+        )
+
+    def failed(self, failure: Failed) -> Outcome:
+        """The outcome of an entry a stage failed on."""
+        item = failure.item
+        if isinstance(item, Work):
+            return failed_outcome(
+                failure,
+                entry_id=item.entry.id,
+                action=item.action.kind.value,
+                from_state=item.action.from_state,
+                to_state=item.state,
+                seconds=self.clock() - item.started,
+                attempt=item.attempt or None,
+            )
+        entry_id = item.entry.id if isinstance(item, Candidate) else str(item)
+        return failed_outcome(
+            failure,
+            entry_id=entry_id,
+            action="check",
+            from_state=None,
+            to_state=None,
+            seconds=0.0,
+            attempt=None,
+        )
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
