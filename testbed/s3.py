@@ -1,0 +1,191 @@
+"""S3 stand-in: moto's server as a subprocess on 127.0.0.1, over HTTP or verified HTTPS.
+
+Run it by hand with `python -m testbed.s3 --port 0 [--https]`: it prints one JSON line
+(`endpoint_url`, `region`, and for HTTPS `ca_bundle`) once moto answers, and serves until SIGTERM or SIGINT.
+
+The listening socket is bound here and handed to moto's werkzeug server as an inherited file descriptor (the
+mechanism werkzeug's reloader uses), so `port=0` gives a free port with no race. moto needs no credentials and
+checks no signatures; it is started with every `AWS_*`/`MOTO_*` variable of the caller removed, so a user's
+AWS profile, region or endpoint cannot reach it. Clients use the fixed keys `testing`/`testing`.
+
+HTTPS uses a throw-away CA (see `testbed.tls`): pass `verify=server.verify` to boto3/aioboto3 clients, or let
+`client_env()` set `AWS_CA_BUNDLE` for a child process. Over HTTPS botocore sends streaming uploads as
+`aws-chunked` bodies with the checksum in a trailer; over HTTP it sends the checksum as a header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from testbed.process import ServerProcess, serve_until_signal, spawn
+from testbed.tls import TlsFiles, make_tls_files
+
+REGION: Final = "us-east-1"
+ACCESS_KEY_ID: Final = "testing"
+SECRET_ACCESS_KEY: Final = "testing"  # moto's documented dummy key, not a secret
+_REQUEST_TIMEOUT_S: Final = 2.0
+# environment of the caller that must not reach moto (its settings are all read from the environment)
+_SCRUBBED_PREFIXES: Final = ("AWS_", "MOTO_", "WERKZEUG_", "S3_", "TEST_", "BOTO_")
+
+
+class S3Server(ServerProcess):
+    """moto's S3 on 127.0.0.1: a sync and async context manager (`with S3Server() as s3:`)."""
+
+    name = "s3"
+    region: Final = REGION
+
+    def __init__(self, *, https: bool = False, port: int = 0) -> None:
+        super().__init__()
+        self.https: Final = https
+        self._requested_port = port
+        self._port: int | None = None
+        self._tls: TlsFiles | None = None
+
+    # -- what clients need -------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port moto listens on."""
+        if self._port is None:
+            raise RuntimeError("s3 server is not started")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """`http://127.0.0.1:<port>` or `https://127.0.0.1:<port>`."""
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The CA certificate (PEM) that signed moto's certificate; None over HTTP."""
+        return self._tls.ca_cert if self._tls is not None and self.https else None
+
+    @property
+    def verify(self) -> str | None:
+        """What to pass as `verify=` to boto3/aioboto3: the CA bundle's path over HTTPS, else None."""
+        return str(self.ca_bundle) if self.ca_bundle is not None else None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `boto3.client("s3", **kw)` / `aioboto3.Session().client("s3", **kw)`."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": REGION,
+            "aws_access_key_id": ACCESS_KEY_ID,
+            "aws_secret_access_key": SECRET_ACCESS_KEY,
+            "verify": self.verify,
+        }
+
+    def client_env(self) -> dict[str, str]:
+        """Environment variables that point a child process's AWS SDK at this server."""
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # loopback must not go through a proxy the user may have configured
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+        if self.ca_bundle is not None:
+            env["AWS_CA_BUNDLE"] = str(self.ca_bundle)
+        return env
+
+    def describe(self) -> dict[str, str]:
+        """What `python -m testbed.s3` prints."""
+        line = {"endpoint_url": self.endpoint_url, "region": REGION}
+        if self.ca_bundle is not None:
+            line["ca_bundle"] = str(self.ca_bundle)
+        return line
+
+    # -- moto's control API ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every bucket and object (`POST /moto-api/reset`)."""
+        self._request("POST", "/moto-api/reset")
+
+    async def areset(self) -> None:
+        """`reset` without blocking the event loop."""
+        await asyncio.to_thread(self.reset)
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create `bucket` (moto checks no signature, so a plain PUT does it without an SDK)."""
+        self._request("PUT", f"/{bucket}")
+
+    async def acreate_bucket(self, bucket: str) -> None:
+        """`create_bucket` without blocking the event loop."""
+        await asyncio.to_thread(self.create_bucket, bucket)
+
+    def _request(self, method: str, path: str, *, timeout: float = 10.0) -> int:
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+        if self.https:
+            context = ssl.create_default_context(cafile=self.verify)
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(self.endpoint_url + path, method=method)
+        with opener.open(request, timeout=timeout) as response:
+            response.read()
+            status: int = response.status
+            return status
+
+    # -- life cycle --------------------------------------------------------------------------------------
+
+    def _prepare(self, workdir: Path) -> None:
+        self._tls = make_tls_files(workdir) if self.https else None
+
+    def _spawn(self, workdir: Path, log: Path) -> subprocess.Popen[bytes]:
+        listener = socket.create_server(("127.0.0.1", self._requested_port), backlog=128)
+        with listener:
+            self._port = listener.getsockname()[1]
+            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+            if self._tls is not None:
+                argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]
+            env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+            env.update(
+                MOTO_PORT=str(self._port),
+                # werkzeug serves on this inherited socket instead of binding its own
+                WERKZEUG_RUN_MAIN="true",
+                WERKZEUG_SERVER_FD=str(listener.fileno()),
+            )
+            listener.set_inheritable(True)
+            return spawn(argv, env=env, log=log, pass_fds=[listener.fileno()])
+
+    def _probe(self) -> bool:
+        try:
+            return self._request("GET", "/moto-api/config", timeout=_REQUEST_TIMEOUT_S) < 300
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def stop(self) -> None:
+        """Stop moto and remove its directory (certificates, log)."""
+        super().stop()
+        self._tls = None
+
+    async def astop(self) -> None:
+        """`stop` without blocking the event loop."""
+        await super().astop()
+        self._tls = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m testbed.s3", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    parser.add_argument("--https", action="store_true", help="serve HTTPS with a throw-away CA")
+    args = parser.parse_args(argv)
+    server = S3Server(https=args.https, port=args.port)
+    return serve_until_signal(server, server.describe)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
