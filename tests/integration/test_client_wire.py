@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from KalturaClient.Base import KalturaConfiguration
 from KalturaClient.Client import KalturaClient as OfficialClient
 from KalturaClient.Plugins import Core
 
 from adapters.kaltura import ClientConfig, KalturaClient
-from adapters.kaltura.client import CLIENT_TAG
+from adapters.kaltura.client import CLIENT_TAG, _flavor_list_call
 from adapters.kaltura.filters import FilterSpec, media_filter
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
@@ -22,11 +23,16 @@ from engine.retry import RetryPolicy
 SECRET = "0123456789abcdef0123456789abcdef"
 
 ENTRY_JSON = {"objectType": "KalturaMediaEntry", "id": "0_abc", "createdAt": 5, "status": "2"}
-ENTRY_XML = "<objectType>KalturaMediaEntry</objectType><id>0_abc</id><createdAt>5</createdAt><status>2</status>"
+ENTRY_XML = (
+    "<objectType>KalturaMediaEntry</objectType><id>0_abc</id><createdAt>5</createdAt><status>2</status>"
+)
 LIST_JSON = {"objectType": "KalturaMediaListResponse", "totalCount": 0, "objects": []}
 FLAVORS_JSON = {"objectType": "KalturaFlavorAssetListResponse", "totalCount": 0, "objects": []}
 ANSWERS: dict[str, tuple[Any, str]] = {
-    "media/action/list": (LIST_JSON, "<objectType>KalturaMediaListResponse</objectType><totalCount>0</totalCount>"),
+    "media/action/list": (
+        LIST_JSON,
+        "<objectType>KalturaMediaListResponse</objectType><totalCount>0</totalCount>",
+    ),
     "media/action/count": (7, "7"),
     "media/action/get": (ENTRY_JSON, ENTRY_XML),
     "flavorasset/action/list": (
@@ -126,8 +132,6 @@ async def _our_calls(url: str) -> None:
         assert (await client.get_media("0_abc")).id == "0_abc"
         await client.flavors_of(["0_a", "0_b"])
         assert await client.flavor_url("0_flv") == "http://127.0.0.1/x.mp4"
-        from adapters.kaltura.client import _flavor_list_call
-
         await client.multirequest([_flavor_list_call(["0_a"], 1), _flavor_list_call(["0_b"], 1)])
 
 
@@ -154,8 +158,6 @@ def body_tag(request: dict[str, Any]) -> str:
 async def test_requests_match_the_official_client(recorder: tuple[str, Recorded]) -> None:
     """Same paths, same Content-Type, same parameters (names, encodings, defaults) for every call we make."""
     url, recorded = recorder
-    import anyio.to_thread
-
     await anyio.to_thread.run_sync(_official_calls, url)
     theirs = [_normalised(r, ours=False) for r in recorded.requests]
     recorded.requests.clear()
