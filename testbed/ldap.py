@@ -143,10 +143,11 @@ def _ssha(password: str) -> str:
     return "{SSHA}" + base64.b64encode(digest + salt).decode("ascii")
 
 
-def _find_program(name: str) -> str:
-    path = shutil.which(name, path=f"{os.environ.get('PATH', '')}:{_SBIN_PATH}")
+def _find_program(name: str, directory: Path | None) -> str:
+    search = str(directory) if directory is not None else f"{os.environ.get('PATH', '')}:{_SBIN_PATH}"
+    path = shutil.which(name, path=search)
     if path is None:
-        raise SlapdNotInstalled(f"{name} not found: {_INSTALL_HINT}")
+        raise SlapdNotInstalled(f"{name} not found in {search}: {_INSTALL_HINT}")
     return path
 
 
@@ -208,8 +209,13 @@ class LdapServer(ServerProcess):
     people_dn: Final = PEOPLE_DN
     bind_dn: Final = BIND_DN
 
-    def __init__(self, *, port: int = 0, users: Sequence[LdapUser] | None = None) -> None:
+    def __init__(
+        self, *, port: int = 0, users: Sequence[LdapUser] | None = None, programs_dir: Path | None = None
+    ) -> None:
+        """`users` default to `testbed/users.tsv`; slapd and slapadd are looked up in `programs_dir`, by
+        default on PATH and then in /usr/sbin, /usr/local/sbin and /sbin."""
         super().__init__()
+        self._programs_dir = programs_dir
         self._requested_port = port
         self._port: int | None = None
         self.users: Final = tuple(users) if users is not None else load_users()
@@ -246,7 +252,8 @@ class LdapServer(ServerProcess):
         return {"url": self.url, "base_dn": BASE_DN, "bind_dn": BIND_DN, "password": self.password}
 
     def _prepare(self, workdir: Path) -> None:
-        slapd, slapadd = _find_program("slapd"), _find_program("slapadd")
+        slapd = _find_program("slapd", self._programs_dir)
+        slapadd = _find_program("slapadd", self._programs_dir)
         self._slapd = slapd
         (workdir / "db").mkdir(mode=0o700)
         conf = workdir / "slapd.conf"
