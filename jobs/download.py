@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
-from adapters.kaltura import FlavorAsset, KalturaClient
+from adapters.kaltura import FlavorAsset, MediaCatalog
 from engine.errors import ConfigError, ItemFailedError
 from engine.logs import get_logger
 from engine.progress import Progress
@@ -55,7 +55,7 @@ def check_original(entry_id: str, original: FlavorAsset | None) -> FlavorAsset:
 
 
 async def fetch(
-    client: KalturaClient, entry_id: str, target: Target, original: FlavorAsset, progress: Progress
+    client: MediaCatalog, entry_id: str, target: Target, original: FlavorAsset, progress: Progress
 ) -> int:
     """Stream the original into `target.part` (resuming it), then fsync; the byte count."""
     part = anyio.Path(target.part)
