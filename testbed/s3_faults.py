@@ -52,7 +52,7 @@ _HOP_BY_HOP: Final = frozenset(
         "trailer",
         "upgrade",
         "proxy-connection",
-        "expect",
+        "expect",  # each hop answers 100-continue itself; botocore does not sign it
     }
 )
 
