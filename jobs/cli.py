@@ -88,7 +88,8 @@ def build_parser() -> Parser:
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=Parser)
     subparsers.required = True
     for name, (module, summary) in BUILT.items():
-        sub = subparsers.add_parser(name, help=summary, description=summary)
+        usage = f"{PROG} {name} [options]"
+        sub = subparsers.add_parser(name, help=summary, description=summary, usage=usage)
         _add_common(sub, top=False)
         module.add_arguments(sub)
         _add_settings(sub)
