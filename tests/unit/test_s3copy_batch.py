@@ -1,0 +1,101 @@
+"""Group commit: concurrent submitters share calls; answers and errors reach the right submitter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import pytest
+
+from jobs.s3copy_batch import Batcher
+
+
+class Recorder:
+    """A batch call that remembers its batches and answers key * 10 (a ValueError for negative keys)."""
+
+    def __init__(self, pause_s: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.pause_s = pause_s
+
+    async def __call__(self, keys: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(keys))
+        await anyio.sleep(self.pause_s)
+        return [ValueError(f"bad {k}") if k < 0 else k * 10 for k in keys]
+
+
+async def test_a_lone_request_goes_out_at_once_and_gets_its_answer() -> None:
+    call = Recorder()
+    async with Batcher(call, max_batch=10) as batcher:
+        assert await batcher.submit(4) == 40
+    assert call.batches == [[4]]
+
+
+async def test_requests_arriving_during_a_call_share_the_next_one() -> None:
+    call = Recorder(pause_s=0.05)
+    answers: dict[int, int] = {}
+    async with Batcher(call, max_batch=50) as batcher:
+
+        async def ask(k: int) -> None:
+            answers[k] = await batcher.submit(k)
+
+        async with anyio.create_task_group() as tg:
+            for k in range(20):
+                tg.start_soon(ask, k)
+    assert answers == {k: k * 10 for k in range(20)}
+    assert len(call.batches) < 20
+    assert sorted(k for batch in call.batches for k in batch) == list(range(20))
+
+
+async def test_batches_never_exceed_max_batch() -> None:
+    call = Recorder(pause_s=0.01)
+    async with Batcher(call, max_batch=3) as batcher, anyio.create_task_group() as tg:
+        for k in range(10):
+            tg.start_soon(batcher.submit, k)
+    assert max(len(b) for b in call.batches) <= 3
+
+
+async def test_one_keys_error_goes_to_its_submitter_only() -> None:
+    call = Recorder(pause_s=0.01)
+    results: dict[int, object] = {}
+    async with Batcher(call, max_batch=10) as batcher:
+
+        async def ask(k: int) -> None:
+            try:
+                results[k] = await batcher.submit(k)
+            except ValueError as exc:
+                results[k] = str(exc)
+
+        async with anyio.create_task_group() as tg:
+            for k in (1, -2, 3):
+                tg.start_soon(ask, k)
+    assert results == {1: 10, -2: "bad -2", 3: 30}
+
+
+async def test_a_failed_call_fails_every_request_of_its_batch_and_the_batcher_goes_on() -> None:
+    calls = 0
+
+    async def flaky(keys: Sequence[int]) -> list[int | Exception]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("connection lost")
+        return list(keys)
+
+    async with Batcher(flaky, max_batch=10) as batcher:
+        with pytest.raises(RuntimeError, match="connection lost"):
+            await batcher.submit(1)
+        assert await batcher.submit(2) == 2
+
+
+async def test_a_wrong_number_of_answers_is_an_error_not_a_mix_up() -> None:
+    async def short(keys: Sequence[int]) -> list[int | Exception]:
+        return []
+
+    async with Batcher(short, max_batch=10) as batcher:
+        with pytest.raises(RuntimeError, match="0 answers for 1"):
+            await batcher.submit(1)
+
+
+async def test_submit_outside_the_context_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="outside"):
+        await Batcher(Recorder(), max_batch=1).submit(1)
