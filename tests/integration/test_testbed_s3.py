@@ -1,0 +1,271 @@
+"""The S3 testbed (moto in a subprocess): life cycle, reset, verified HTTPS, CRC32C checksums S3 reports.
+
+Checksums are computed here with the `crc32c` package. botocore itself can only compute CRC32C with awscrt
+installed (not a dependency), so uploads pass the value they computed (`ChecksumCRC32C`) together with
+`ChecksumAlgorithm="CRC32C"`, the header moto needs before it records a checksum. The aws-chunked trailer path
+(HTTPS, SDK-computed checksum) is shown with CRC32, which botocore computes without awscrt.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints
+import crc32c
+import pytest
+from botocore.config import Config
+from botocore.exceptions import SSLError
+
+from testbed.s3 import S3Server
+from tests.fixtures.servers import children_of, running_cli, wait_gone
+
+MIB = 1024 * 1024
+PART_1 = os.urandom(5 * MIB)  # S3's smallest part but the last
+PART_2 = os.urandom(1000)
+
+
+def b64_crc32c(data: bytes) -> str:
+    return base64.b64encode(crc32c.crc32c(data).to_bytes(4, "big")).decode()
+
+
+def composite(*part_checksums: str) -> str:
+    """S3's COMPOSITE checksum: the CRC32C of the concatenated raw part checksums (without the -N suffix)."""
+    raw = b"".join(base64.b64decode(value) for value in part_checksums)
+    return b64_crc32c(raw)
+
+
+def as_text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def crc32c_args(data: bytes) -> dict[str, str]:
+    return {"ChecksumAlgorithm": "CRC32C", "ChecksumCRC32C": b64_crc32c(data)}
+
+
+def upload_two_parts(client: Any, bucket: str, key: str, **create: str) -> list[dict[str, Any]]:
+    """Upload PART_1 + PART_2 as a CRC32C multipart upload with boto3; the parts as completed."""
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32C", **create)
+    parts = []
+    for number, data in enumerate((PART_1, PART_2), start=1):
+        response = client.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=data,
+            **crc32c_args(data),
+        )
+        assert response["ChecksumCRC32C"] == b64_crc32c(data)
+        parts.append(
+            {"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32C": response["ChecksumCRC32C"]}
+        )
+    extra = (
+        {"ChecksumCRC32C": b64_crc32c(PART_1 + PART_2)} if create.get("ChecksumType") == "FULL_OBJECT" else {}
+    )
+    client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}, **extra
+    )
+    return parts
+
+
+@pytest.fixture
+def s3(s3_server: S3Server) -> Any:
+    return boto3.client("s3", **s3_server.client_kwargs())
+
+
+def test_stop_ends_moto_and_removes_its_directory() -> None:
+    with S3Server(https=True) as server:
+        pid, workdir, port = server.pid, server.workdir, server.port
+        assert pid is not None
+        assert server.running
+        assert (workdir / "ca.pem").is_file()
+    assert wait_gone(pid)
+    assert not workdir.exists()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+async def test_async_context_manager_serves_and_stops() -> None:
+    async with S3Server() as server:
+        pid = server.pid
+        await server.acreate_bucket("async-bucket")
+        async with aioboto3.Session().client("s3", **server.client_kwargs()) as client:
+            assert [b["Name"] for b in (await client.list_buckets())["Buckets"]] == ["async-bucket"]
+            await server.areset()
+            assert (await client.list_buckets())["Buckets"] == []
+    assert pid is not None
+    assert wait_gone(pid)
+
+
+def test_reset_forgets_every_bucket(s3_server: S3Server, s3: Any) -> None:
+    s3_server.create_bucket("doomed-bucket")
+    assert "doomed-bucket" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3_server.reset()
+    assert s3.list_buckets()["Buckets"] == []
+
+
+def test_s3_bucket_is_new_and_empty(s3: Any, s3_bucket: str) -> None:
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [s3_bucket]
+    assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+
+
+def test_put_object_crc32c_reported_by_head_and_attributes(s3: Any, s3_bucket: str) -> None:
+    data = os.urandom(70_000)
+    put = s3.put_object(Bucket=s3_bucket, Key="single", Body=data, **crc32c_args(data))
+    head = s3.head_object(Bucket=s3_bucket, Key="single", ChecksumMode="ENABLED")
+    attributes = s3.get_object_attributes(Bucket=s3_bucket, Key="single", ObjectAttributes=["Checksum"])
+    assert put["ChecksumCRC32C"] == head["ChecksumCRC32C"] == b64_crc32c(data)
+    assert attributes["Checksum"]["ChecksumCRC32C"] == b64_crc32c(data)
+
+
+def test_multipart_crc32c_is_composite_by_default(s3: Any, s3_bucket: str) -> None:
+    parts = upload_two_parts(s3, s3_bucket, "multi")
+    expected = composite(*(part["ChecksumCRC32C"] for part in parts))
+    assert expected != b64_crc32c(PART_1 + PART_2)
+    head = s3.head_object(Bucket=s3_bucket, Key="multi", ChecksumMode="ENABLED")
+    get = s3.get_object(Bucket=s3_bucket, Key="multi", ChecksumMode="ENABLED")
+    assert get["Body"].read() == PART_1 + PART_2
+    attributes = s3.get_object_attributes(Bucket=s3_bucket, Key="multi", ObjectAttributes=["Checksum"])
+    # S3 reports "<value>-<parts>"; moto's HEAD leaves the suffix out, its GET keeps it
+    assert head["ChecksumCRC32C"] in (expected, f"{expected}-2")
+    assert get["ChecksumCRC32C"] == f"{expected}-2"
+    assert get["ChecksumType"] == "COMPOSITE"
+    assert attributes["Checksum"] == {"ChecksumCRC32C": expected, "ChecksumType": "COMPOSITE"}
+
+
+def test_multipart_crc32c_full_object_checksum_covers_the_whole_object(s3: Any, s3_bucket: str) -> None:
+    upload_two_parts(s3, s3_bucket, "full", ChecksumType="FULL_OBJECT")
+    head = s3.head_object(Bucket=s3_bucket, Key="full", ChecksumMode="ENABLED")
+    attributes = s3.get_object_attributes(Bucket=s3_bucket, Key="full", ObjectAttributes=["Checksum"])
+    assert head["ChecksumCRC32C"] == b64_crc32c(PART_1 + PART_2)
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert attributes["Checksum"] == {
+        "ChecksumCRC32C": b64_crc32c(PART_1 + PART_2),
+        "ChecksumType": "FULL_OBJECT",
+    }
+
+
+def test_https_needs_the_testbed_ca(s3_server_https: S3Server) -> None:
+    assert s3_server_https.endpoint_url.startswith("https://127.0.0.1:")
+    # the default trust store only, and no retries of the failed handshake
+    kwargs = s3_server_https.client_kwargs() | {
+        "verify": True,
+        "config": Config(retries={"total_max_attempts": 1}),
+    }
+    with pytest.raises(SSLError):
+        boto3.client("s3", **kwargs).list_buckets()
+
+
+def test_child_process_reaches_https_server_through_client_env(s3_server_https: S3Server) -> None:
+    s3_server_https.create_bucket("env-bucket")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/"),
+    } | s3_server_https.client_env()
+    script = "import boto3; print(*[b['Name'] for b in boto3.client('s3').list_buckets()['Buckets']])"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "env-bucket" in result.stdout.split()
+
+
+async def aupload_two_parts(client: Any, bucket: str, key: str, args: Any) -> list[dict[str, Any]]:
+    upload = await client.create_multipart_upload(Bucket=bucket, Key=key, **args(b""))
+    parts = []
+    for number, data in enumerate((PART_1, PART_2), start=1):
+        response = await client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=data, **args(data)
+        )
+        parts.append(response | {"PartNumber": number})
+    keep = ("PartNumber", "ETag", "ChecksumCRC32", "ChecksumCRC32C")
+    complete = [{k: v for k, v in part.items() if k in keep} for part in parts]
+    await client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": complete}
+    )
+    return parts
+
+
+async def test_aioboto3_https_multipart_with_precomputed_crc32c(s3_server_https: S3Server) -> None:
+    await s3_server_https.acreate_bucket("aio-crc32c")
+    async with aioboto3.Session().client("s3", **s3_server_https.client_kwargs()) as client:
+        parts = await aupload_two_parts(
+            client,
+            "aio-crc32c",
+            "multi",
+            lambda data: crc32c_args(data) if data else {"ChecksumAlgorithm": "CRC32C"},
+        )
+        head = await client.head_object(Bucket="aio-crc32c", Key="multi", ChecksumMode="ENABLED")
+    assert [part["ChecksumCRC32C"] for part in parts] == [b64_crc32c(PART_1), b64_crc32c(PART_2)]
+    expected = composite(b64_crc32c(PART_1), b64_crc32c(PART_2))
+    assert head["ChecksumCRC32C"] in (expected, f"{expected}-2")
+
+
+async def test_aioboto3_https_streams_parts_as_aws_chunked_with_trailer_checksum(
+    s3_server_https: S3Server,
+) -> None:
+    sent: list[dict[str, str]] = []
+
+    def record_headers(request: Any, **_: Any) -> None:
+        sent.append({name.lower(): as_text(value) for name, value in request.headers.items()})
+
+    def b64_crc32(data: bytes) -> str:
+        return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+    await s3_server_https.acreate_bucket("aio-trailer")
+    async with aioboto3.Session().client("s3", **s3_server_https.client_kwargs()) as client:
+        client.meta.events.register("before-send.s3.UploadPart", record_headers)
+        parts = await aupload_two_parts(
+            client, "aio-trailer", "multi", lambda data: {"ChecksumAlgorithm": "CRC32"}
+        )
+        get = await client.get_object(Bucket="aio-trailer", Key="multi")
+        body = await get["Body"].read()
+    assert len(sent) == 2
+    for headers in sent:
+        assert "aws-chunked" in headers["content-encoding"]
+        assert headers["x-amz-trailer"] == "x-amz-checksum-crc32"
+        assert "x-amz-checksum-crc32" not in headers
+    assert [part["ChecksumCRC32"] for part in parts] == [b64_crc32(PART_1), b64_crc32(PART_2)]
+    assert body == PART_1 + PART_2  # the chunk framing and the trailer were taken off
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_cli_prints_endpoint_and_stops_on_sigterm(https: bool) -> None:
+    with running_cli("testbed.s3", "--port", "0", *(["--https"] if https else [])) as (cli, line):
+        assert line["endpoint_url"].startswith("https://" if https else "http://")
+        assert line["region"] == "us-east-1"
+        verify = line.get("ca_bundle") if https else None
+        assert (verify is not None) == https
+        client = boto3.client(
+            "s3",
+            endpoint_url=line["endpoint_url"],
+            region_name=line["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            verify=verify,
+        )
+        assert client.list_buckets()["Buckets"] == []
+        [moto] = children_of(cli.pid)
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(15) == 0
+    assert wait_gone(moto)
+
+
+def test_moto_dies_with_a_killed_parent() -> None:
+    with running_cli("testbed.s3", "--port", "0") as (cli, _line):
+        [moto] = children_of(cli.pid)
+        workdir = Path(os.readlink(f"/proc/{moto}/fd/1")).parent  # moto's stdout is its log, in the workdir
+        cli.kill()
+        cli.wait(10)
+    assert wait_gone(moto)
+    shutil.rmtree(workdir)  # nobody was left to remove it
