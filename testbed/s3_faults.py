@@ -7,7 +7,7 @@ and its trailer forwarded byte for byte); only hop-by-hop headers are re-made. B
 UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random draw or for the next N calls.
 
 Control, under `/__faults` (no bucket name can start with `_`):
-`POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0,
+`POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
 "operations": ["UploadPart"], "seed": 1}` replaces the plan; `GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind.
 
@@ -41,6 +41,7 @@ HOST: Final = "127.0.0.1"
 CONTROL: Final = "/__faults"
 SLOWDOWN: Final = "slowdown"
 RESET: Final = "reset"
+LOSE: Final = "lose"  # forwarded and done upstream, then the answer is lost (connection reset)
 
 # re-made per hop by each side's HTTP stack; everything else passes as it came
 _HOP_BY_HOP: Final = frozenset(
@@ -71,6 +72,7 @@ class FaultPlan:
     reset_rate: float = 0.0
     slowdown_next: int = 0
     reset_next: int = 0
+    lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
     operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
 
     @classmethod
@@ -176,6 +178,9 @@ class S3FaultProxy:
         if plan.reset_next > 0:
             self.plan = replace(plan, reset_next=plan.reset_next - 1)
             return RESET
+        if plan.lose_next > 0:
+            self.plan = replace(plan, lose_next=plan.lose_next - 1)
+            return LOSE
         draw = self._rng.random()
         if draw < plan.slowdown_rate:
             return SLOWDOWN
@@ -229,7 +234,11 @@ class S3FaultProxy:
         fault = self._decide(operation)
         if fault is not None:
             self.faults[fault] += 1
-            return await (self._slowdown(request) if fault == SLOWDOWN else self._reset(request))
+            if fault == SLOWDOWN:
+                return await self._slowdown(request)
+            if fault == LOSE:
+                await self._forward(request, lose=True)
+            return await self._reset(request)
         return await self._forward(request)
 
     async def _control(self, request: web.Request) -> web.StreamResponse:
@@ -253,7 +262,8 @@ class S3FaultProxy:
         return web.Response(status=503, text=body, content_type="application/xml")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
-        await request.content.readany()  # some of the body has arrived, as in a real mid-transfer reset
+        if not request.content.at_eof():
+            await request.content.readany()  # some of the body has arrived, as in a real mid-transfer reset
         transport = request.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:  # linger 0: close() sends a TCP RST instead of a FIN
@@ -262,7 +272,7 @@ class S3FaultProxy:
             transport.abort()
         raise asyncio.CancelledError  # nothing more to say on this connection
 
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
+    async def _forward(self, request: web.Request, *, lose: bool = False) -> web.StreamResponse:
         if self._session is None:
             raise RuntimeError("proxy not started")
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP)
@@ -275,6 +285,9 @@ class S3FaultProxy:
             allow_redirects=False,
             skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
         ) as upstream:
+            if lose:
+                await upstream.read()  # S3 has done it and answered; the client will never know
+                return web.StreamResponse()
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in upstream.headers.items():
                 if name.lower() not in _HOP_BY_HOP:

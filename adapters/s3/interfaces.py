@@ -50,7 +50,7 @@ class ArchiveStore(Protocol):
         ...
 
     async def put_bytes(
-        self, key: str, data: bytes | bytearray, metadata: Mapping[str, str], *, overwrite: bool = False
+        self, key: str, data: bytes, metadata: Mapping[str, str], *, overwrite: bool = False
     ) -> PutResult:
         """Write a small object in one request, with its checksum and its record."""
         ...

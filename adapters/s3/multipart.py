@@ -1,8 +1,10 @@
 """The streaming multipart writer: bounded memory, concurrent parts, never a short or stray upload.
 
-Memory: a part buffer exists only while it holds one of `parts_in_flight` slots, and the slot is taken
-before the buffer is allocated; so at most `parts_in_flight * part_size` bytes are buffered, whatever the
-object size. Incoming chunks of any size are copied once, into the buffer, through memoryviews.
+Memory: a part's bytes are only held while the part holds one of `parts_in_flight` slots, and the slot is
+taken before the first byte is kept; so at most `parts_in_flight * part_size` bytes are buffered, whatever
+the object size. Incoming chunks of any size are kept as zero-copy memoryview slices (copied only if the
+caller's buffer is mutable) and joined once into the part's immutable `bytes`, which every attempt re-sends
+through a BytesIO sharing that buffer.
 
 Safety: the upload is aborted (shielded, with its own deadline) on every way out of the `async with` block
 except a successful `complete()`: an error in the body, a failed part, cancellation, or a stream whose length
@@ -85,7 +87,7 @@ class UploadCalls(Protocol):
     async def create_upload(self, key: str, metadata: Mapping[str, str]) -> str: ...
 
     async def upload_part(
-        self, key: str, upload_id: str, number: int, body: bytearray, checksum: str, on_retry: OnRetry
+        self, key: str, upload_id: str, number: int, body: bytes, checksum: str, on_retry: OnRetry
     ) -> str: ...
 
     async def complete_upload(
@@ -134,8 +136,9 @@ class MultipartWriter:
         self._slots = anyio.Semaphore(parts_in_flight)
         self._in_flight = parts_in_flight
         self._sha = hashlib.sha256()
-        self._buf: bytearray | None = None
+        self._pieces: list[bytes | memoryview] = []  # the part being filled
         self._fill = 0
+        self._target = 0  # size of the part being filled; 0 while none is
         self._next_part = 1
         self._parts: dict[int, tuple[str, bytes]] = {}  # number -> (etag, raw digest)
         self._bytes_in = 0
@@ -157,7 +160,7 @@ class MultipartWriter:
         )
 
     async def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Take `chunk`; waits for a free slot when a new part buffer is needed."""
+        """Take `chunk`; waits for a free slot when a new part is started."""
         if self.completed:
             raise RuntimeError("write() after complete()")
         view = memoryview(chunk).cast("B")
@@ -166,14 +169,16 @@ class MultipartWriter:
             raise ItemFailedError("s3.upload", self.key, cause)
         self._sha.update(view)
         self._bytes_in += len(view)
+        immutable = isinstance(chunk, bytes)  # slices of it can be kept as they are
         while view:
-            buf = self._buf if self._buf is not None else await self._new_buffer()
-            n = min(len(view), len(buf) - self._fill)
-            buf[self._fill : self._fill + n] = view[:n]
+            if not self._target:
+                await self._start_part()
+            n = min(len(view), self._target - self._fill)
+            self._pieces.append(view[:n] if immutable else bytes(view[:n]))
             self._fill += n
             view = view[n:]
-            if self._fill == len(buf):
-                self._launch(buf)
+            if self._fill == self._target:
+                self._launch()
 
     async def complete(self) -> PutResult:
         """Finish the upload once every part is in; the result, with what S3 must report about the object.
@@ -202,23 +207,23 @@ class MultipartWriter:
         self.result = PutResult(self.key, self._bytes_in, sha256, ours, done.etag, len(parts))
         return self.result
 
-    async def _new_buffer(self) -> bytearray:
+    async def _start_part(self) -> None:
         await self._slots.acquire()  # the slot first: memory is only taken once a part may be sent
         start = (self._next_part - 1) * self._part_size
-        self._buf = bytearray(min(self._part_size, self._expected - start))
+        self._target = min(self._part_size, self._expected - start)
         self._fill = 0
         self._alive += 1
         self._peak = max(self._peak, self._alive)
-        return self._buf
 
-    def _launch(self, buf: bytearray) -> None:
+    def _launch(self) -> None:
         number = self._next_part
         self._next_part += 1
-        self._buf = None
-        self._fill = 0
+        buf = b"".join(self._pieces)  # the one copy: from the incoming chunks into the part
+        self._pieces = []
+        self._target = self._fill = 0
         self._tg.start_soon(self._send_part, number, buf, name=f"s3 part {number} of {self.key}")
 
-    async def _send_part(self, number: int, buf: bytearray) -> None:
+    async def _send_part(self, number: int, buf: bytes) -> None:
         try:
             raw = await anyio.to_thread.run_sync(digest, self._algorithm, buf)
             etag = await self._calls.upload_part(

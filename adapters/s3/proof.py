@@ -115,7 +115,9 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
     ):
         if str(ours) != str(theirs):
             problems.append(f"metadata {name}: object has {theirs!r}, expected {ours!r}")
-    if stored.sha256 is None:
+    if stored.sha256 is None and head.tags is None:
+        problems.append("the record's tags were not read: sha256 unknown")
+    elif stored.sha256 is None:
         problems.append("no recorded sha256 (upload interrupted before the record was written?)")
     elif expected.sha256 is not None and stored.sha256 != expected.sha256:
         problems.append(f"sha256: recorded {stored.sha256}, expected {expected.sha256}")

@@ -107,6 +107,12 @@ def test_missing_tags_mean_an_unfinished_record() -> None:
     ]
 
 
+def test_unread_tags_leave_the_record_unknown() -> None:
+    assert verify(head_of(tags=None), RECORD.with_result(SHA, OURS)) == [
+        "the record's tags were not read: sha256 unknown"
+    ]
+
+
 def test_legacy_object_is_recognised_and_checked_by_size_only() -> None:
     legacy = head_of(metadata={}, tags={})
     assert is_legacy(legacy)
