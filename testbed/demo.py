@@ -106,7 +106,8 @@ async def run_step(step: Step, env: Mapping[str, str], out: TextIO) -> bool:
 
 async def demo(entries: int, seed: int, out: TextIO) -> int:
     print("starting the testbed: Kaltura simulator, S3 (moto), LDAP (slapd)…", file=out)
-    async with KalturaSim(SimOptions(entries=entries, seed=seed)) as sim, S3Server() as s3, LdapServer() as ldap:
+    sim_options = SimOptions(entries=entries, seed=seed)
+    async with KalturaSim(sim_options) as sim, S3Server() as s3, LdapServer() as ldap:
         print(f"kaltura: {sim.service_url} (partner {sim.partner_id})", file=out)
         print(f"s3:      {s3.endpoint_url} (bucket {BUCKET})", file=out)
         print(f"ldap:    {ldap.url} ({len(ldap.users)} users under {ldap.base_dn})", file=out)
