@@ -249,15 +249,12 @@ class S3Store:
         }
         if not overwrite:
             args["IfNoneMatch"] = "*"
-        tries = 0
 
         async def op(client: Any) -> Completion:
-            nonlocal tries
-            tries += 1
             try:
                 response = await client.put_object(**{**args, "Body": io.BytesIO(data)})
             except botocore.exceptions.ClientError as exc:
-                done = await self._done_before(client, exc, tries, key, ours, PRECONDITION_FAILED)
+                done = await self._done_before(client, exc, key, ours, len(data), PRECONDITION_FAILED)
                 if done is None:
                     raise
                 return done
@@ -408,16 +405,14 @@ class S3Store:
         }
         if not overwrite:
             args["IfNoneMatch"] = "*"
-        tries = 0
+        size = sum(p.size for p in parts)
 
         async def op(client: Any) -> Completion:
-            nonlocal tries
-            tries += 1
             try:
                 response = await client.complete_multipart_upload(**args)
             except botocore.exceptions.ClientError as exc:
                 codes = (NO_SUCH_UPLOAD, PRECONDITION_FAILED)
-                done = await self._done_before(client, exc, tries, key, checksum, *codes)
+                done = await self._done_before(client, exc, key, checksum, size, *codes)
                 if done is None:
                     raise
                 return done
@@ -451,17 +446,22 @@ class S3Store:
         self,
         client: Any,
         exc: botocore.exceptions.ClientError,
-        tries: int,
         key: str,
         ours: S3Checksum,
+        size: int,
         *codes: str,
     ) -> Completion | None:
-        """After a retry, an error that says "already done" (a lost response): the object, if it is ours."""
-        if tries < 2 or errors.error_code(exc) not in codes:
+        """An error that may mean "already done": the object, if it holds exactly what we sent.
+
+        An earlier attempt whose answer was lost (ours, or one aiohttp re-sent by itself on a dropped
+        keep-alive connection) leaves the object in place, so the next attempt hears "exists" or "no such
+        upload". The same length and S3 checksum (which, for multipart, covers every part's) say it is ours.
+        """
+        if errors.error_code(exc) not in codes:
             return None
         response = await client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         found = wire.parse_checksum(response)
-        if found is None or not found.matches(ours):
+        if found is None or not found.matches(ours) or int(response["ContentLength"]) != size:
             return None
         _log.info("s3.lost_response_recovered", key=key, code=errors.error_code(exc))
         return Completion(str(response.get("ETag", "")).strip('"'), found)

@@ -59,6 +59,7 @@ class CompletedPart:
     number: int
     etag: str
     checksum: str  # base64, as sent
+    size: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class MultipartWriter:
         self._fill = 0
         self._target = 0  # size of the part being filled; 0 while none is
         self._next_part = 1
-        self._parts: dict[int, tuple[str, bytes]] = {}  # number -> (etag, raw digest)
+        self._parts: dict[int, tuple[str, bytes, int]] = {}  # number -> (etag, raw digest, size)
         self._bytes_in = 0
         self._retries = 0
         self._alive = 0
@@ -193,7 +194,9 @@ class MultipartWriter:
             )
         await self._wait_for_parts()
         numbers = sorted(self._parts)
-        parts = [CompletedPart(n, self._parts[n][0], b64(self._parts[n][1])) for n in numbers]
+        parts = [
+            CompletedPart(n, etag, b64(raw), size) for n in numbers for etag, raw, size in [self._parts[n]]
+        ]
         ours = of_parts(self._algorithm, (self._parts[n][1] for n in numbers))
         done = await self._calls.complete_upload(
             self.key, self._upload_id, parts, checksum=ours, overwrite=self._overwrite
@@ -229,7 +232,7 @@ class MultipartWriter:
             etag = await self._calls.upload_part(
                 self.key, self._upload_id, number, buf, b64(raw), self._count_retry
             )
-            self._parts[number] = (etag, raw)
+            self._parts[number] = (etag, raw, len(buf))
         except Exception as exc:
             if self.error is None:
                 self.error = exc

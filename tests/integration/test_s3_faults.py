@@ -1,0 +1,152 @@
+"""Uploads through the fault proxy: SlowDown and resets are retried from memory until the object verifies;
+faults that never end fail cleanly with the upload aborted; a lost answer is recognised, not repeated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from adapters.s3 import ArchiveRecord, S3Store, StoreConfig, to_metadata, verify
+from adapters.s3.multipart import MiB
+from engine.errors import RetryableError
+from engine.retry import RetryPolicy
+from testbed.s3 import S3Server
+from testbed.s3_faults import S3FaultProxy
+
+PATIENT = RetryPolicy(attempts=10, base_s=0.01, max_s=0.05, budget_s=20.0)
+HOPELESS = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, budget_s=5.0)
+
+
+@pytest.fixture
+def aws_keys(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.client_env().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+async def proxy(s3_server: S3Server, aws_keys: None) -> AsyncIterator[S3FaultProxy]:
+    async with S3FaultProxy(s3_server.endpoint_url, seed=11) as running:
+        yield running
+
+
+def store_via(proxy: S3FaultProxy, bucket: str, policy: RetryPolicy) -> S3Store:
+    # an explicit endpoint wins over AWS_ENDPOINT_URL
+    return S3Store(
+        StoreConfig(
+            bucket=bucket,
+            endpoint_url=proxy.endpoint_url,
+            part_size=5 * MiB,
+            parts_in_flight=3,
+            policy=policy,
+            part_policy=policy,
+        )
+    )
+
+
+async def chunks_of(data: bytes, size: int = 100_003) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def record(data: bytes) -> ArchiveRecord:
+    return ArchiveRecord(1000, "0_f", "0_src", "1", len(data), "2026-01-02T03:04:05Z", "test")
+
+
+async def test_slowdowns_and_resets_on_parts_are_retried_until_the_object_verifies(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    data = os.urandom(30 * MiB + 5)
+    proxy.set_plan(slowdown_rate=0.3, reset_rate=0.1, reset_next=1)
+    async with store_via(proxy, s3_bucket, PATIENT) as store:
+        async with store.writer("0_f", len(data), to_metadata(record(data))) as upload:
+            async for chunk in chunks_of(data):
+                await upload.write(chunk)
+            result = await upload.complete()
+        head = await store.head("0_f")
+    faults = proxy.counters()["faults"]
+    assert faults["slowdown"] >= 1
+    assert faults["reset"] >= 1
+    # each fault costs one more request: ours, or aiohttp's own re-send of a PUT on a dropped keep-alive
+    assert proxy.requests["UploadPart"] == 7 + faults["slowdown"] + faults["reset"]
+    assert upload.statistics().part_retries >= faults["slowdown"]
+    assert head is not None
+    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+
+
+async def test_parts_failing_every_time_fail_cleanly_with_the_upload_aborted(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    data = os.urandom(12 * MiB)
+    proxy.set_plan(slowdown_rate=0.5, reset_rate=0.5)
+    async with store_via(proxy, s3_bucket, HOPELESS) as store:
+        with pytest.raises(RetryableError, match="upload_part"):
+            await store.put_stream("0_f", chunks_of(data), len(data), {})
+        assert [u async for u in store.open_uploads()] == []
+        assert await store.head("0_f") is None
+    assert proxy.requests["AbortMultipartUpload"] == 1
+    assert proxy.requests["CompleteMultipartUpload"] == 0
+
+
+async def test_lost_answer_to_complete_is_recognised_by_the_checksum(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    """S3 completed the upload but the answer was lost: the retry finds the object and it is ours."""
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(lose_next=1, operations=["CompleteMultipartUpload"])
+    async with store_via(proxy, s3_bucket, PATIENT) as store:
+        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
+        head = await store.head("0_f")
+    assert proxy.counters()["faults"] == {"lose": 1}
+    assert proxy.requests["CompleteMultipartUpload"] == 2
+    assert head is not None
+    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+
+
+async def test_lost_answer_to_a_single_put_is_recognised(proxy: S3FaultProxy, s3_bucket: str) -> None:
+    data = os.urandom(1000)
+    proxy.set_plan(lose_next=1, operations=["PutObject"])
+    async with store_via(proxy, s3_bucket, PATIENT) as store:
+        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
+        head = await store.head("0_f")
+    assert proxy.requests["PutObject"] == 2
+    assert head is not None
+    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+
+
+async def test_control_surface_sets_the_plan_and_reports_counters(proxy: S3FaultProxy) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(proxy.endpoint_url + "/__faults", json={"slowdown_next": 2, "seed": 4}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["slowdown_next"] == 2
+        async with http.put(proxy.endpoint_url + "/b/k?partNumber=1&uploadId=u", data=b"x") as resp:
+            assert resp.status == 503
+            assert "<Code>SlowDown</Code>" in await resp.text()
+        async with http.post(proxy.endpoint_url + "/__faults", json={"reset_rate": 2}) as resp:
+            assert resp.status == 400
+        async with http.get(proxy.endpoint_url + "/__faults/counters") as resp:
+            assert await resp.json() == {"requests": {"UploadPart": 1}, "faults": {"slowdown": 1}}
+
+
+def test_command_line_prints_its_endpoint_and_forwards(s3_server: S3Server) -> None:
+    argv = [sys.executable, "-m", "testbed.s3_faults", "--upstream", s3_server.endpoint_url, "--port", "0"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            endpoint = json.loads(process.stdout.readline())["endpoint_url"]
+            assert endpoint.startswith("http://127.0.0.1:")
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+            with direct.open(endpoint + "/__faults/counters", timeout=5) as resp:
+                assert json.loads(resp.read()) == {"requests": {}, "faults": {}}
+        finally:
+            process.terminate()
+            assert process.wait(timeout=10) == 0
