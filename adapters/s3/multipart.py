@@ -141,7 +141,7 @@ class MultipartWriter:
         self._fill = 0
         self._target = 0  # size of the part being filled; 0 while none is
         self._next_part = 1
-        self._parts: dict[int, tuple[str, bytes, int]] = {}  # number -> (etag, raw digest, size)
+        self._parts: dict[int, tuple[CompletedPart, bytes]] = {}  # number -> (part, raw digest)
         self._bytes_in = 0
         self._retries = 0
         self._alive = 0
@@ -194,9 +194,7 @@ class MultipartWriter:
             )
         await self._wait_for_parts()
         numbers = sorted(self._parts)
-        parts = [
-            CompletedPart(n, etag, b64(raw), size) for n in numbers for etag, raw, size in [self._parts[n]]
-        ]
+        parts = [self._parts[n][0] for n in numbers]
         ours = of_parts(self._algorithm, (self._parts[n][1] for n in numbers))
         done = await self._calls.complete_upload(
             self.key, self._upload_id, parts, checksum=ours, overwrite=self._overwrite
@@ -232,7 +230,7 @@ class MultipartWriter:
             etag = await self._calls.upload_part(
                 self.key, self._upload_id, number, buf, b64(raw), self._count_retry
             )
-            self._parts[number] = (etag, raw, len(buf))
+            self._parts[number] = (CompletedPart(number, etag, b64(raw), len(buf)), raw)
         except Exception as exc:
             if self.error is None:
                 self.error = exc
