@@ -13,14 +13,14 @@ from testbed.kaltura_sim import SimProcess
 SimFactory = Callable[..., SimProcess]
 
 
-def client_for(sim: SimProcess, *, rate: float, in_flight: int = 4, attempts: int = 8) -> KalturaClient:
+def client_for(sim: SimProcess, *, rate: float, in_flight: int = 4, attempts: int = 12) -> KalturaClient:
     config = ClientConfig(
         partner_id=sim.partner_id,
         admin_secret=sim.admin_secret,
         user_id=sim.user_id,
         service_url=sim.service_url,
     )
-    policy = RetryPolicy(attempts=attempts, base_s=0.05, max_s=1.0, budget_s=60)
+    policy = RetryPolicy(attempts=attempts, base_s=0.1, max_s=1.0, budget_s=60)
     return KalturaClient(config, pacer=Pacer(rate, max_in_flight=in_flight), policy=policy)
 
 
