@@ -183,7 +183,7 @@ class KalturaClient:
         """
         if not calls:
             return []
-        operation = "multirequest(" + ",".join(c.name for c in calls) + ")"
+        operation = f"multirequest({len(calls)}: " + ",".join(dict.fromkeys(c.name for c in calls)) + ")"
 
         async def send(ks: str) -> list[Any]:
             body = wire.multirequest_body(calls, ks=ks, client_tag=CLIENT_TAG)
