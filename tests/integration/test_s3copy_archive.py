@@ -1,0 +1,147 @@
+"""s3copy against the simulator and moto: archive, prove, tag; converge; never overwrite; report changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.kaltura import ClientConfig, KalturaClient
+from adapters.kaltura.wire import ApiCall
+from engine.pacer import Pacer
+from engine.retry import RetryPolicy
+from testbed.catalog import MEDIA_VIDEO, generate
+from testbed.kaltura_sim import SimProcess
+from testbed.s3 import S3Server
+from testbed.s3_faults import S3FaultProxy
+from tests.integration.test_s3copy_harness import (
+    assert_proven_copy,
+    objects,
+    open_uploads,
+    original,
+    point_aws_at,
+    run_s3copy,
+    sim_entries,
+    sim_env,
+)
+
+WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PutObjectTagging")
+
+
+def archivable(sim: SimProcess) -> set[str]:
+    """Entries s3copy must archive: READY videos (the default selection), with a READY original of known
+    size. Media types come from the catalog the simulator was generated from."""
+    options = sim.options
+    catalog = generate(
+        options.entries, options.seed, size_mb=options.size_mb, max_size_mb=options.max_size_mb
+    )
+    videos = {e.id for e in catalog.entries if e.media_type == MEDIA_VIDEO}
+    found = set()
+    for entry in sim_entries(sim).values():
+        if entry["id"] not in videos:
+            continue
+        sources = [f for f in entry["flavors"] if f["isOriginal"]]
+        if entry["status"] == "2" and "flavors_deleted" not in entry["tags"] and sources:
+            if sources[0]["status"] == 2 and 0 < sources[0]["sizeInBytes"] <= 10_000_000 * 1024:
+                found.add(entry["id"])
+    return found
+
+
+def writes(proxy: S3FaultProxy) -> int:
+    requests = proxy.counters()["requests"]
+    return sum(requests.get(op, 0) for op in WRITES)
+
+
+async def update_content(sim: SimProcess, entry_id: str) -> None:
+    """Replace the entry's content through the API (`media.updateContent`, as a user's upload would)."""
+    config = ClientConfig(sim.partner_id, sim.admin_secret, sim.user_id, sim.service_url)
+    async with KalturaClient(config, pacer=Pacer(100), policy=RetryPolicy()) as client:
+        resource = {"objectType": "KalturaUrlResource", "url": "https://example.org/new.mp4"}
+        await client.call(ApiCall("media", "updateContent", {"entryId": entry_id, "resource": resource}))
+
+
+async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=60, seed=5, size_mb=6)
+    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        env = sim_env(sim, s3_bucket)
+        first = await run_s3copy(env, "--execute")
+        assert first.code == 0, first.stderr[-2000:]
+        expected = archivable(sim)
+        assert set(first.by_outcome("archived")) == expected
+        entries = sim_entries(sim)
+        for entry_id in expected:
+            assert "archived_to_s3" in entries[entry_id]["tags"]
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+        assert set(objects(s3_server, s3_bucket)) == expected
+        assert open_uploads(s3_server, s3_bucket) == []
+        assert first.finished["counts"]["archived"] == len(expected)
+        assert first.finished["bytes"] == sum(original(entries[e])["sizeInBytes"] for e in expected)
+        assert len(first.entry_events("entry.uploaded")) == len(expected)
+
+        before = objects(s3_server, s3_bucket)
+        writes_before = writes(proxy)
+        sim.control.reset_counters()
+        second = await run_s3copy(env, "--execute")
+        assert second.code == 0
+        assert set(second.by_outcome("unchanged")) == expected
+        assert writes(proxy) == writes_before  # no PUT, part, completion or tag write in S3
+        assert "media.update" not in sim.control.counters()["calls"]
+        assert objects(s3_server, s3_bucket) == before
+
+
+async def test_kaltura_requests_per_archived_entry_stay_at_two_or_fewer(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=150, seed=8, size_mb=0.2)
+    point_aws_at(monkeypatch, s3_server.endpoint_url)
+    sim.control.reset_counters()
+    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_TRANSFERS="8"), "--execute")
+    assert run.code == 0
+    archived = len(run.by_outcome("archived"))
+    assert archived > 100
+    assert run.finished["kaltura_requests"] <= 2 * archived
+    assert sim.control.counters()["requests"] <= 2 * archived + 5  # the simulator counts the same
+
+
+async def test_an_original_replaced_after_archiving_is_a_conflict_never_overwritten(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=20, seed=3, size_mb=1)
+    sim.control.set_faults({"conversion": {"delay_s": 0}})
+    point_aws_at(monkeypatch, s3_server.endpoint_url)
+    env = sim_env(sim, s3_bucket)
+    first = await run_s3copy(env, "--execute")
+    victim = first.by_outcome("archived")[0]
+    old = objects(s3_server, s3_bucket)[victim]
+    await update_content(sim, victim)
+    source = original(sim_entries(sim)[victim])
+    assert source["version"] != "1"  # same flavor id, new content
+
+    second = await run_s3copy(env, "--execute")
+    assert second.code == 1
+    assert second.outcomes()[victim] == "conflict"
+    (row,) = [r for r in second.rows if r["entry_id"] == victim]
+    assert "changed since it was archived" in row["reason"]
+    (event,) = [e for e in second.entry_events("entry.conflict") if e["entry_id"] == victim]
+    assert event["from_state"] == "mismatch"
+    assert objects(s3_server, s3_bucket)[victim] == old  # the old copy stays, untouched
+
+
+async def test_archiving_over_https_proves_every_copy(
+    kaltura_sim_factory: Any, s3_server_https: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over HTTPS botocore streams parts as aws-chunked bodies with a checksum trailer, as on real S3."""
+    s3_server_https.reset()
+    s3_server_https.create_bucket("https-archive")
+    sim = kaltura_sim_factory(entries=8, seed=4, size_mb=11)
+    point_aws_at(monkeypatch, s3_server_https.endpoint_url, s3_server_https.verify)
+    run = await run_s3copy(sim_env(sim, "https-archive"), "--execute")
+    assert run.code == 0, run.stderr[-2000:]
+    entries = sim_entries(sim)
+    archived = run.by_outcome("archived")
+    assert archived == sorted(archivable(sim)), run.rows
+    for entry_id in archived:
+        assert_proven_copy(s3_server_https, "https-archive", entries[entry_id], sim.partner_id)

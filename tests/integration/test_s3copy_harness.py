@@ -1,0 +1,182 @@
+"""Running s3copy in-process against the simulator and moto, and checking what it left behind.
+
+The helpers here are shared by the s3copy integration tests; the test here is the dry run's promise.
+`run_s3copy` runs the job's `run(args, ctx)` as the CLI would (JSON logs, a JSONL report), with the AWS
+standard environment pointing at the S3 endpoint under test (moto, or the fault proxy in front of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+import structlog
+
+from adapters.s3 import ArchiveRecord, S3Checksum, from_head, verify
+from adapters.s3.wire import parse_head, parse_tags
+from engine.logs import configure_logging
+from jobs import s3copy
+from jobs.context import RunContext, now_s
+from jobs.settings import load_settings
+from testbed.kaltura_sim import SimProcess
+from testbed.kaltura_sim.content import generated_body
+from testbed.s3 import S3Server
+
+MiB = 1 << 20
+# small parts and few of them: multipart paths with little data
+KNOBS = {"ARCHIVER_PART_SIZE": "5MiB", "ARCHIVER_MEMORY_BUDGET": "64MiB", "ARCHIVER_TRANSFERS": "4"}
+
+
+@dataclass
+class JobRun:
+    """What one run of the job produced."""
+
+    code: int
+    rows: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    stderr: str = field(repr=False)
+
+    def outcomes(self) -> dict[str, str]:
+        return {row["entry_id"]: row["outcome"] for row in self.rows}
+
+    def by_outcome(self, outcome: str) -> list[str]:
+        return sorted(e for e, o in self.outcomes().items() if o == outcome)
+
+    def entry_events(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == name]
+
+    @property
+    def finished(self) -> dict[str, Any]:
+        (event,) = self.entry_events("run.finished")
+        return event
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def sim_env(sim: SimProcess, bucket: str, **more: str) -> dict[str, str]:
+    """The settings environment a user would set for the simulator and `bucket`."""
+    return {
+        "KALTURA_PARTNERID": str(sim.partner_id),
+        "KALTURA_SECRET": sim.admin_secret,
+        "KALTURA_USERID": sim.user_id,
+        "KALTURA_SERVICE_URL": sim.service_url,
+        "AWS_BUCKET": bucket,
+        **KNOBS,
+        **more,
+    }
+
+
+def point_aws_at(monkeypatch: pytest.MonkeyPatch, endpoint_url: str, ca_bundle: str | None = None) -> None:
+    """The standard AWS environment (as a task would have it) for the endpoint under test."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    if ca_bundle is not None:
+        monkeypatch.setenv("AWS_CA_BUNDLE", ca_bundle)
+    else:
+        monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+
+
+async def run_s3copy(env: Mapping[str, str], *argv: str) -> JobRun:
+    """One run of the job with `argv` (a JSONL report) and the settings environment `env`."""
+    parser = argparse.ArgumentParser()
+    s3copy.add_arguments(parser)
+    args = parser.parse_args([*argv, "--format", "jsonl"])
+    out, err = io.StringIO(), io.StringIO()
+    configure_logging(level="info", fmt="json", stream=err)
+    settings = load_settings({}, env)
+    ctx = RunContext(settings=settings, run_id="test-run", run_start=now_s(), stdout=out, stderr=err)
+    structlog.contextvars.bind_contextvars(run_id=ctx.run_id, job="s3copy")
+    code = await s3copy.run(args, ctx)
+    rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    events = [json.loads(line) for line in err.getvalue().splitlines() if line.startswith("{")]
+    return JobRun(code, rows, events, err.getvalue())
+
+
+def s3_client(server: S3Server) -> Any:
+    return boto3.client("s3", **server.client_kwargs())
+
+
+def objects(server: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
+    """Every object of `bucket`: key -> {size, etag, last_modified}."""
+    client = s3_client(server)
+    found: dict[str, dict[str, Any]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            found[obj["Key"]] = {"size": obj["Size"], "etag": obj["ETag"], "modified": obj["LastModified"]}
+    return found
+
+
+def open_uploads(server: S3Server, bucket: str) -> list[str]:
+    """Keys with a multipart upload still open."""
+    return [u["Key"] for u in s3_client(server).list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def sim_entries(sim: SimProcess) -> dict[str, dict[str, Any]]:
+    return {e["id"]: e for e in sim.control.get_entries()}
+
+
+def original(entry: Mapping[str, Any]) -> dict[str, Any]:
+    (source,) = [f for f in entry["flavors"] if f["isOriginal"]]
+    return dict(source)
+
+
+def assert_proven_copy(server: S3Server, bucket: str, entry: Mapping[str, Any], partner_id: int) -> None:
+    """The object of `entry` proves a copy of its current original, and holds exactly the original's bytes
+    (the SHA-256 re-derived from the simulator's generated content)."""
+    client = s3_client(server)
+    key = entry["id"]
+    head = parse_head(
+        key,
+        client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"),
+        parse_tags(client.get_object_tagging(Bucket=bucket, Key=key)),
+    )
+    source = original(entry)
+    expected = ArchiveRecord(partner_id, key, source["id"], str(source["version"]), source["sizeInBytes"])
+    assert verify(head, expected) == []
+    truth = generated_body(key, source["id"], str(source["version"]), source["sizeInBytes"]).sha256()
+    record = from_head(head)
+    assert record is not None
+    assert record.sha256 == truth
+
+
+def checksum_of(head: Mapping[str, Any]) -> S3Checksum | None:
+    value = head.get("ChecksumCRC32C")
+    return S3Checksum("CRC32C", str(value)) if value else None
+
+
+async def test_a_dry_run_decides_everything_and_writes_nothing(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=60, seed=11, size_mb=1)
+    point_aws_at(monkeypatch, s3_server.endpoint_url)
+    sim.control.reset_counters()
+    run = await run_s3copy(sim_env(sim, s3_bucket), "--unplayed_for", "3")
+    assert run.code == 0
+    outcomes = run.outcomes()
+    assert set(outcomes.values()) <= {"planned", "skipped"}
+    assert run.by_outcome("planned")
+    assert all(e["dry_run"] is True for e in run.entry_events("entry.planned"))
+    assert objects(s3_server, s3_bucket) == {}
+    assert open_uploads(s3_server, s3_bucket) == []
+    calls = sim.control.counters()["calls"]
+    assert not {"media.update", "flavorasset.geturl"} & set(calls)
+    assert run.finished["dry_run"] is True
+    assert run.finished["counts"]["planned"] == len(run.by_outcome("planned"))
