@@ -41,9 +41,10 @@ def archivable(sim: SimProcess) -> set[str]:
         if entry["id"] not in videos:
             continue
         sources = [f for f in entry["flavors"] if f["isOriginal"]]
-        if entry["status"] == "2" and "flavors_deleted" not in entry["tags"] and sources:
-            if sources[0]["status"] == 2 and 0 < sources[0]["sizeInBytes"] <= 10_000_000 * 1024:
-                found.add(entry["id"])
+        ready = entry["status"] == "2" and "flavors_deleted" not in entry["tags"]
+        fits = bool(sources) and sources[0]["status"] == 2 and 0 < sources[0]["sizeInBytes"] <= 10_240_000_000
+        if ready and fits:
+            found.add(entry["id"])
     return found
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 import structlog
 

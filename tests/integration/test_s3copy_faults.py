@@ -1,0 +1,88 @@
+"""s3copy under injected faults: every entry ends archived or failed with a reason, nothing is tagged without
+a proven object, a truncated download never becomes an object, and a clean run afterwards converges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from testbed.s3 import S3Server
+from testbed.s3_faults import S3FaultProxy
+from tests.integration.test_s3copy_archive import archivable
+from tests.integration.test_s3copy_harness import (
+    assert_proven_copy,
+    objects,
+    open_uploads,
+    point_aws_at,
+    run_s3copy,
+    sim_entries,
+    sim_env,
+)
+
+KALTURA_FAULTS = {
+    "reset": True,
+    "seed": 3,
+    # ACTION_BLOCKED bursts: more than 30 calls of one action in a second (our batches stay under it)
+    "rate_limits": {"media.get": 30, "flavorasset.geturl": 30},
+    "actions": {
+        "*": {"internal_error": {"probability": 0.05}},
+        "multirequest": {"drop_after": {"next": 2, "probability": 0.05}, "http_503": {"probability": 0.05}},
+        "flavorasset.list": {"drop": {"next": 1}},
+    },
+    "download": {
+        "truncate": {"next": 2, "probability": 0.25},
+        "truncate_fraction": 0.6,
+        "drop": {"probability": 0.05},
+    },
+}
+
+
+async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=40, seed=9, size_mb=6)
+    sim.control.set_faults(KALTURA_FAULTS)
+    async with S3FaultProxy(s3_server.endpoint_url, seed=5) as proxy:
+        proxy.set_plan(slowdown_rate=0.1, reset_rate=0.1, operations=["UploadPart", "PutObject"])
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        env = sim_env(sim, s3_bucket, ARCHIVER_KALTURA_RPS="200", ARCHIVER_KALTURA_RETRY_BUDGET="60")
+        faulty = await run_s3copy(env, "--execute")
+
+        fired = sim.control.counters()["faults"]
+        assert any(k.endswith("truncate") for k in fired), fired
+        assert any("internal_error" in k or "drop" in k for k in fired), fired
+        assert proxy.counters()["faults"], "the S3 proxy injected nothing"
+
+        expected = archivable(sim)
+        outcomes = faulty.outcomes()
+        assert set(outcomes) >= expected
+        for row in faulty.rows:
+            assert row["outcome"] in ("archived", "failed", "skipped")
+            if row["outcome"] != "archived":
+                assert row["reason"]
+        entries = sim_entries(sim)
+        tagged = {e for e, entry in entries.items() if "archived_to_s3" in entry["tags"]}
+        # archived means tagged; a tag whose answer was lost may also sit on an entry reported failed
+        assert set(faulty.by_outcome("archived")) <= tagged
+        stored = objects(s3_server, s3_bucket)
+        for entry_id in stored:  # every object, tagged or not, holds exactly its original's bytes
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+        assert tagged <= set(stored)
+        assert open_uploads(s3_server, s3_bucket) == []
+
+        proxy.set_plan(slowdown_rate=0.0, reset_rate=0.0)
+        sim.control.set_faults({"reset": True})
+        clean = await run_s3copy(env, "--execute")
+        assert clean.code == 0, [r for r in clean.rows if r["outcome"] == "failed"]
+        done = (
+            set(clean.by_outcome("archived"))
+            | set(clean.by_outcome("unchanged"))
+            | set(clean.by_outcome("tagged"))
+        )
+        assert done == expected
+        entries = sim_entries(sim)
+        for entry_id in expected:
+            assert "archived_to_s3" in entries[entry_id]["tags"]
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+        assert open_uploads(s3_server, s3_bucket) == []
