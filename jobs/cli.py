@@ -17,7 +17,7 @@ from engine.errors import ArchiverError, ConfigError, FatalError, ItemFailedErro
 from engine.logs import bind_run, configure_logging, get_logger, new_run_id
 from engine.settings import help_line, secret_values
 from engine.shutdown import handle_signals
-from jobs import config, count, download, listing
+from jobs import config, count, download, listing, s3copy
 from jobs.context import RunContext, now_s
 from jobs.options import add_option
 from jobs.settings import SETTINGS, Settings, load_settings
@@ -33,10 +33,10 @@ BUILT: dict[str, tuple[Any, str]] = {
     "list": (listing, "TSV of matching entries (--mode video or flavor)"),
     "count": (count, "#COUNT<TAB>n<TAB><filter> of matching entries"),
     "download": (download, "save one entry's original to a local file"),
+    "s3copy": (s3copy, "archive originals to S3, proven, and tag them (dry run unless --execute)"),
 }
 NOT_BUILT: dict[str, str] = {
     "health": "TSV verdict per entry against the archive invariants",
-    "s3copy": "archive originals to S3",
     "replace_video": "swap in the placeholder video",
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",

@@ -75,7 +75,7 @@ def store_config(settings: Settings) -> StoreConfig:
     try:
         return StoreConfig(
             bucket=settings.aws_bucket,
-            prefix=getattr(settings, "s3_prefix", None) or "",
+            prefix=settings.s3_prefix,
             storage_class=settings.storage_class,
             part_size=settings.part_size,
             parts_in_flight=parts_in_flight,

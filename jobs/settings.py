@@ -81,6 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
             "years used by the container scripts' selections (--unplayed_for $N_YEARS)", unit="years"),
     Setting("doit", "DOIT", "false", boolean, "make mutating commands real, like --execute"),
     Setting("aws_bucket", "AWS_BUCKET", None, _text, "S3 bucket of the archive (object key = entry id)"),
+    Setting("s3_prefix", "ARCHIVER_S3_PREFIX", "", _text,
+            "put before the entry id in object keys (empty: the bucket root, as the old tool)"),
     Setting("placeholder_video", "PLACEHOLDER_VIDEO", "placeholder_video.mp4", _text,
             "video that replaces archived originals"),
     Setting("placeholder_image", "PLACEHOLDER_IMAGE", "placeholder_image.jpeg", _text,
@@ -101,7 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
             "upper bound for the part buffers of all transfers together", unit="bytes",
             check=in_range(16 * _KB**2, None, show=format_bytes)),
     Setting("storage_class", "ARCHIVER_STORAGE_CLASS", "STANDARD",
-            choice("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"),
+            choice("STANDARD", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"),
             "S3 storage class of new archive objects (the bucket lifecycle may move them on)"),
     Setting("restore_tier", "ARCHIVER_RESTORE_TIER", "Standard", choice("Expedited", "Standard", "Bulk"),
             "Glacier restore tier"),
@@ -136,6 +138,7 @@ class Settings:
     n_years: int
     doit: bool
     aws_bucket: str | None
+    s3_prefix: str
     placeholder_video: str
     placeholder_image: str
     ldap_server: str | None
