@@ -1,0 +1,108 @@
+"""`kaltura-archiver s3copy`, run as a user runs it (environment variables, a subprocess), against a simulator
+process and moto: the dry-run plan first, then `--execute`; every archived object is provably the original."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from testbed.kaltura_sim import SimProcess
+from testbed.s3 import S3Server
+from tests.integration.test_s3copy_harness import assert_proven_copy, objects, open_uploads, sim_entries
+
+CLI = [sys.executable, "-m", "jobs.cli"]
+
+
+def user_env(sim: SimProcess, s3: S3Server, bucket: str, **extra: str) -> dict[str, str]:
+    """What a user exports: the old tool's variables, the service URL, the bucket, the AWS chain."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_", "AWS_", "DOIT"))}
+    env.update(
+        KALTURA_PARTNERID=str(sim.partner_id),
+        KALTURA_SECRET=sim.admin_secret,
+        KALTURA_USERID=sim.user_id,
+        KALTURA_SERVICE_URL=sim.service_url,
+        AWS_BUCKET=bucket,
+        ARCHIVER_PART_SIZE="5MiB",
+        **s3.client_env(),
+    )
+    env.update(extra)
+    return env
+
+
+def s3copy(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "s3copy", *argv], env=env, capture_output=True, text=True, timeout=150, check=False
+    )
+
+
+def tsv(stdout: str) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """The report rows and the #SUMMARY counts."""
+    lines = stdout.splitlines()
+    header = lines[0].split("\t")
+    rows = [
+        dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:] if not line.startswith("#")
+    ]
+    summary = {p[1]: int(p[2]) for p in (line.split("\t") for line in lines if line.startswith("#SUMMARY"))}
+    return rows, summary
+
+
+def test_s3copy_unplayed_for_3_plans_then_execute_archives_the_originals(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str
+) -> None:
+    sim = kaltura_sim_factory(entries=60, seed=21, size_mb=6)
+    env = user_env(sim, s3_server, s3_bucket)
+
+    plan = s3copy(env, "--unplayed_for", "3")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    rows, summary = tsv(plan.stdout)
+    assert list(rows[0]) == ["entry_id", "action", "outcome", "bytes", "seconds", "reason"]
+    planned = {r["entry_id"] for r in rows if r["outcome"] == "planned"}
+    assert planned
+    assert summary["planned"] == len(planned)
+    assert summary["total"] == len(rows)
+    assert all(r["reason"] for r in rows)
+    assert objects(s3_server, s3_bucket) == {}
+    finished = [json.loads(line) for line in plan.stderr.splitlines() if '"run.finished"' in line]
+    assert finished[0]["dry_run"] is True
+    assert finished[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "KalturaArchiver"
+
+    done = s3copy(env, "--unplayed_for", "3", "--execute")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows, summary = tsv(done.stdout)
+    archived = {r["entry_id"] for r in rows if r["outcome"] == "archived"}
+    assert archived == planned  # the dry run's plan was the plan
+    entries = sim_entries(sim)
+    for entry_id in archived:
+        assert "archived_to_s3" in entries[entry_id]["tags"]
+        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+    assert set(objects(s3_server, s3_bucket)) == archived
+    assert open_uploads(s3_server, s3_bucket) == []
+    assert sim.admin_secret not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(("doit", "argv"), [("true", ()), ("false", ("--s3copy",))])
+def test_doit_true_or_the_legacy_flag_makes_it_real_like_the_old_tool(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, doit: str, argv: tuple[str, ...]
+) -> None:
+    sim = kaltura_sim_factory(entries=6, seed=22, size_mb=1)
+    done = s3copy(user_env(sim, s3_server, s3_bucket, DOIT=doit), *argv)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, summary = tsv(done.stdout)
+    assert summary.get("archived", 0) == len(objects(s3_server, s3_bucket)) > 0
+
+
+def test_a_missing_bucket_setting_is_one_line_naming_the_fix(
+    kaltura_sim_factory: Any, s3_server: S3Server
+) -> None:
+    sim = kaltura_sim_factory(entries=4, seed=23)
+    env = user_env(sim, s3_server, "unused")
+    del env["AWS_BUCKET"]
+    result = s3copy(env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "AWS_BUCKET" in result.stderr
