@@ -15,7 +15,7 @@ from tests.integration.test_s3copy_archive import archivable
 from tests.integration.test_s3copy_harness import assert_proven_copy, objects, open_uploads, sim_entries
 
 ENTRIES = 50
-SIZE_MB = 24  # 5 parts of 5 MiB each: 1.2 GB in all, in moto's RAM at most a few objects at a time
+SIZE_MB = 24  # 5 parts of 5 MiB each, 1.2 GB in all
 COMPLETIONS = ("CompleteMultipartUpload", "PutObject")
 
 

@@ -21,6 +21,7 @@ from tests.integration.test_s3copy_harness import (
     original,
     point_aws_at,
     run_s3copy,
+    s3_client,
     sim_entries,
     sim_env,
 )
@@ -146,3 +147,37 @@ async def test_archiving_over_https_proves_every_copy(
     assert archived == sorted(archivable(sim)), run.rows
     for entry_id in archived:
         assert_proven_copy(s3_server_https, "https-archive", entries[entry_id], sim.partner_id)
+
+
+async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_uploaded_again(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed between an upload's completion and its record: the next run re-proves the object."""
+    sim = kaltura_sim_factory(entries=12, seed=6, size_mb=7)
+    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        env = sim_env(sim, s3_bucket)
+        first = await run_s3copy(env, "--execute")
+        victim, other = first.by_outcome("archived")[:2]
+        client = s3_client(s3_server)
+        client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
+        sim.control.patch_entry(victim, tags="lecture")  # ... and before the Kaltura tag
+        # another object of ours for the right source, but with other bytes and no record: never trusted
+        body = client.get_object(Bucket=s3_bucket, Key=other)
+        meta = body["Metadata"]
+        client.delete_object(Bucket=s3_bucket, Key=other)
+        client.put_object(Bucket=s3_bucket, Key=other, Body=b"x" * len(body["Body"].read()), Metadata=meta)
+        sim.control.patch_entry(other, tags="lecture")
+        uploads_before = writes(proxy) - proxy.counters()["requests"].get("PutObjectTagging", 0)
+
+        second = await run_s3copy(env, "--execute")
+        assert second.outcomes()[victim] == "archived"
+        assert second.outcomes()[other] == "conflict"
+        assert second.code == 1
+        assert writes(proxy) - proxy.counters()["requests"].get("PutObjectTagging", 0) == uploads_before
+    entries = sim_entries(sim)
+    assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id)
+    assert "archived_to_s3" in entries[victim]["tags"]
+    assert "archived_to_s3" not in entries[other]["tags"]
+    (row,) = [r for r in second.rows if r["entry_id"] == other]
+    assert "is not the original" in row["reason"]
