@@ -1,0 +1,233 @@
+"""Figures of the s3copy benchmark: one row per measured run, the issue's targets, the table and the JSON.
+
+Pure functions only (no servers, no clock), so the formatting is unit-tested. Sizes are decimal: MB = 10^6
+bytes, GB = 10^9 bytes; RSS is given in MB too, so "peak RSS ≤ 200 MB" compares like with like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+OURS: Final = "kaltura-archiver"
+SEQUENTIAL: Final = "sequential"
+ANCHORS: Final = ("rclone", "aws-cli")
+W1_SPEEDUP: Final = 25.0
+W3_RSS_MB: Final = 200.0
+REQUESTS_PER_ENTRY: Final = 2.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured run of one tool on one workload."""
+
+    workload: str
+    tool: str  # OURS, SEQUENTIAL or one of ANCHORS
+    concurrency: int
+    archived: int
+    skipped: int
+    failed: int
+    bytes: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float  # the largest single process
+    tree_rss_mb: float | None = None  # sampled sum over the process tree (parallel anchors)
+    kaltura_requests: int | None = None
+    peak_rps: int | None = None
+    rps_setting: float | None = None
+    calls: Mapping[str, int] | None = None  # Kaltura calls by action (sub-calls of a multirequest each)
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.tool if self.tool == OURS else f"{self.tool} x{self.concurrency}"
+
+    @property
+    def entries_per_s(self) -> float:
+        return self.archived / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def cpu_s_per_gb(self) -> float | None:
+        return self.cpu_s / (self.bytes / 1e9) if self.bytes else None
+
+    @property
+    def requests_per_entry(self) -> float | None:
+        if self.kaltura_requests is None or not self.archived:
+            return None
+        return self.kaltura_requests / self.archived
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["calls"] = None if self.calls is None else dict(self.calls)
+        doc.update(
+            label=self.label,
+            entries_per_s=round(self.entries_per_s, 3),
+            mb_per_s=round(self.mb_per_s, 3),
+            cpu_s_per_gb=None if self.cpu_s_per_gb is None else round(self.cpu_s_per_gb, 3),
+            requests_per_entry=None if self.requests_per_entry is None else round(self.requests_per_entry, 3),
+        )
+        for key in ("wall_s", "cpu_s", "peak_rss_mb", "tree_rss_mb"):
+            if doc[key] is not None:
+                doc[key] = round(doc[key], 3)
+        return doc
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets and whether this run met it (None: not measured)."""
+
+    name: str
+    goal: str
+    value: str
+    met: bool | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ours(rows: Sequence[Row], workload: str) -> Row | None:
+    return next((r for r in rows if r.workload == workload and r.tool == OURS), None)
+
+
+def targets(rows: Sequence[Row]) -> list[Target]:
+    """The issue's targets against the rows measured (a workload not run gives `met=None`)."""
+    out: list[Target] = []
+    w1, seq = _ours(rows, "W1"), next((r for r in rows if r.workload == "W1" and r.tool == SEQUENTIAL), None)
+    if w1 is not None and seq is not None and seq.entries_per_s > 0:
+        ratio = w1.entries_per_s / seq.entries_per_s
+        value = f"{ratio:.1f}x ({w1.entries_per_s:.1f} vs {seq.entries_per_s:.2f} entries/s)"
+        out.append(
+            Target(
+                "W1 speed-up over the sequential algorithm", f">= {W1_SPEEDUP:g}x", value, ratio >= W1_SPEEDUP
+            )
+        )
+    else:
+        out.append(
+            Target("W1 speed-up over the sequential algorithm", f">= {W1_SPEEDUP:g}x", "not measured", None)
+        )
+    w2 = _ours(rows, "W2")
+    anchors = [r for r in rows if r.workload == "W2" and r.tool in ANCHORS and r.failed == 0 and r.archived]
+    if w2 is not None and anchors:
+        best = max(anchors, key=lambda r: r.mb_per_s)
+        value = f"{w2.mb_per_s:.1f} vs {best.mb_per_s:.1f} MB/s ({best.label})"
+        out.append(
+            Target("W2 MB/s against the best anchor", ">= best anchor", value, w2.mb_per_s >= best.mb_per_s)
+        )
+    else:
+        out.append(Target("W2 MB/s against the best anchor", ">= best anchor", "no anchor measured", None))
+    w3 = _ours(rows, "W3")
+    out.append(
+        Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", f"{w3.peak_rss_mb:.1f} MB", w3.peak_rss_mb <= W3_RSS_MB)
+        if w3 is not None
+        else Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", "not measured", None)
+    )
+    for row in (r for r in rows if r.tool == OURS):
+        if row.peak_rps is not None and row.rps_setting is not None:
+            out.append(
+                Target(
+                    f"{row.workload} peak Kaltura requests/s",
+                    f"<= {row.rps_setting:g} (setting)",
+                    str(row.peak_rps),
+                    row.peak_rps <= row.rps_setting,
+                )
+            )
+        per = row.requests_per_entry
+        if per is not None:
+            out.append(
+                Target(
+                    f"{row.workload} Kaltura requests per archived entry",
+                    f"<= {REQUESTS_PER_ENTRY:g}",
+                    f"{per:.3f}",
+                    per <= REQUESTS_PER_ENTRY,
+                )
+            )
+    return out
+
+
+_COLUMNS: Final = (
+    ("work", 4),
+    ("tool", 18),
+    ("archived", 8),
+    ("skip", 4),
+    ("fail", 4),
+    ("MB", 7),
+    ("wall s", 7),
+    ("entries/s", 9),
+    ("MB/s", 7),
+    ("CPU s", 6),
+    ("CPU s/GB", 8),
+    ("RSS MB", 7),
+    ("tree MB", 7),
+    ("req/entry", 9),
+    ("peak rps", 8),
+)
+
+
+def _cell(value: float | int | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def row_cells(row: Row) -> list[str]:
+    """The table cells of `row`, in `_COLUMNS` order."""
+    rps = (
+        None
+        if row.peak_rps is None
+        else f"{row.peak_rps}" + (f"/{row.rps_setting:g}" if row.rps_setting is not None else "")
+    )
+    return [
+        row.workload,
+        row.label,
+        str(row.archived),
+        str(row.skipped),
+        str(row.failed),
+        _cell(row.bytes / 1e6, ".0f"),
+        _cell(row.wall_s, ".2f"),
+        _cell(row.entries_per_s, ".2f"),
+        _cell(row.mb_per_s, ".1f"),
+        _cell(row.cpu_s, ".2f"),
+        _cell(row.cpu_s_per_gb, ".2f"),
+        _cell(row.peak_rss_mb, ".0f"),
+        _cell(row.tree_rss_mb, ".0f"),
+        _cell(row.requests_per_entry, ".3f"),
+        rps if rps is not None else "-",
+    ]
+
+
+def header() -> str:
+    return " ".join(f"{name:>{width}}" for name, width in _COLUMNS)
+
+
+def format_row(row: Row) -> str:
+    return " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(row_cells(row), _COLUMNS, strict=True))
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The header and one line per row (notes follow the rows that have one)."""
+    lines = [header()]
+    for row in rows:
+        lines.append(format_row(row))
+        if row.note:
+            lines.append(f"{'':>5}note: {row.note}")
+    return "\n".join(lines)
+
+
+def format_targets(found: Sequence[Target]) -> str:
+    verdict = {True: "MET", False: "MISSED", None: "n/a"}
+    width = max((len(t.name) for t in found), default=0)
+    return "\n".join(f"{verdict[t.met]:>6}  {t.name:<{width}}  goal {t.goal}: {t.value}" for t in found)
+
+
+def document(rows: Sequence[Row], meta: dict[str, Any], notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON written by the benchmark: what ran where, every row, every target, notes."""
+    return {
+        "benchmark": "s3copy",
+        "meta": meta,
+        "results": [r.to_json() for r in rows],
+        "targets": [t.to_json() for t in targets(rows)],
+        "notes": list(notes),
+    }

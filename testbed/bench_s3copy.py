@@ -1,0 +1,398 @@
+"""Benchmark `kaltura-archiver s3copy` against the old algorithm, rclone and aws-cli (not a test).
+
+`python -m testbed.bench_s3copy --out FILE [--workload W1,W2,W3] [--quick]` prints a table and the issue's
+targets, and writes the figures as JSON (default `bench-results/s3copy.json`). Every workload
+(`testbed.bench_workloads`) gets its own simulator (the latency knobs are per process), all share one moto.
+In each workload, one after the other, each run starting from the same catalog and an empty bucket:
+
+1. our CLI, as a user runs it: `kaltura-archiver s3copy --execute --status 2 --tag '!archived_to_s3'` with
+   default settings (environment: KALTURA_*, AWS_BUCKET and moto's standard AWS variables);
+2. the old tool's algorithm, one entry at a time (`testbed.bench_sequential`), on `baseline_entries`;
+3. where installed, rclone and aws-cli on the same entries' flavor URLs (`testbed.bench_anchors`), with our
+   default number of transfers as parallel processes, then one at a time.
+
+Each run is a child process measured from outside (`testbed.bench_measure`): wall time, CPU seconds, peak RSS.
+The simulator's counters give Kaltura HTTP requests (the delta of `requests`) and peak requests/s. Bytes
+are what the bucket holds afterwards. Between runs, tags are put back as they were and moto is reset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]  # no stubs installed; only the client calls are used
+from KalturaClient import KalturaClient, KalturaConfiguration
+from KalturaClient.Plugins.Core import KalturaSessionType
+
+from jobs.settings import SETTINGS
+from testbed import bench_anchors
+from testbed.bench_measure import Measured, measure
+from testbed.bench_report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets
+from testbed.bench_workloads import (
+    QUICK,
+    WORKLOADS,
+    Workload,
+    catalog_snapshot,
+    find_catalog,
+    first_archivable,
+    original,
+    selected,
+)
+from testbed.kaltura_sim import SimOptions, SimProcess
+from testbed.s3 import S3Server
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_TIMEOUT_S = 900.0
+# the caller's settings must not leak into the runs: everything they need is set explicitly
+_SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
+ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli"}
+
+
+def default_setting(name: str) -> str:
+    return next(str(s.default) for s in SETTINGS if s.name == name)
+
+
+def cli_path() -> list[str]:
+    """Our CLI as installed in this environment (the console script), else `python -m jobs.cli`."""
+    script = Path(sys.executable).with_name("kaltura-archiver")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jobs.cli"]
+
+
+class Bench:
+    """One benchmark run: the shared moto, the rows so far, notes."""
+
+    def __init__(self, s3: S3Server, *, overrides: Mapping[str, str]) -> None:
+        self.s3 = s3
+        self.overrides = dict(overrides)
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        self.catalogs: dict[str, Any] = {}
+        self.transfers = int(self.overrides.get("ARCHIVER_TRANSFERS", default_setting("transfers")))
+        self.rps = float(self.overrides.get("ARCHIVER_KALTURA_RPS", default_setting("kaltura_rps")))
+        self.tools = [t for t in bench_anchors.TOOLS if bench_anchors.tool_path(t) is not None]
+        for tool in bench_anchors.TOOLS:
+            if tool not in self.tools:
+                self.notes.append(f"{ANCHOR_LABELS[tool]} not installed: its anchor rows are skipped")
+
+    # -- environment ---------------------------------------------------------------------------------
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED)}
+        env.update(self.s3.client_env())
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def user_env(self, sim: SimProcess, bucket: str) -> dict[str, str]:
+        return {
+            **self.base_env(),
+            "KALTURA_PARTNERID": str(sim.partner_id),
+            "KALTURA_SECRET": sim.admin_secret,
+            "KALTURA_USERID": sim.user_id,
+            "KALTURA_SERVICE_URL": sim.service_url,
+            "AWS_BUCKET": bucket,
+            **self.overrides,
+        }
+
+    def fresh_bucket(self, name: str) -> str:
+        self.s3.reset()  # moto holds every object in memory: start each run empty
+        self.s3.create_bucket(name)
+        return name
+
+    def bucket_bytes(self, bucket: str) -> tuple[int, int]:
+        """(objects, bytes) in `bucket`."""
+        client = boto3.client("s3", **self.s3.client_kwargs())
+        objects = total = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                objects += 1
+                total += int(item["Size"])
+        return objects, total
+
+    # -- one workload --------------------------------------------------------------------------------
+
+    def run_workload(self, workload: Workload) -> None:
+        n, seed = find_catalog(workload)
+        options = SimOptions(
+            entries=n,
+            seed=seed,
+            size_mb=workload.size_mb,
+            api_latency_ms=workload.api_latency_ms,
+            download_first_byte_ms=workload.first_byte_ms,
+            download_mbps=workload.download_mbps,
+        )
+        with SimProcess(options, start_timeout_s=300) as sim:
+            selection = selected(catalog_snapshot(n, seed, workload.size_mb))
+            _, all_ids = first_archivable(selection, None)
+            tags = {e["id"]: list(e["tags"]) for e in sim.control.get_entries()}
+            self.catalogs[workload.name] = {
+                "title": workload.title,
+                "catalog_entries": n,
+                "seed": seed,
+                "selected": len(selection),
+                "archivable": len(all_ids),
+                "size_mb": workload.size_mb,
+            }
+            self.add(self.run_ours(workload, sim))
+            restore_tags(sim, tags)
+            baseline_m, _ = first_archivable(selection, workload.baseline_entries)
+            self.add(self.run_sequential(workload, sim, baseline_m))
+            restore_tags(sim, tags)
+            anchor_ids = first_archivable(selection, workload.anchor_entries)[1]
+            if self.tools:
+                urls = flavor_urls(sim, [e for e in selection if e["id"] in set(anchor_ids)])
+                concurrencies = [self.transfers, 1] if len(urls) > 1 else [1]
+                for tool in self.tools:
+                    for jobs in concurrencies:
+                        self.add(self.run_anchor(workload, tool, urls, jobs))
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(format_row(row), flush=True)
+        if row.note:
+            print(f"{'':>5}note: {row.note}", flush=True)
+
+    def run_ours(self, workload: Workload, sim: SimProcess) -> Row:
+        bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-ours")
+        argv = [
+            *cli_path(),
+            "s3copy",
+            "--execute",
+            "--status",
+            "2",
+            "--tag",
+            "!archived_to_s3",
+            "--format",
+            "jsonl",
+        ]
+        sim.control.reset_counters()
+        m = measure(argv, env=self.user_env(sim, bucket), timeout_s=RUN_TIMEOUT_S)
+        counters = sim.control.counters()
+        outcomes: Counter[str] = Counter()
+        report_bytes = 0
+        for line in m.stdout.splitlines():
+            if line.startswith("{"):
+                row = json.loads(line)
+                outcomes[row["outcome"]] += 1
+                report_bytes += int(row["bytes"]) if row["outcome"] == "archived" else 0
+        objects, stored = self.bucket_bytes(bucket)
+        notes = _run_notes(m, "kaltura-archiver")
+        if objects != outcomes["archived"] or stored != report_bytes:
+            notes.append(
+                f"bucket holds {objects} objects / {stored} B, report says {outcomes['archived']} / "
+                f"{report_bytes} B"
+            )
+        if set(outcomes) - {"archived", "skipped"}:
+            notes.append("outcomes " + ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
+        return Row(
+            workload=workload.name,
+            tool=OURS,
+            concurrency=self.transfers,
+            archived=outcomes["archived"],
+            skipped=outcomes["skipped"],
+            failed=outcomes["failed"] + outcomes["conflict"],
+            bytes=stored,
+            wall_s=m.wall_s,
+            cpu_s=m.cpu_s,
+            peak_rss_mb=m.max_rss_mib * 1.048576,
+            kaltura_requests=int(counters["requests"]),
+            peak_rps=int(counters["peak_rps"]),
+            rps_setting=self.rps,
+            calls=counters["calls"],
+            note="; ".join(notes),
+        )
+
+    def run_sequential(self, workload: Workload, sim: SimProcess, max_entries: int) -> Row:
+        bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-seq")
+        with tempfile.TemporaryDirectory(prefix="bench-seq-") as tmp:
+            argv = [
+                sys.executable,
+                "-m",
+                "testbed.bench_sequential",
+                "--max-entries",
+                str(max_entries),
+                "--tmp",
+                tmp,
+            ]
+            sim.control.reset_counters()
+            m = measure(argv, env=self.user_env(sim, bucket), timeout_s=RUN_TIMEOUT_S)
+        counters = sim.control.counters()
+        result = _last_json(m.stdout)
+        _, stored = self.bucket_bytes(bucket)
+        notes = _run_notes(m, "sequential")
+        if result.get("errors"):
+            notes.append("first error: " + str(result["errors"][0]))
+        return Row(
+            workload=workload.name,
+            tool=SEQUENTIAL,
+            concurrency=1,
+            archived=int(result.get("archived", 0)),
+            skipped=int(result.get("skipped", 0)),
+            failed=int(result.get("failed", 0)),
+            bytes=stored,
+            wall_s=m.wall_s,
+            cpu_s=m.cpu_s,
+            peak_rss_mb=m.max_rss_mib * 1.048576,
+            kaltura_requests=int(counters["requests"]),
+            peak_rps=int(counters["peak_rps"]),
+            calls=counters["calls"],
+            note="; ".join(notes),
+        )
+
+    def run_anchor(self, workload: Workload, tool: str, urls: Sequence[tuple[str, str]], jobs: int) -> Row:
+        bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-{tool}")
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tasks:
+            tasks.write("".join(json.dumps({"url": u, "key": k}) + "\n" for k, u in urls))
+        try:
+            argv = [
+                sys.executable,
+                "-m",
+                "testbed.bench_anchors",
+                "--tool",
+                tool,
+                "--jobs",
+                str(jobs),
+                "--tasks",
+                tasks.name,
+                "--endpoint",
+                self.s3.endpoint_url,
+                "--bucket",
+                bucket,
+            ]
+            m = measure(argv, env=self.base_env(), timeout_s=RUN_TIMEOUT_S, sample_tree=True)
+        finally:
+            os.unlink(tasks.name)
+        result = _last_json(m.stdout)
+        objects, stored = self.bucket_bytes(bucket)
+        notes = _run_notes(m, tool)
+        if result.get("errors"):
+            notes.append("first error: " + str(result["errors"][0]))
+        return Row(
+            workload=workload.name,
+            tool=ANCHOR_LABELS[tool],
+            concurrency=jobs,
+            archived=objects,
+            skipped=0,
+            failed=int(result.get("failed", len(urls) - objects)),
+            bytes=stored,
+            wall_s=m.wall_s,
+            cpu_s=m.cpu_s,
+            peak_rss_mb=m.max_rss_mib * 1.048576,
+            tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * 1.048576,
+            note="; ".join(notes),
+        )
+
+
+def _last_json(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            doc: dict[str, Any] = json.loads(line)
+            return doc
+    return {}
+
+
+def _run_notes(m: Measured, name: str) -> list[str]:
+    if m.timed_out:
+        return [f"{name} killed after {RUN_TIMEOUT_S:.0f} s"]
+    if m.exit_code != 0:
+        tail = m.stderr_tail.strip().splitlines()[-1:] or [""]
+        return [f"{name} exited {m.exit_code}: {tail[0][:300]}"]
+    return []
+
+
+def restore_tags(sim: SimProcess, tags: Mapping[str, list[str]]) -> None:
+    """Put every selected entry's tags back as they were before a run (a run tags what it archives)."""
+    now = {e["id"]: e["tags"] for e in sim.control.get_entries()}
+    changed = [(i, t) for i, t in tags.items() if now.get(i) != t]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda item: sim.control.patch_entry(item[0], tags=item[1]), changed))
+
+
+def flavor_urls(sim: SimProcess, entries: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(entry id, download URL of its original) for each entry, from `flavorAsset.getUrl` (not timed)."""
+    ks = KalturaClient.generateSessionV2(
+        sim.admin_secret, sim.user_id, KalturaSessionType.ADMIN, sim.partner_id, 86400
+    )
+
+    def url_of(entry: Mapping[str, Any]) -> tuple[str, str]:
+        client = KalturaClient(KalturaConfiguration(sim.service_url))  # one per call: it is not thread-safe
+        client.setKs(ks)
+        source = original(entry)
+        assert source is not None
+        return entry["id"], str(client.flavorAsset.getUrl(source["id"]))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(url_of, entries))
+
+
+def _meta(bench: Bench, started: float, quick: bool) -> dict[str, Any]:
+    return {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "quick": quick,
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+        "settings": {
+            "ARCHIVER_TRANSFERS": bench.transfers,
+            "ARCHIVER_KALTURA_RPS": bench.rps,
+            **bench.overrides,
+        },
+        "anchors": {ANCHOR_LABELS[t]: bench_anchors.tool_version(t) for t in bench.tools},
+        "workloads": bench.catalogs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed.bench_s3copy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", default="bench-results/s3copy.json", help="JSON results file")
+    parser.add_argument("--workload", default="W1,W2,W3", help="workloads to run, comma-separated")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller workloads: a smoke run of about a minute"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an ARCHIVER_* setting for our runs (default: none, the defaults)",
+    )
+    args = parser.parse_args(argv)
+    table = QUICK if args.quick else WORKLOADS
+    names = [w.strip().upper() for w in args.workload.split(",") if w.strip()]
+    unknown = [w for w in names if w not in table]
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}: choose from {', '.join(table)}")
+    overrides = dict(item.split("=", 1) for item in args.set)
+    started = time.time()
+    with S3Server() as s3:
+        bench = Bench(s3, overrides=overrides)
+        for note in bench.notes:
+            print(f"note: {note}", flush=True)
+        print(header(), flush=True)
+        for name in names:
+            bench.run_workload(table[name])
+    print()
+    print(format_targets(targets(bench.rows)))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = document(bench.rows, _meta(bench, started, args.quick), bench.notes)
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
