@@ -22,7 +22,7 @@ from testbed.s3 import S3Server
 
 BUCKET = "kaltura-archive-demo"
 NOT_BUILT_EXIT = 2
-SHOWN_LINES = 12
+SHOWN_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ LIFE_CYCLE = (
     Step("list the first of them", ("list", "--unplayed_for", "3", "--max_entries", "8")),
     Step("plan the archive (dry run)", ("s3copy", "--unplayed_for", "3", "--max_entries", "20"), False),
     Step("archive to S3", ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"), False),
+    Step("archive again: nothing left to do", ("s3copy", "--unplayed_for", "3", "--max_entries", "20",
+                                               "--execute"), False),
     Step("check every entry's health", ("health", "--unplayed_for", "3", "--max_entries", "20"), False),
     Step("swap in the placeholder", ("replace_video", "--unplayed_for", "3", "--max_entries", "20",
                                      "--execute"), False),
@@ -92,10 +94,14 @@ async def run_step(step: Step, env: Mapping[str, str], out: TextIO) -> bool:
     if result.returncode == NOT_BUILT_EXIT and not step.must_work and any("not built" in s for s in stderr):
         print("  (not built yet: a later release brings it)", file=out)
         return True
-    for line in stdout[:SHOWN_LINES]:
+    rows = [line for line in stdout if not line.startswith("#SUMMARY")]
+    for line in rows[:SHOWN_LINES]:
         print(f"  {line}", file=out)
-    if len(stdout) > SHOWN_LINES:
-        print(f"  … {len(stdout) - SHOWN_LINES} more lines", file=out)
+    if len(rows) > SHOWN_LINES:
+        print(f"  … {len(rows) - SHOWN_LINES} more lines", file=out)
+    for line in stdout:
+        if line.startswith("#SUMMARY"):
+            print(f"  {line}", file=out)
     if result.returncode not in (0, 1):
         for line in stderr[-5:]:
             print(f"  ! {line}", file=out)
@@ -104,9 +110,10 @@ async def run_step(step: Step, env: Mapping[str, str], out: TextIO) -> bool:
     return True
 
 
-async def demo(entries: int, seed: int, out: TextIO) -> int:
+async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO) -> int:
     print("starting the testbed: Kaltura simulator, S3 (moto), LDAP (slapd)…", file=out)
-    sim_options = SimOptions(entries=entries, seed=seed)
+    # originals capped at a few MB: moto keeps objects in memory, and the demo should take seconds
+    sim_options = SimOptions(entries=entries, seed=seed, max_size_mb=max_size_mb)
     async with KalturaSim(sim_options) as sim, S3Server() as s3, LdapServer() as ldap:
         print(f"kaltura: {sim.service_url} (partner {sim.partner_id})", file=out)
         print(f"s3:      {s3.endpoint_url} (bucket {BUCKET})", file=out)
@@ -126,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.demo", description=__doc__)
     parser.add_argument("--entries", type=int, default=300, help="catalog size (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="catalog seed (default 7)")
+    parser.add_argument("--max-size-mb", type=float, default=4.0, help="cap on original sizes (default 4)")
     args = parser.parse_args(argv)
-    return anyio.run(demo, args.entries, args.seed, sys.stdout)
+    return anyio.run(demo, args.entries, args.seed, args.max_size_mb, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -26,5 +26,11 @@ def test_demo_runs_the_life_cycle_on_the_testbed() -> None:
     count_lines = [line for line in out.splitlines() if line.strip().startswith("#COUNT\t")]
     assert len(count_lines) == 1
     assert int(count_lines[0].split("\t")[1]) > 0
+    archived = [line for line in out.splitlines() if line.strip().startswith("#SUMMARY\tarchived\t")]
+    assert len(archived) == 1
+    assert int(archived[0].split("\t")[2]) > 0
+    again = out.split("archive again: nothing left to do", 1)[1].split("$ kaltura-archiver", 1)[0]
+    assert "#SUMMARY\tunchanged\t" in again
+    assert "\tarchived\t" not in again
     assert "demo finished\n" in out
     assert "with failures" not in out
