@@ -17,7 +17,7 @@ from engine.errors import ArchiverError, ConfigError, FatalError, ItemFailedErro
 from engine.logs import bind_run, configure_logging, get_logger, new_run_id
 from engine.settings import help_line, secret_values
 from engine.shutdown import handle_signals
-from jobs import config, count, download, listing, s3copy
+from jobs import config, count, demo, download, listing, s3copy
 from jobs.context import RunContext, now_s
 from jobs.options import add_option
 from jobs.settings import SETTINGS, Settings, load_settings
@@ -33,6 +33,7 @@ BUILT: dict[str, tuple[Any, str]] = {
     "list": (listing, "TSV of matching entries (--mode video or flavor)"),
     "count": (count, "#COUNT<TAB>n<TAB><filter> of matching entries"),
     "download": (download, "save one entry's original to a local file"),
+    "demo": (demo, "run the whole life cycle against the local testbed"),
     "s3copy": (s3copy, "archive originals to S3, proven, and tag them (dry run unless --execute)"),
 }
 NOT_BUILT: dict[str, str] = {
@@ -43,7 +44,6 @@ NOT_BUILT: dict[str, str] = {
     "stats": "counts by year created/played, bytes saved and savable",
     "ldap_status": "add LDAP status of owners to a TSV report",
     "shards": "split a selection into N balanced createdAt windows",
-    "demo": "run the whole life cycle against the local testbed",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # settings the command line sets with options of its own

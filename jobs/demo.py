@@ -1,0 +1,35 @@
+"""`demo`: the whole life cycle on the local testbed (DESIGN.md §9); the one job that starts the testbed."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from engine.errors import ConfigError, FatalError
+from jobs.context import RunContext
+from jobs.options import add_option
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--entries", type=int, default=300, help="catalog size (default 300)")
+    add_option(parser, "--seed", type=int, default=7, help="catalog seed (default 7)")
+    add_option(parser, "--max-size-mb", type=float, default=4.0,
+               help="cap on the originals' sizes in MB (default 4: moto keeps objects in memory)")
+
+
+async def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    if importlib.util.find_spec("moto") is None:
+        raise ConfigError(
+            "the demo needs the test extras: run bin/demo, or pip install 'kaltura-archiver[test]'"
+        )
+    # imported here: a production install (no test extras) must still start every other subcommand
+    from testbed.demo import demo
+    from testbed.ldap import SlapdNotInstalled
+    from testbed.process import StartError
+
+    try:
+        return await demo(args.entries, args.seed, args.max_size_mb, ctx.stdout)
+    except SlapdNotInstalled as exc:
+        raise ConfigError(str(exc)) from None
+    except StartError as exc:
+        raise FatalError(f"the testbed did not start: {exc}") from None
