@@ -31,7 +31,7 @@ from jobs import events
 from jobs.events import EventLog
 from jobs.s3copy_gate import Gate, RecordingStore
 from jobs.s3copy_kaltura import KalturaBatches, join_tags
-from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan
+from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
 from jobs.s3copy_report import (
     ARCHIVED,
     CONFLICT,
@@ -123,9 +123,9 @@ class S3Copy:
         if action.kind in _SETTLED:
             return Finish(self._outcome(action, _SETTLED[action.kind], started))
         if not self.gate.allows(action):
-            size = (
-                action.source.size_bytes if action.source is not None and action.kind == Kind.ARCHIVE else 0
-            )
+            source = action.source if action.kind == Kind.ARCHIVE else None
+            # an original of unknown exact size (sizeInBytes 0) counts at its KB figure in the plan
+            size = 0 if source is None else source.size_bytes or source.size_kb * 1024
             return Finish(self._outcome(action, PLANNED, started, to_state=action.to_state, size=size))
         return Work(entry, action, key, started, action.from_state)
 
@@ -162,6 +162,12 @@ class S3Copy:
             work.attempt += 1
             try:
                 url = await self.kaltura.flavor_url(action.source.id)
+                if record.source_bytes <= 0:
+                    exact = await self._exact_size(work, url)
+                    if exact is None:
+                        why = f"original is over --max-size {self.config.max_size_kb} KB (exact size)"
+                        return Finish(self._outcome(action, SKIPPED, work.started, reason=why))
+                    record = dataclasses.replace(record, source_bytes=exact)
                 async with aclosing(self._chunks(url, work.entry.id)) as chunks:
                     result = await self.gate.put_stream(
                         work.key, chunks, record.source_bytes, to_metadata(record)
@@ -183,11 +189,25 @@ class S3Copy:
         work.bytes = result.bytes_written
         return work
 
+    async def _exact_size(self, work: Work, url: str) -> int | None:
+        """The exact size of an original Kaltura reports as 0 bytes, from the download server; None when it
+        is over `--max-size`. ItemFailedError when it contradicts Kaltura's KB figure."""
+        source = work.action.source
+        assert source is not None
+        exact = await self.catalog.content_length(url, entry_id=work.entry.id)
+        if not size_agrees(source.size_kb, exact):
+            why = f"the download has {exact} B, Kaltura says {source.size_kb} KB: not the original?"
+            raise ItemFailedError("download.size", work.entry.id, why)
+        if exact > self.config.max_size_kb * 1024:
+            return None
+        _log.info("transfer.size_learned", entry_id=work.entry.id, flavor_id=source.id, bytes=exact)
+        return exact
+
     async def _reprove(self, work: Work) -> Work | Finish[Outcome]:
         action = work.action
         assert action.source is not None
         assert action.expected is not None
-        size = action.source.size_bytes
+        size = action.expected.source_bytes
         config = self.store.config
         digest = StreamDigest(
             expected_size=size,
@@ -244,20 +264,21 @@ class S3Copy:
     async def finalize(self, work: Work) -> Outcome:
         """Re-read the entry; tag it if its source is still the one copied, else report a conflict."""
         action = work.action
-        assert action.expected is not None
+        copied = action.source
+        assert copied is not None
         fresh = await self.kaltura.reread(work.entry.id)
         now = original_of(fresh.flavors)
-        expected = action.expected
-        same = now is not None and (now.id, str(now.version), now.size_bytes) == (
-            expected.flavor_id,
-            expected.flavor_version,
-            expected.source_bytes,
+        # the flavor as Kaltura reported it when planned (sizeInBytes 0 stays 0 for an old asset)
+        same = now is not None and (now.id, now.version, now.size_bytes) == (
+            copied.id,
+            copied.version,
+            copied.size_bytes,
         )
         if not same:
             found = "no original" if now is None else f"{now.id} v{now.version}, {now.size_bytes} B"
             why = (
-                f"the original changed while it was archived (copied {expected.flavor_id} "
-                f"v{expected.flavor_version}, now {found}): not tagged"
+                f"the original changed while it was archived (copied {copied.id} "
+                f"v{copied.version}, {copied.size_bytes} B, now {found}): not tagged"
             )
             return self._outcome(
                 action,

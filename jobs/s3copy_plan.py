@@ -13,19 +13,25 @@ The order of the rules is the order of the checks (first match wins):
    - ours but for another source (the original changed since, or a record that does not prove out), or
      not ours at all: a conflict, reported, never overwritten;
    - an old tool's object (no metadata): legacy; skipped, or a conflict when its size is off by > 3%;
-5. the original is larger than `--max-size`, or its exact size is unknown (`sizeInBytes` 0): skip;
+5. the original is larger than `--max-size`: skip;
 6. otherwise archive it (an `archived_to_s3` tag without an object is a tag to make true, not trust).
+
+Old assets report `sizeInBytes` 0. Their exact size is learned from the download server just before the
+copy (the action's `expected.source_bytes` stays 0 until then: `needs_size`), and recorded on the object;
+when such an object is judged later, the recorded size stands in for the unknown one, as long as it agrees
+with Kaltura's KB figure (`size_agrees`). The flavor id and version still have to match.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.kaltura import FlavorAsset, MediaEntry
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
-from adapters.s3.proof import ArchiveRecord, from_head, legacy_problems, verify
+from adapters.s3.proof import LEGACY_TOLERANCE, ArchiveRecord, from_head, legacy_problems, verify
 from adapters.s3.wire import ObjectHead
 
 ARCHIVED_TAG = "archived_to_s3"
@@ -95,6 +101,11 @@ class Action:
         return _TO_STATE[self.kind] or self.from_state
 
     @property
+    def needs_size(self) -> bool:
+        """The original's exact size is still unknown (sizeInBytes 0): learn it from the download first."""
+        return self.expected is not None and self.expected.source_bytes <= 0
+
+    @property
     def mutates(self) -> bool:
         """Acting on this decision writes to S3 or Kaltura."""
         return self.kind in (Kind.ARCHIVE, Kind.REPROVE, Kind.TAG)
@@ -151,11 +162,19 @@ def plan(entry: MediaEntry, facts: Facts) -> Action:
     if _too_big(source, facts.max_size_kb):
         limit = facts.max_size_kb
         return act(Kind.SKIP, here, f"original is {source.size_kb} KB, over --max-size {limit} KB")
-    if source.size_bytes <= 0:
-        return act(Kind.SKIP, here, "Kaltura does not give the original's exact size (sizeInBytes 0)")
     expected = expected_record(facts.partner_id, entry.id, source)
     reason = "tagged archived_to_s3 but no object: archiving" if tagged else "not archived yet"
+    if source.size_bytes <= 0:
+        reason += "; exact size (sizeInBytes 0) taken from the download"
     return act(Kind.ARCHIVE, here, reason, source, expected)
+
+
+def size_agrees(size_kb: int, exact: int) -> bool:
+    """An exact byte count is consistent with Kaltura's rounded KB figure (within 2 KB or the old tool's 3%;
+    a KB figure of 0 says nothing)."""
+    if size_kb <= 0:
+        return exact > 0
+    return abs(exact - size_kb * 1024) <= max(2048, LEGACY_TOLERANCE * exact)
 
 
 def _too_big(source: FlavorAsset, max_size_kb: int) -> bool:
@@ -171,12 +190,15 @@ def _judge_object(
     if stored is None:
         return _judge_legacy(entry_id, source, head, tagged)
     expected = expected_record(partner_id, entry_id, source)
+    if source.size_bytes <= 0 and size_agrees(source.size_kb, stored.source_bytes):
+        # Kaltura does not know the exact size: the one learned from the download when it was archived
+        expected = dataclasses.replace(expected, source_bytes=stored.source_bytes)
     problems = verify(head, expected)
     if not problems:
         if tagged:
             return Action(Kind.NOTHING, entry_id, ARCHIVED, "already archived", source, expected, tagged)
         return Action(Kind.TAG, entry_id, UNTAGGED, "proven copy without the tag", source, expected, tagged)
-    if _record_missing_only(problems) and source.size_bytes > 0:
+    if _record_missing_only(problems) and expected.source_bytes > 0:
         reason = "our copy of this original lacks its checksum record: re-proving it from the source"
         return Action(Kind.REPROVE, entry_id, UNRECORDED, reason, source, expected, tagged)
     what = "the original changed since it was archived" if _source_changed(stored, expected) else "mismatch"

@@ -67,3 +67,7 @@ class MediaCatalog(Protocol):
     ) -> AsyncGenerator[bytes, None]:
         """The bytes at `url` from `offset`, streamed; resumes by itself after a broken connection."""
         ...
+
+    async def content_length(self, url: str, *, entry_id: str = "-") -> int:
+        """The exact byte size of the file at `url` (a one-byte ranged GET; size from its headers)."""
+        ...

@@ -13,7 +13,13 @@ import pytest
 
 from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
-from tests.integration.test_s3copy_harness import assert_proven_copy, objects, open_uploads, sim_entries
+from tests.integration.test_s3copy_harness import (
+    assert_proven_copy,
+    objects,
+    open_uploads,
+    served_sizes,
+    sim_entries,
+)
 
 CLI = [sys.executable, "-m", "jobs.cli"]
 
@@ -79,7 +85,7 @@ def test_s3copy_unplayed_for_3_plans_then_execute_archives_the_originals(
     entries = sim_entries(sim)
     for entry_id in archived:
         assert "archived_to_s3" in entries[entry_id]["tags"]
-        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
     assert set(objects(s3_server, s3_bucket)) == archived
     assert open_uploads(s3_server, s3_bucket) == []
     assert sim.admin_secret not in done.stderr + done.stdout

@@ -12,7 +12,13 @@ from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
 from tests.e2e.test_cli_s3copy import CLI, tsv, user_env
 from tests.integration.test_s3copy_archive import archivable
-from tests.integration.test_s3copy_harness import assert_proven_copy, objects, open_uploads, sim_entries
+from tests.integration.test_s3copy_harness import (
+    assert_proven_copy,
+    objects,
+    open_uploads,
+    served_sizes,
+    sim_entries,
+)
 
 ENTRIES = 50
 SIZE_MB = 24  # 5 parts of 5 MiB each, 1.2 GB in all
@@ -84,7 +90,7 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
     entries = sim_entries(sim)
     for entry_id in expected:
         assert "archived_to_s3" in entries[entry_id]["tags"]
-        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
     events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
     aborted = {e["entry_id"] for e in events if e["event"] == "entry.stale_upload_aborted"}
     assert left_open  # the kill did leave uploads behind...

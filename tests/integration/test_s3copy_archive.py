@@ -22,6 +22,7 @@ from tests.integration.test_s3copy_harness import (
     point_aws_at,
     run_s3copy,
     s3_client,
+    served_sizes,
     sim_entries,
     sim_env,
 )
@@ -30,8 +31,9 @@ WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipart
 
 
 def archivable(sim: SimProcess) -> set[str]:
-    """Entries s3copy must archive: READY videos (the default selection), with a READY original of known
-    size. Media types come from the catalog the simulator was generated from."""
+    """Entries s3copy must archive: READY videos (the default selection), with a READY original within the
+    size limit (sizeInBytes 0 included: the exact size comes from the download). Media types come from the
+    catalog the simulator was generated from."""
     options = sim.options
     catalog = generate(
         options.entries, options.seed, size_mb=options.size_mb, max_size_mb=options.max_size_mb
@@ -43,7 +45,7 @@ def archivable(sim: SimProcess) -> set[str]:
             continue
         sources = [f for f in entry["flavors"] if f["isOriginal"]]
         ready = entry["status"] == "2" and "flavors_deleted" not in entry["tags"]
-        fits = bool(sources) and sources[0]["status"] == 2 and 0 < sources[0]["sizeInBytes"] <= 10_240_000_000
+        fits = bool(sources) and sources[0]["status"] == 2 and sources[0]["size"] <= 10_000_000
         if ready and fits:
             found.add(entry["id"])
     return found
@@ -76,11 +78,12 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
         entries = sim_entries(sim)
         for entry_id in expected:
             assert "archived_to_s3" in entries[entry_id]["tags"]
-            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
         assert set(objects(s3_server, s3_bucket)) == expected
         assert open_uploads(s3_server, s3_bucket) == []
         assert first.finished["counts"]["archived"] == len(expected)
-        assert first.finished["bytes"] == sum(original(entries[e])["sizeInBytes"] for e in expected)
+        sizes = served_sizes(sim)
+        assert first.finished["bytes"] == sum(sizes[original(entries[e])["id"]] for e in expected)
         assert len(first.entry_events("entry.uploaded")) == len(expected)
 
         before = objects(s3_server, s3_bucket)
@@ -146,7 +149,9 @@ async def test_archiving_over_https_proves_every_copy(
     archived = run.by_outcome("archived")
     assert archived == sorted(archivable(sim)), run.rows
     for entry_id in archived:
-        assert_proven_copy(s3_server_https, "https-archive", entries[entry_id], sim.partner_id)
+        assert_proven_copy(
+            s3_server_https, "https-archive", entries[entry_id], sim.partner_id, served_sizes(sim)
+        )
 
 
 async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_uploaded_again(
@@ -176,7 +181,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
         assert second.code == 1
         assert writes(proxy) - proxy.counters()["requests"].get("PutObjectTagging", 0) == uploads_before
     entries = sim_entries(sim)
-    assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id)
+    assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id, served_sizes(sim))
     assert "archived_to_s3" in entries[victim]["tags"]
     assert "archived_to_s3" not in entries[other]["tags"]
     (row,) = [r for r in second.rows if r["entry_id"] == other]

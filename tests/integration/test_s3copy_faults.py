@@ -16,6 +16,7 @@ from tests.integration.test_s3copy_harness import (
     open_uploads,
     point_aws_at,
     run_s3copy,
+    served_sizes,
     sim_entries,
     sim_env,
 )
@@ -67,7 +68,7 @@ async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge
         assert set(faulty.by_outcome("archived")) <= tagged
         stored = objects(s3_server, s3_bucket)
         for entry_id in stored:  # every object, tagged or not, holds exactly its original's bytes
-            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
         assert tagged <= set(stored)
         assert open_uploads(s3_server, s3_bucket) == []
 
@@ -84,5 +85,5 @@ async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge
         entries = sim_entries(sim)
         for entry_id in expected:
             assert "archived_to_s3" in entries[entry_id]["tags"]
-            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id)
+            assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
         assert open_uploads(s3_server, s3_bucket) == []

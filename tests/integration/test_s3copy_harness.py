@@ -8,6 +8,7 @@ standard environment pointing at the S3 endpoint under test (moto, or the fault 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import logging
@@ -25,6 +26,7 @@ from engine.logs import configure_logging
 from jobs import s3copy
 from jobs.context import RunContext, now_s
 from jobs.settings import load_settings
+from testbed.catalog import generate
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
@@ -138,7 +140,13 @@ def original(entry: Mapping[str, Any]) -> dict[str, Any]:
     return dict(source)
 
 
-def assert_proven_copy(server: S3Server, bucket: str, entry: Mapping[str, Any], partner_id: int) -> None:
+def assert_proven_copy(
+    server: S3Server,
+    bucket: str,
+    entry: Mapping[str, Any],
+    partner_id: int,
+    sizes: Mapping[str, int] | None = None,
+) -> None:
     """The object of `entry` proves a copy of its current original, and holds exactly the original's bytes
     (the SHA-256 re-derived from the simulator's generated content)."""
     client = s3_client(server)
@@ -149,12 +157,27 @@ def assert_proven_copy(server: S3Server, bucket: str, entry: Mapping[str, Any], 
         parse_tags(client.get_object_tagging(Bucket=bucket, Key=key)),
     )
     source = original(entry)
-    expected = ArchiveRecord(partner_id, key, source["id"], str(source["version"]), source["sizeInBytes"])
+    size = source["sizeInBytes"] or (sizes or {}).get(source["id"], 0)
+    assert size > 0, f"flavor {source['id']} reports sizeInBytes 0: pass its served size in `sizes`"
+    expected = ArchiveRecord(partner_id, key, source["id"], str(source["version"]), size)
     assert verify(head, expected) == []
-    truth = generated_body(key, source["id"], str(source["version"]), source["sizeInBytes"]).sha256()
+    truth = generated_body(key, source["id"], str(source["version"]), size).sha256()
     record = from_head(head)
     assert record is not None
     assert record.sha256 == truth
+
+
+@functools.cache
+def _served(entries: int, seed: int, size_mb: float, max_size_mb: float) -> dict[str, int]:
+    catalog = generate(entries, seed, size_mb=size_mb, max_size_mb=max_size_mb)
+    return {f.id: f.content_size for e in catalog.entries for f in e.flavors}
+
+
+def served_sizes(sim: SimProcess) -> dict[str, int]:
+    """flavor id -> the bytes the simulator serves for it, from the catalog it was generated from (the
+    truth for the `size_in_bytes_zero` edge case, whose sizeInBytes Kaltura reports as 0)."""
+    o = sim.options
+    return _served(o.entries, o.seed, o.size_mb, o.max_size_mb)
 
 
 def checksum_of(head: Mapping[str, Any]) -> S3Checksum | None:

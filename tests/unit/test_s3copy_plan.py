@@ -24,6 +24,7 @@ from jobs.s3copy_plan import (
     expected_record,
     original_of,
     plan,
+    size_agrees,
 )
 
 PARTNER = 1000
@@ -37,7 +38,13 @@ def entry(tags: str = "", status: int = 2, **more: Any) -> MediaEntry:
 
 
 def flavor(
-    fid: str = "0_src", *, original: bool = True, status: int = 2, size: int = SIZE, version: int = 1
+    fid: str = "0_src",
+    *,
+    original: bool = True,
+    status: int = 2,
+    size: int = SIZE,
+    version: int = 1,
+    kb: int | None = None,
 ) -> FlavorAsset:
     return parse_flavor_asset(
         {
@@ -47,7 +54,7 @@ def flavor(
             "flavorParamsId": 0 if original else 487,
             "status": status,
             "sizeInBytes": size,
-            "size": size // 1024,
+            "size": size // 1024 if kb is None else kb,
             "version": version,
         }
     )
@@ -143,7 +150,6 @@ def test_a_legacy_object_off_by_more_than_3_percent_is_a_conflict() -> None:
         (entry(), [flavor("0_small", original=False)], NOT_READY, "no original"),
         (entry(), [flavor(status=1)], NOT_READY, "CONVERTING"),
         (entry(), [flavor(size=10_000_001 * 1024)], INITIAL, "--max-size"),
-        (entry(), [flavor(size=0)], INITIAL, "sizeInBytes 0"),
     ],
 )
 def test_entries_that_cannot_be_archived_are_skipped_with_a_reason(
@@ -176,3 +182,55 @@ def test_the_original_is_the_flavor_marked_original_or_else_params_zero() -> Non
     unmarked = parse_flavor_asset({"id": "0_p0", "entryId": "0_entry", "flavorParamsId": 0})
     assert original_of([flavor("0_other", original=False), unmarked]) == unmarked
     assert original_of([flavor("0_other", original=False)]) is None
+
+
+OLD = flavor(size=0, kb=SIZE // 1024)  # an old asset: Kaltura gives KB, sizeInBytes 0
+
+
+def test_an_original_of_unknown_exact_size_is_archived_once_its_size_is_learned() -> None:
+    action = decide(entry(), [OLD])
+    assert action.kind == Kind.ARCHIVE
+    assert action.needs_size
+    assert action.expected == ArchiveRecord(PARTNER, "0_entry", "0_src", "1", 0)
+    assert "sizeInBytes 0" in action.reason
+
+
+def test_an_original_of_unknown_exact_size_still_obeys_the_max_size_in_kb() -> None:
+    assert plan(entry(), Facts([OLD], None, PARTNER, max_size_kb=SIZE // 1024 - 1)).kind == Kind.SKIP
+
+
+def test_a_copy_of_an_original_of_unknown_size_proves_out_with_its_recorded_size() -> None:
+    recorded = ArchiveRecord(PARTNER, "0_entry", "0_src", "1", SIZE)
+    action = decide(entry("archived_to_s3"), [OLD], head(recorded))
+    assert action.kind == Kind.NOTHING
+    assert action.expected is not None
+    assert action.expected.source_bytes == SIZE
+    assert not action.needs_size
+
+
+def test_an_unrecorded_copy_of_an_original_of_unknown_size_is_reproved_at_its_recorded_size() -> None:
+    recorded = ArchiveRecord(PARTNER, "0_entry", "0_src", "1", SIZE)
+    action = decide(entry(), [OLD], head(recorded, recorded=False))
+    assert action.kind == Kind.REPROVE
+    assert action.expected is not None
+    assert action.expected.source_bytes == SIZE
+
+
+def test_a_copy_of_an_original_of_unknown_size_is_a_conflict_after_update_content() -> None:
+    recorded = ArchiveRecord(PARTNER, "0_entry", "0_src", "1", SIZE)
+    action = decide(entry("archived_to_s3"), [flavor(size=0, kb=SIZE // 1024, version=2)], head(recorded))
+    assert action.kind == Kind.CONFLICT
+
+
+def test_a_recorded_size_far_from_kalturas_kb_figure_is_not_trusted() -> None:
+    recorded = ArchiveRecord(PARTNER, "0_entry", "0_src", "1", SIZE // 2)
+    action = decide(entry("archived_to_s3"), [OLD], head(recorded, size=SIZE // 2))
+    assert action.kind == Kind.CONFLICT
+
+
+@pytest.mark.parametrize(
+    ("kb", "exact", "agrees"),
+    [(2929, 3_000_000, True), (2930, 3_000_000, True), (2000, 3_000_000, False), (0, 5, True), (0, 0, False)],
+)
+def test_an_exact_size_agrees_with_kalturas_rounded_kb(kb: int, exact: int, agrees: bool) -> None:
+    assert size_agrees(kb, exact) is agrees
