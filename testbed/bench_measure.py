@@ -1,26 +1,34 @@
 """Run one command as a measured child process: wall time, CPU seconds, peak RSS (benchmarks only).
 
-`measure(argv, env=...)` starts the command in a new session, reaps it with `os.wait4`, and returns a
-`Measured`. The kernel's rusage of a reaped child covers the child and every descendant it reaped itself
-(`RUSAGE_BOTH`): `cpu_s` is their user + system time and `max_rss_mib` the largest resident set any one of
-them reached (for a single process, its VmHWM). Because each command is reaped on its own, runs never mix, as
-`RUSAGE_CHILDREN` deltas in one long-lived parent would for the peak. With `sample_tree=True` a thread also
-sums VmRSS over the whole process tree every `SAMPLE_S` and keeps the peak: the memory of N parallel
-processes together, which no rusage field gives (sampled, so a short spike between samples can be missed).
+`measure(argv, env=...)` runs the command under a small wrapper process (this file run as a script, standard
+library only) and returns a `Measured`. The wrapper starts the command, reaps it with `os.wait4` and writes
+the kernel's rusage of it: `cpu_s` is the user + system time of the command and of every descendant it reaped
+itself, `max_rss_mib` the largest resident set any one of them reached (for a single process, its VmHWM).
+
+Why a wrapper: Linux carries a process's peak RSS across `fork` and `exec` into the child's figure, so a
+command started straight from a large parent (this benchmark, with boto3 and the Kaltura client loaded)
+would report at least the parent's size. Started from the small, freshly exec'd wrapper it reports its own.
+With `sample_tree=True` the wrapper also sums VmRSS over the command's process tree every `SAMPLE_S` and
+keeps the peak: the memory of N parallel processes together, which no rusage field gives (sampled, so a
+spike shorter than the interval can be missed).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SAMPLE_S = 0.1
 STDERR_TAIL = 4000
@@ -32,7 +40,7 @@ class Measured:
 
     exit_code: int
     wall_s: float
-    cpu_s: float  # user + system of the child and the descendants it reaped
+    cpu_s: float  # user + system of the command and the descendants it reaped
     max_rss_mib: float  # the largest single process of the tree
     tree_rss_mib: float | None  # sampled peak of the tree's sum (None when not sampled)
     stdout: str
@@ -86,6 +94,30 @@ class _TreeSampler(threading.Thread):
         self.join(5)
 
 
+def _wrap(argv: Sequence[str], result: Path, sample_tree: bool) -> int:
+    """In the wrapper: run `argv` (stdio inherited), reap it, write its figures to `result`."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(argv))
+    sampler = _TreeSampler(proc.pid) if sample_tree else None
+    if sampler is not None:
+        sampler.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if sampler is not None:
+            sampler.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    figures = {
+        "exit_code": proc.returncode,
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "max_rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        "tree_rss_mib": None if sampler is None else sampler.peak_kib / 1024,
+    }
+    result.write_text(json.dumps(figures), encoding="utf-8")
+    return 0
+
+
 def measure(
     argv: Sequence[str],
     *,
@@ -95,10 +127,17 @@ def measure(
     sample_tree: bool = False,
 ) -> Measured:
     """Run `argv` to completion (killed, with its process group, after `timeout_s`) and measure it."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory(prefix="bench-measure-") as workdir,
+    ):
+        result = Path(workdir, "figures.json")
+        wrapper = [sys.executable, "-I", __file__, "--result", str(result)]  # -I: no testbed/ on sys.path
+        wrapper += ["--sample-tree"] if sample_tree else []
         started = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv),
+            [*wrapper, "--", *argv],
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -106,37 +145,43 @@ def measure(
             stderr=err,
             start_new_session=True,  # its own process group: a timeout kills the whole tree
         )
-        sampler = _TreeSampler(proc.pid) if sample_tree else None
-        if sampler is not None:
-            sampler.start()
-        timed_out = threading.Event()
-
-        def kill() -> None:
-            timed_out.set()
+        timed_out = False
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout_s, kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-            if sampler is not None:
-                sampler.stop()
+            proc.wait()
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        figures: dict[str, Any] = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr_tail = err.read()[-STDERR_TAIL:].decode("utf-8", errors="replace")
+    tree = figures.get("tree_rss_mib")
+    code = figures.get("exit_code")
     return Measured(
-        exit_code=proc.returncode,
-        wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
-        tree_rss_mib=None if sampler is None else sampler.peak_kib / 1024,
+        exit_code=int(code) if code is not None else int(proc.returncode or 0),
+        wall_s=float(figures.get("wall_s", wall)),
+        cpu_s=float(figures.get("cpu_s", 0.0)),
+        max_rss_mib=float(figures.get("max_rss_mib", 0.0)),
+        tree_rss_mib=None if tree is None else float(tree),
         stdout=stdout,
         stderr_tail=stderr_tail,
-        timed_out=timed_out.is_set(),
+        timed_out=timed_out,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the measuring wrapper (used by measure())")
+    parser.add_argument("--result", type=Path, required=True, help="where to write the figures (JSON)")
+    parser.add_argument("--sample-tree", action="store_true", help="also sample the tree's summed RSS")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return _wrap(command, args.result, args.sample_tree)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,11 +37,13 @@ class Row:
     peak_rps: int | None = None
     rps_setting: float | None = None
     calls: Mapping[str, int] | None = None  # Kaltura calls by action (sub-calls of a multirequest each)
+    variant: str = ""  # settings that differ from the defaults (such rows are diagnostics, not judged)
     note: str = ""
 
     @property
     def label(self) -> str:
-        return self.tool if self.tool == OURS else f"{self.tool} x{self.concurrency}"
+        base = self.tool if self.tool == OURS else f"{self.tool} x{self.concurrency}"
+        return f"{base} {self.variant}" if self.variant else base
 
     @property
     def entries_per_s(self) -> float:
@@ -91,7 +93,7 @@ class Target:
 
 
 def _ours(rows: Sequence[Row], workload: str) -> Row | None:
-    return next((r for r in rows if r.workload == workload and r.tool == OURS), None)
+    return next((r for r in rows if r.workload == workload and r.tool == OURS and not r.variant), None)
 
 
 def targets(rows: Sequence[Row]) -> list[Target]:
@@ -126,7 +128,7 @@ def targets(rows: Sequence[Row]) -> list[Target]:
         if w3 is not None
         else Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", "not measured", None)
     )
-    for row in (r for r in rows if r.tool == OURS):
+    for row in (r for r in rows if r.tool == OURS and not r.variant):
         if row.peak_rps is not None and row.rps_setting is not None:
             out.append(
                 Target(

@@ -57,6 +57,7 @@ RUN_TIMEOUT_S = 900.0
 # the caller's settings must not leak into the runs: everything they need is set explicitly
 _SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
 ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli"}
+TOOL_CHOICES = ("ours", "sequential", *bench_anchors.TOOLS)
 
 
 def default_setting(name: str) -> str:
@@ -72,9 +73,13 @@ def cli_path() -> list[str]:
 class Bench:
     """One benchmark run: the shared moto, the rows so far, notes."""
 
-    def __init__(self, s3: S3Server, *, overrides: Mapping[str, str]) -> None:
+    def __init__(
+        self, s3: S3Server, *, overrides: Mapping[str, str], only: Sequence[str], variants: bool = True
+    ) -> None:
         self.s3 = s3
         self.overrides = dict(overrides)
+        self.only = set(only)
+        self.variants = variants
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.catalogs: dict[str, Any] = {}
@@ -143,16 +148,22 @@ class Bench:
                 "archivable": len(all_ids),
                 "size_mb": workload.size_mb,
             }
-            self.add(self.run_ours(workload, sim))
-            restore_tags(sim, tags)
-            baseline_m, _ = first_archivable(selection, workload.baseline_entries)
-            self.add(self.run_sequential(workload, sim, baseline_m))
-            restore_tags(sim, tags)
-            anchor_ids = first_archivable(selection, workload.anchor_entries)[1]
-            if self.tools:
-                urls = flavor_urls(sim, [e for e in selection if e["id"] in set(anchor_ids)])
+            if "ours" in self.only:
+                self.add(self.run_ours(workload, sim))
+                restore_tags(sim, tags)
+                for variant in workload.variants if self.variants else ():
+                    self.add(self.run_ours(workload, sim, variant=variant))
+                    restore_tags(sim, tags)
+            if "sequential" in self.only:
+                baseline_m, _ = first_archivable(selection, workload.baseline_entries)
+                self.add(self.run_sequential(workload, sim, baseline_m))
+                restore_tags(sim, tags)
+            tools = [t for t in self.tools if t in self.only]
+            if tools:
+                anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
+                urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids])
                 concurrencies = [self.transfers, 1] if len(urls) > 1 else [1]
-                for tool in self.tools:
+                for tool in tools:
                     for jobs in concurrencies:
                         self.add(self.run_anchor(workload, tool, urls, jobs))
 
@@ -162,8 +173,10 @@ class Bench:
         if row.note:
             print(f"{'':>5}note: {row.note}", flush=True)
 
-    def run_ours(self, workload: Workload, sim: SimProcess) -> Row:
+    def run_ours(self, workload: Workload, sim: SimProcess, variant: str = "") -> Row:
+        """Our CLI on the workload; `variant` ("NAME=VALUE ...") overrides settings for a diagnostic row."""
         bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-ours")
+        extra = dict(item.split("=", 1) for item in variant.split())
         argv = [
             *cli_path(),
             "s3copy",
@@ -176,7 +189,7 @@ class Bench:
             "jsonl",
         ]
         sim.control.reset_counters()
-        m = measure(argv, env=self.user_env(sim, bucket), timeout_s=RUN_TIMEOUT_S)
+        m = measure(argv, env={**self.user_env(sim, bucket), **extra}, timeout_s=RUN_TIMEOUT_S)
         counters = sim.control.counters()
         outcomes: Counter[str] = Counter()
         report_bytes = 0
@@ -207,8 +220,9 @@ class Bench:
             peak_rss_mb=m.max_rss_mib * 1.048576,
             kaltura_requests=int(counters["requests"]),
             peak_rps=int(counters["peak_rps"]),
-            rps_setting=self.rps,
+            rps_setting=float(extra.get("ARCHIVER_KALTURA_RPS", self.rps)),
             calls=counters["calls"],
+            variant=variant,
             note="; ".join(notes),
         )
 
@@ -363,6 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smaller workloads: a smoke run of about a minute"
     )
     parser.add_argument(
+        "--tools",
+        default=",".join(TOOL_CHOICES),
+        help=f"what to run, comma-separated (default all: {','.join(TOOL_CHOICES)})",
+    )
+    parser.add_argument(
+        "--no-variants", action="store_true", help="skip the diagnostic rows of our CLI with other settings"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -376,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workload {', '.join(unknown)}: choose from {', '.join(table)}")
     overrides = dict(item.split("=", 1) for item in args.set)
+    only = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if set(only) - set(TOOL_CHOICES):
+        parser.error(
+            f"unknown tools {', '.join(sorted(set(only) - set(TOOL_CHOICES)))}: choose from {TOOL_CHOICES}"
+        )
     started = time.time()
     with S3Server() as s3:
-        bench = Bench(s3, overrides=overrides)
+        bench = Bench(s3, overrides=overrides, only=only, variants=not args.no_variants)
         for note in bench.notes:
             print(f"note: {note}", flush=True)
         print(header(), flush=True)

@@ -44,6 +44,7 @@ class Workload:
     download_mbps: float = 0.0  # megabits/s per stream (0: uncapped)
     baseline_entries: int | None = None
     anchor_entries: int | None = None
+    variants: tuple[str, ...] = ()  # diagnostic runs of our CLI: "NAME=VALUE ..." settings each
 
 
 WORKLOADS: Final = {
