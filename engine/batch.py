@@ -3,7 +3,7 @@
 A worker calls `await batcher.submit(key)` and gets its own answer. `flushers` tasks take whatever is waiting
 (up to `max_batch`) and send it as one call: the first request goes out at once; the ones that arrive while a
 call is in flight form the next batch. So a quiet run pays no delay and a busy one sends few requests (how
-`s3copy` keeps Kaltura requests per archived entry low: getUrl, re-reads and tag writes go in multirequests).
+the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send.
 """
 

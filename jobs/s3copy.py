@@ -31,7 +31,6 @@ from jobs.options import add_filter_options, add_option, filter_spec
 from jobs.report import FORMATS, ReportWriter
 from jobs.s3copy_act import Candidate, JobConfig, S3Copy
 from jobs.s3copy_gate import Gate
-from jobs.s3copy_kaltura import KalturaBatches
 from jobs.s3copy_plan import DEFAULT_MAX_SIZE_KB
 from jobs.s3copy_report import COLUMNS, Outcome, Reporter
 from jobs.settings import Settings
@@ -132,7 +131,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     async with (
         connected(settings) as (client, _),
         S3Store(config) as store,
-        KalturaBatches(client) as kaltura,
+        client.batching(),
         Progress(stream=ctx.stderr) as progress,
     ):
         await store.check_access()
@@ -140,9 +139,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         assert settings.partner_id is not None
         stages = S3Copy(
             catalog=client,
-            kaltura=kaltura,
             store=store,
-            gate=Gate(dry_run=dry_run, store=store, kaltura=kaltura),
+            gate=Gate(dry_run=dry_run, store=store, kaltura=client),
             log=log,
             config=JobConfig(settings.partner_id, args.max_size, tool_version(), run_started),
             stale_keys=stale,

@@ -21,7 +21,15 @@ from datetime import UTC, datetime
 import anyio
 
 from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
-from adapters.s3 import PRECONDITION_FAILED, ArchiveRecord, S3ItemError, part_size, to_metadata, verify
+from adapters.s3 import (
+    PRECONDITION_FAILED,
+    ArchiveRecord,
+    ArchiveStore,
+    S3ItemError,
+    part_size,
+    to_metadata,
+    verify,
+)
 from engine.errors import ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.pipeline import Failed, Finish
@@ -29,8 +37,7 @@ from engine.progress import Progress
 from engine.retry import RetryPolicy
 from jobs import events
 from jobs.events import EventLog
-from jobs.s3copy_gate import Gate, RecordingStore
-from jobs.s3copy_kaltura import KalturaBatches, join_tags
+from jobs.s3copy_gate import Gate
 from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
 from jobs.s3copy_report import (
     ARCHIVED,
@@ -90,8 +97,7 @@ class S3Copy:
         self,
         *,
         catalog: MediaCatalog,
-        kaltura: KalturaBatches,
-        store: RecordingStore,
+        store: ArchiveStore,
         gate: Gate,
         log: EventLog,
         config: JobConfig,
@@ -100,7 +106,6 @@ class S3Copy:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
-        self.kaltura = kaltura
         self.store = store
         self.gate = gate
         self.log = log
@@ -161,7 +166,7 @@ class S3Copy:
         while True:
             work.attempt += 1
             try:
-                url = await self.kaltura.flavor_url(action.source.id)
+                url = await self.catalog.flavor_url(action.source.id, entry_id=work.entry.id)
                 if record.source_bytes <= 0:
                     exact = await self._exact_size(work, url)
                     if exact is None:
@@ -215,7 +220,7 @@ class S3Copy:
             algorithm=config.checksum_algorithm,
         )
         work.attempt += 1
-        url = await self.kaltura.flavor_url(action.source.id)
+        url = await self.catalog.flavor_url(action.source.id, entry_id=work.entry.id)
         async with aclosing(self._chunks(url, work.entry.id)) as chunks:
             async for chunk in chunks:
                 digest.update(chunk)
@@ -266,7 +271,7 @@ class S3Copy:
         action = work.action
         copied = action.source
         assert copied is not None
-        fresh = await self.kaltura.reread(work.entry.id)
+        fresh = await self.catalog.reread(work.entry.id)
         now = original_of(fresh.flavors)
         # the flavor as Kaltura reported it when planned (sizeInBytes 0 stays 0 for an old asset)
         same = now is not None and (now.id, now.version, now.size_bytes) == (
@@ -290,7 +295,7 @@ class S3Copy:
                 size=work.bytes,
             )
         if not fresh.entry.has_tag(ARCHIVED_TAG):
-            stored = await self.gate.write_tags(work.entry.id, join_tags(fresh.entry.tags, ARCHIVED_TAG))
+            stored = await self.gate.write_tags(work.entry.id, [*fresh.entry.tags, ARCHIVED_TAG])
             if not stored.has_tag(ARCHIVED_TAG):
                 raise ItemFailedError(
                     "media.update", work.entry.id, f"tag {ARCHIVED_TAG} not kept by Kaltura"

@@ -6,26 +6,19 @@ reached the gate anyway would be a bug, so it raises instead of happening (DESIG
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from adapters.kaltura import MediaEntry
-from adapters.s3 import ArchiveStore, PutResult, S3Checksum, StoreConfig
+from adapters.s3 import ArchiveStore, PutResult, S3Checksum
 from jobs.s3copy_plan import Action
 
 
 class TagWriter(Protocol):
-    async def write_tags(self, entry_id: str, tags: str) -> MediaEntry: ...
+    """The one Kaltura write s3copy makes (`MediaCatalog.write_tags`)."""
 
-
-class RecordingStore(ArchiveStore, Protocol):
-    """The archive store, plus its configuration and writing an object's checksum record (both for the
-    re-proof of an unrecorded object)."""
-
-    config: StoreConfig
-
-    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None: ...
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry: ...
 
 
 class DryRunViolation(RuntimeError):
@@ -35,7 +28,7 @@ class DryRunViolation(RuntimeError):
 class Gate:
     """Lets writes through only when the run is real (`--execute`, `--s3copy` or `DOIT=true`)."""
 
-    def __init__(self, *, dry_run: bool, store: RecordingStore, kaltura: TagWriter) -> None:
+    def __init__(self, *, dry_run: bool, store: ArchiveStore, kaltura: TagWriter) -> None:
         self.dry_run = dry_run
         self._store = store
         self._kaltura = kaltura
@@ -67,7 +60,7 @@ class Gate:
         self._open("abort stale uploads of", key)
         return await self._store.abort_uploads(key, initiated_before=initiated_before)
 
-    async def write_tags(self, entry_id: str, tags: str) -> MediaEntry:
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
         """Set the entry's tags (the full list, re-read just before)."""
         self._open("tag", entry_id)
         return await self._kaltura.write_tags(entry_id, tags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.kaltura.batches import Fresh
 from adapters.kaltura.client import DEFAULT_SERVICE_URL, ClientConfig, KalturaClient
 from adapters.kaltura.errors import (
     KalturaFatalError,
@@ -22,6 +23,7 @@ __all__ = [
     "EntryPage",
     "FilterSpec",
     "FlavorAsset",
+    "Fresh",
     "KalturaClient",
     "KalturaFatalError",
     "KalturaHttpError",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,8 @@ import aiohttp
 import anyio
 from KalturaClient.Plugins import Core
 
-from adapters.kaltura import listing, wire
+from adapters.kaltura import batches, listing, wire
+from adapters.kaltura.batches import Fresh
 from adapters.kaltura.errors import (
     INVALID_KS,
     RETRYABLE_CODES,
@@ -33,6 +35,7 @@ from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.ks import SessionKeeper
 from adapters.kaltura.listing import EntryPage, ListingStats
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, Page
+from engine.batch import Batcher
 from engine.errors import ArchiverError, ItemFailedError, RetryableError
 from engine.logs import add_secret, get_logger
 from engine.pacer import Pacer
@@ -41,7 +44,6 @@ from engine.retry import RetryPolicy, retry
 DEFAULT_SERVICE_URL = "https://www.kaltura.com"
 CLIENT_TAG = "kaltura-archiver"
 FLAVOR_ENTRY_CHUNK = 50  # entries per flavorAsset.list sub-call (≈ 5-10 flavors each, under the 500 page)
-FLAVOR_PAGE = 500
 DOWNLOAD_CHUNK = 1 << 20
 
 _log = get_logger("adapters.kaltura")
@@ -86,6 +88,7 @@ class KalturaClient:
             on_new_ks=add_secret,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._batcher: Batcher[batches.Job, Any] | None = None
         self.calls = 0  # HTTP requests sent to the API (retries and renewals included)
 
     async def __aenter__(self) -> KalturaClient:
@@ -267,7 +270,7 @@ class KalturaClient:
         found: dict[str, list[FlavorAsset]] = {entry_id: [] for entry_id in entry_ids}
         step = FLAVOR_ENTRY_CHUNK
         chunks = [tuple(entry_ids[i : i + step]) for i in range(0, len(entry_ids), step)]
-        calls = [_flavor_list_call(chunk, 1) for chunk in chunks]
+        calls = [batches.flavor_list_call(chunk, 1) for chunk in chunks]
         # one chunk needs no batch; more go in one multirequest
         results = [await self.call(calls[0])] if len(calls) == 1 else await self.multirequest(calls)
         for chunk, result in zip(chunks, results, strict=True):
@@ -277,7 +280,8 @@ class KalturaClient:
             seen = len(page.objects)
             while seen < page.total_count and page.objects:
                 pages_seen += 1
-                page = self._flavor_page(await self.call(_flavor_list_call(chunk, pages_seen)), chunk)
+                next_call = batches.flavor_list_call(chunk, pages_seen)
+                page = self._flavor_page(await self.call(next_call), chunk)
                 _add_flavors(found, page.objects)
                 seen += len(page.objects)
         return found
@@ -290,9 +294,54 @@ class KalturaClient:
         return wire.parse_page(result, wire.parse_flavor_asset)
 
     async def flavor_url(self, flavor_id: str, *, entry_id: str | None = None) -> str:
-        """`flavorAsset.getUrl`: a URL that serves the flavor's file (GET, redirects, Range)."""
-        result = await self.call(wire.capture(lambda s: s.flavorAsset.getUrl(flavor_id)), entry_id=entry_id)
-        return str(result)
+        """`flavorAsset.getUrl`: a URL that serves the flavor's file (GET, redirects, Range); batched with
+        other workers' calls while `batching()` is open."""
+        if self._batcher is None:
+            call = batches.get_url_call(flavor_id)
+            return str(await self.call(call, entry_id=entry_id))
+        url: str = await self._batcher.submit(batches.url_job(flavor_id, entry_id))
+        return url
+
+    # ------------------------------------------------------------------------------------------ batched
+
+    @asynccontextmanager
+    async def batching(
+        self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2
+    ) -> AsyncIterator[None]:
+        """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
+        (at most `max_calls` sub-calls each, `flushers` in flight)."""
+        if self._batcher is not None:
+            raise RuntimeError("KalturaClient.batching() is already open")
+
+        async def send(jobs: Sequence[batches.Job]) -> list[Any]:
+            return await batches.send_jobs(self.multirequest, jobs)
+
+        async with Batcher(send, max_batch=max(1, max_calls // 2), flushers=flushers, name="kaltura") as b:
+            self._batcher = b
+            try:
+                yield
+            finally:
+                self._batcher = None
+
+    async def _batched(self, job: batches.Job) -> Any:
+        if self._batcher is None:
+            (answer,) = await batches.send_jobs(self.multirequest, [job])
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return await self._batcher.submit(job)
+
+    async def reread(self, entry_id: str) -> Fresh:
+        """The entry and its flavors as they are now (`media.get` and `flavorAsset.list` together), e.g.
+        just before its tags are written."""
+        fresh: Fresh = await self._batched(batches.reread_job(entry_id))
+        return fresh
+
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
+        """Set the entry's whole tag list (`media.update`); the entry as Kaltura stored it (tags lower-cased
+        and de-duplicated). Re-read the tags just before (`reread`), so none is lost."""
+        stored: MediaEntry = await self._batched(batches.tags_job(entry_id, tags))
+        return stored
 
     # ------------------------------------------------------------------------------------------ downloads
 
@@ -388,13 +437,6 @@ def content_range_total(header: str | None) -> int | None:
     if unit.lower() != "bytes" or not total.isdigit():
         return None
     return int(total)
-
-
-def _flavor_list_call(entry_ids: Sequence[str], page_index: int) -> ApiCall:
-    flavor_filter = Core.KalturaFlavorAssetFilter()
-    flavor_filter.entryIdIn = ",".join(entry_ids)
-    pager = Core.KalturaFilterPager(pageSize=FLAVOR_PAGE, pageIndex=page_index)
-    return wire.capture(lambda s: s.flavorAsset.list(flavor_filter, pager))
 
 
 def _add_flavors(found: dict[str, list[FlavorAsset]], flavors: Sequence[FlavorAsset]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from adapters.kaltura.batches import Fresh
 from adapters.kaltura.filters import FilterSpec
 from adapters.kaltura.listing import EntryPage, ListingStats
 from adapters.kaltura.wire import FlavorAsset, MediaEntry
@@ -59,7 +61,19 @@ class MediaCatalog(Protocol):
         ...
 
     async def flavor_url(self, flavor_id: str, *, entry_id: str | None = None) -> str:
-        """A URL that serves the flavor's file."""
+        """A URL that serves the flavor's file (batched with other workers' calls inside `batching()`)."""
+        ...
+
+    def batching(self, *, max_calls: int = ..., flushers: int = ...) -> AbstractAsyncContextManager[None]:
+        """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share requests."""
+        ...
+
+    async def reread(self, entry_id: str) -> Fresh:
+        """The entry and its flavors as Kaltura has them now (e.g. just before writing its tags)."""
+        ...
+
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
+        """Set the entry's whole tag list; the entry as stored (Kaltura lower-cases, de-duplicates)."""
         ...
 
     def download(

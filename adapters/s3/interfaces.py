@@ -7,6 +7,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
+from adapters.s3.checksums import S3Checksum
+from adapters.s3.client import StoreConfig
 from adapters.s3.multipart import WriterStats
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
 
@@ -36,6 +38,12 @@ class ArchiveStore(Protocol):
 
     @property
     def bucket(self) -> str: ...
+
+    @property
+    def config(self) -> StoreConfig:
+        """Bucket, prefix, storage class, part size and checksum algorithm the store writes with (what a
+        re-proof needs to digest a source as an upload of it was checksummed)."""
+        ...
 
     def key_for(self, entry_id: str) -> str:
         """The key of an entry's archive object (the entry id, after the configured prefix)."""
@@ -72,6 +80,10 @@ class ArchiveStore(Protocol):
         overwrite: bool = False,
     ) -> PutResult:
         """Stream exactly `expected_size` bytes to `key` (one PUT when small, else multipart)."""
+        ...
+
+    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
+        """Write the checksum record (our SHA-256 and the S3 checksum) of an object already proven."""
         ...
 
     def open_uploads(self, key: str | None = None) -> AsyncIterator[OpenUpload]:

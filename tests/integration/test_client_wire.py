@@ -15,7 +15,8 @@ from KalturaClient.Client import KalturaClient as OfficialClient
 from KalturaClient.Plugins import Core
 
 from adapters.kaltura import ClientConfig, KalturaClient
-from adapters.kaltura.client import CLIENT_TAG, _flavor_list_call
+from adapters.kaltura.batches import flavor_list_call
+from adapters.kaltura.client import CLIENT_TAG
 from adapters.kaltura.filters import FilterSpec, media_filter
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
@@ -132,7 +133,7 @@ async def _our_calls(url: str) -> None:
         assert (await client.get_media("0_abc")).id == "0_abc"
         await client.flavors_of(["0_a", "0_b"])
         assert await client.flavor_url("0_flv") == "http://127.0.0.1/x.mp4"
-        await client.multirequest([_flavor_list_call(["0_a"], 1), _flavor_list_call(["0_b"], 1)])
+        await client.multirequest([flavor_list_call(["0_a"], 1), flavor_list_call(["0_b"], 1)])
 
 
 def _normalised(request: dict[str, Any], *, ours: bool) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
-from jobs.s3copy_batch import Batcher
+from engine.batch import Batcher
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""The shim's Kaltura calls are what the official client sends; the re-proof digest is what S3 reports."""
+"""The re-proof digest of a source stream is the checksum S3 reports for an upload of it."""
 
 from __future__ import annotations
 
@@ -6,53 +6,9 @@ import hashlib
 import os
 
 import pytest
-from KalturaClient.Plugins import Core
 
-from adapters.kaltura import wire
 from adapters.s3.checksums import digest, of_parts, of_single
-from jobs.s3copy_kaltura import (
-    flavor_list_call,
-    get_url_call,
-    join_tags,
-    media_get_call,
-    media_update_tags_call,
-)
 from jobs.s3copy_reprove import StreamDigest
-
-
-def test_get_url_is_the_official_clients_call() -> None:
-    assert get_url_call("0_f") == wire.capture(lambda s: s.flavorAsset.getUrl("0_f"))
-
-
-def test_media_get_is_the_official_clients_call() -> None:
-    assert media_get_call("0_e") == wire.capture(lambda s: s.media.get("0_e"))
-
-
-def test_tag_update_is_the_official_clients_partial_update() -> None:
-    entry = Core.KalturaMediaEntry()
-    entry.tags = "lecture, archived_to_s3"
-    official = wire.capture(lambda s: s.media.update("0_e", entry))
-    assert media_update_tags_call("0_e", "lecture, archived_to_s3") == official
-
-
-def test_flavor_list_is_the_official_clients_call() -> None:
-    flavor_filter = Core.KalturaFlavorAssetFilter()
-    flavor_filter.entryIdIn = "0_a,0_b"
-    pager = Core.KalturaFilterPager(pageSize=500, pageIndex=2)
-    official = wire.capture(lambda s: s.flavorAsset.list(flavor_filter, pager))
-    assert flavor_list_call(["0_a", "0_b"], 2) == official
-
-
-@pytest.mark.parametrize(
-    ("tags", "expected"),
-    [
-        ((), "archived_to_s3"),
-        (("lecture", "math"), "lecture, math, archived_to_s3"),
-        (("Archived_To_S3",), "Archived_To_S3"),
-    ],
-)
-def test_join_tags_adds_the_tag_once(tags: tuple[str, ...], expected: str) -> None:
-    assert join_tags(tags, "archived_to_s3") == expected
 
 
 def feed(proof: StreamDigest, data: bytes, chunk: int) -> None:
