@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from testbed.kaltura_sim import SimProcess
+    from testbed.s3 import S3Server
 
 CLI = [sys.executable, "-m", "jobs.cli"]
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_", "AWS_"))}
     return subprocess.run(
         [*CLI, *argv], env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
     )
@@ -51,6 +52,7 @@ def test_config_prints_partner_url_and_ks_expiry_but_no_secret(kaltura_sim: SimP
     assert found["kaltura_credentials"] == "ok"
     assert found["kaltura_ks_expires"].endswith("Z")
     assert int(found["kaltura_entries"]) == len(kaltura_sim.control.get_entries())
+    assert found["aws_bucket"] == "(not set)"
     for text in (done.stdout, done.stderr):
         assert kaltura_sim.admin_secret not in text
         assert "djJ8" not in text
@@ -98,3 +100,36 @@ def test_config_with_a_wrong_secret_exits_3(kaltura_sim: SimProcess) -> None:
     assert "KALTURA_SECRET" in done.stderr
     assert wrong not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_config_checks_the_bucket_and_says_ok(
+    kaltura_sim: SimProcess, s3_server: S3Server, s3_bucket: str
+) -> None:
+    done = run(["config"], {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_BUCKET": s3_bucket})
+    assert done.returncode == 0, done.stderr
+    found = dict(line.split("\t", 1) for line in done.stdout.splitlines())
+    assert found["aws_bucket"] == f"{s3_bucket} ok"
+    assert s3_server.client_env()["AWS_SECRET_ACCESS_KEY"] not in done.stdout + done.stderr
+
+
+def test_config_with_a_missing_bucket_exits_3_naming_aws_bucket(
+    kaltura_sim: SimProcess, s3_server: S3Server, s3_bucket: str
+) -> None:
+    env = {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_BUCKET": s3_bucket + "-missing"}
+    done = run(["config"], env)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert plain_lines(done.stderr) == [
+        "kaltura-archiver: s3.head_bucket: the bucket does not exist: check AWS_BUCKET"
+    ]
+
+
+def test_config_with_an_s3_endpoint_that_does_not_answer_exits_2(
+    kaltura_sim: SimProcess, s3_server: S3Server
+) -> None:
+    url = closed_port_url()
+    env = {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_ENDPOINT_URL": url, "AWS_BUCKET": "archive"}
+    done = run(["config"], env)
+    assert (done.returncode, done.stdout) == (2, "")
+    (line,) = plain_lines(done.stderr)
+    assert line.startswith("kaltura-archiver: AWS_BUCKET='archive': the S3 endpoint does not answer")
+    assert "AWS_ENDPOINT_URL" in line
