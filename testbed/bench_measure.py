@@ -48,6 +48,17 @@ class Measured:
     timed_out: bool = False
 
 
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds `pid` has used so far (its own threads; 0.0 when unknown or gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
 def tree_rss_kib(root: int) -> int:
     """Sum of VmRSS (KiB) of `root` and all its descendants, from /proc (0 once everything is gone)."""
     parent_of: dict[int, int] = {}

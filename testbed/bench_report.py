@@ -38,12 +38,25 @@ class Row:
     rps_setting: float | None = None
     calls: Mapping[str, int] | None = None  # Kaltura calls by action (sub-calls of a multirequest each)
     variant: str = ""  # settings that differ from the defaults (such rows are diagnostics, not judged)
+    moto_cpu_s: float | None = None  # CPU the S3 server (moto) spent during the run
+    sim_cpu_s: float | None = None  # CPU the Kaltura simulator spent during the run
     note: str = ""
 
     @property
     def label(self) -> str:
         base = self.tool if self.tool == OURS else f"{self.tool} x{self.concurrency}"
         return f"{base} {self.variant}" if self.variant else base
+
+    @property
+    def short_label(self) -> str:
+        """The label in the table: a variant is starred, its settings go on the note line."""
+        base = self.tool if self.tool == OURS else f"{self.tool} x{self.concurrency}"
+        return f"{base}*" if self.variant else base
+
+    @property
+    def notes(self) -> str:
+        parts = ([f"settings {self.variant}"] if self.variant else []) + ([self.note] if self.note else [])
+        return "; ".join(parts)
 
     @property
     def entries_per_s(self) -> float:
@@ -73,7 +86,7 @@ class Row:
             cpu_s_per_gb=None if self.cpu_s_per_gb is None else round(self.cpu_s_per_gb, 3),
             requests_per_entry=None if self.requests_per_entry is None else round(self.requests_per_entry, 3),
         )
-        for key in ("wall_s", "cpu_s", "peak_rss_mb", "tree_rss_mb"):
+        for key in ("wall_s", "cpu_s", "peak_rss_mb", "tree_rss_mb", "moto_cpu_s", "sim_cpu_s"):
             if doc[key] is not None:
                 doc[key] = round(doc[key], 3)
         return doc
@@ -167,6 +180,8 @@ _COLUMNS: Final = (
     ("tree MB", 7),
     ("req/entry", 9),
     ("peak rps", 8),
+    ("moto s", 6),
+    ("sim s", 5),
 )
 
 
@@ -183,7 +198,7 @@ def row_cells(row: Row) -> list[str]:
     )
     return [
         row.workload,
-        row.label,
+        row.short_label,
         str(row.archived),
         str(row.skipped),
         str(row.failed),
@@ -197,6 +212,8 @@ def row_cells(row: Row) -> list[str]:
         _cell(row.tree_rss_mb, ".0f"),
         _cell(row.requests_per_entry, ".3f"),
         rps if rps is not None else "-",
+        _cell(row.moto_cpu_s, ".1f"),
+        _cell(row.sim_cpu_s, ".1f"),
     ]
 
 
@@ -213,8 +230,8 @@ def format_table(rows: Sequence[Row]) -> str:
     lines = [header()]
     for row in rows:
         lines.append(format_row(row))
-        if row.note:
-            lines.append(f"{'':>5}note: {row.note}")
+        if row.notes:
+            lines.append(f"{'':>5}note: {row.notes}")
     return "\n".join(lines)
 
 

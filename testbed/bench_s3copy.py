@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from KalturaClient.Plugins.Core import KalturaSessionType
 
 from jobs.settings import SETTINGS
 from testbed import bench_anchors
-from testbed.bench_measure import Measured, measure
+from testbed.bench_measure import Measured, measure, process_cpu_s
 from testbed.bench_report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets
 from testbed.bench_workloads import (
     QUICK,
@@ -68,6 +69,14 @@ def cli_path() -> list[str]:
     """Our CLI as installed in this environment (the console script), else `python -m jobs.cli`."""
     script = Path(sys.executable).with_name("kaltura-archiver")
     return [str(script)] if script.exists() else [sys.executable, "-m", "jobs.cli"]
+
+
+@dataclass(frozen=True)
+class ServerCpu:
+    """CPU seconds the servers spent during one run."""
+
+    moto: float
+    sim: float
 
 
 class Bench:
@@ -165,13 +174,22 @@ class Bench:
                 concurrencies = [self.transfers, 1] if len(urls) > 1 else [1]
                 for tool in tools:
                     for jobs in concurrencies:
-                        self.add(self.run_anchor(workload, tool, urls, jobs))
+                        self.add(self.run_anchor(workload, sim, tool, urls, jobs))
+
+    def measured(
+        self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
+    ) -> tuple[Measured, ServerCpu]:
+        """`measure` the command, and the CPU seconds moto and the simulator spent meanwhile."""
+        before = (process_cpu_s(self.s3.pid), process_cpu_s(sim.pid))
+        m = measure(argv, env=env, timeout_s=RUN_TIMEOUT_S, sample_tree=sample_tree)
+        after = (process_cpu_s(self.s3.pid), process_cpu_s(sim.pid))
+        return m, ServerCpu(moto=after[0] - before[0], sim=after[1] - before[1])
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
         print(format_row(row), flush=True)
-        if row.note:
-            print(f"{'':>5}note: {row.note}", flush=True)
+        if row.notes:
+            print(f"{'':>5}note: {row.notes}", flush=True)
 
     def run_ours(self, workload: Workload, sim: SimProcess, variant: str = "") -> Row:
         """Our CLI on the workload; `variant` ("NAME=VALUE ...") overrides settings for a diagnostic row."""
@@ -189,7 +207,7 @@ class Bench:
             "jsonl",
         ]
         sim.control.reset_counters()
-        m = measure(argv, env={**self.user_env(sim, bucket), **extra}, timeout_s=RUN_TIMEOUT_S)
+        m, servers = self.measured(argv, {**self.user_env(sim, bucket), **extra}, sim)
         counters = sim.control.counters()
         outcomes: Counter[str] = Counter()
         report_bytes = 0
@@ -223,6 +241,8 @@ class Bench:
             rps_setting=float(extra.get("ARCHIVER_KALTURA_RPS", self.rps)),
             calls=counters["calls"],
             variant=variant,
+            moto_cpu_s=servers.moto,
+            sim_cpu_s=servers.sim,
             note="; ".join(notes),
         )
 
@@ -239,7 +259,7 @@ class Bench:
                 tmp,
             ]
             sim.control.reset_counters()
-            m = measure(argv, env=self.user_env(sim, bucket), timeout_s=RUN_TIMEOUT_S)
+            m, servers = self.measured(argv, self.user_env(sim, bucket), sim)
         counters = sim.control.counters()
         result = _last_json(m.stdout)
         _, stored = self.bucket_bytes(bucket)
@@ -261,9 +281,13 @@ class Bench:
             peak_rps=int(counters["peak_rps"]),
             calls=counters["calls"],
             note="; ".join(notes),
+            moto_cpu_s=servers.moto,
+            sim_cpu_s=servers.sim,
         )
 
-    def run_anchor(self, workload: Workload, tool: str, urls: Sequence[tuple[str, str]], jobs: int) -> Row:
+    def run_anchor(
+        self, workload: Workload, sim: SimProcess, tool: str, urls: Sequence[tuple[str, str]], jobs: int
+    ) -> Row:
         bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-{tool}")
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tasks:
             tasks.write("".join(json.dumps({"url": u, "key": k}) + "\n" for k, u in urls))
@@ -283,7 +307,7 @@ class Bench:
                 "--bucket",
                 bucket,
             ]
-            m = measure(argv, env=self.base_env(), timeout_s=RUN_TIMEOUT_S, sample_tree=True)
+            m, servers = self.measured(argv, self.base_env(), sim, sample_tree=True)
         finally:
             os.unlink(tasks.name)
         result = _last_json(m.stdout)
@@ -304,6 +328,8 @@ class Bench:
             peak_rss_mb=m.max_rss_mib * 1.048576,
             tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * 1.048576,
             note="; ".join(notes),
+            moto_cpu_s=servers.moto,
+            sim_cpu_s=servers.sim,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from testbed.bench_measure import measure, tree_rss_kib
+from testbed.bench_measure import measure, process_cpu_s, tree_rss_kib
 
 ALLOCATE_100MB = "b = bytearray(100 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('done')"
 
@@ -56,3 +56,11 @@ def test_a_command_past_its_deadline_is_killed_with_its_children() -> None:
 
 def test_tree_rss_of_a_gone_process_is_zero() -> None:
     assert tree_rss_kib(2**22 + 12345) == 0
+
+
+def test_process_cpu_of_this_process_grows_and_of_a_gone_one_is_zero() -> None:
+    before = process_cpu_s(os.getpid())
+    sum(i * i for i in range(2_000_000))
+    assert process_cpu_s(os.getpid()) > before
+    assert process_cpu_s(None) == 0.0
+    assert process_cpu_s(2**22 + 12345) == 0.0

@@ -10,6 +10,7 @@ from testbed.bench_report import (
     SEQUENTIAL,
     Row,
     document,
+    format_row,
     format_table,
     format_targets,
     header,
@@ -120,3 +121,22 @@ def test_json_document_round_trips_with_rows_targets_and_derived_figures() -> No
     assert first["calls"] == {"media.list": 2}
     assert doc["results"][1]["label"] == "sequential x1"
     assert {t["name"] for t in doc["targets"]} >= {"W1 speed-up over the sequential algorithm", "W3 peak RSS"}
+
+
+def test_a_variant_row_is_shown_starred_with_its_settings_and_never_judged() -> None:
+    variant = replace(OURS_W1, variant="ARCHIVER_KALTURA_RPS=1000", peak_rps=900, rps_setting=1000.0)
+    assert variant.label == "kaltura-archiver ARCHIVER_KALTURA_RPS=1000"
+    lines = format_table([variant]).splitlines()
+    assert lines[1].split()[1] == "kaltura-archiver*"
+    assert lines[2].strip() == "note: settings ARCHIVER_KALTURA_RPS=1000"
+    assert all(t.met is None for t in targets([variant]))  # no row of ours at the defaults: nothing judged
+    slow_default = replace(OURS_W1, wall_s=50.0)
+    found = verdicts([slow_default, variant, SEQ_W1])
+    assert found["W1 speed-up over the sequential algorithm"] is False  # the default row, not the variant
+
+
+def test_server_cpu_is_in_the_table_and_the_json() -> None:
+    row = replace(OURS_W1, moto_cpu_s=3.25, sim_cpu_s=0.5)
+    assert format_row(row).split()[-2:] == ["3.2", "0.5"]
+    doc = document([row], {})
+    assert (doc["results"][0]["moto_cpu_s"], doc["results"][0]["sim_cpu_s"]) == (3.25, 0.5)
