@@ -4,7 +4,8 @@ A worker calls `await batcher.submit(key)` and gets its own answer. `flushers` t
 (up to `max_batch`) and send it as one call: the first request goes out at once; the ones that arrive while a
 call is in flight form the next batch. So a quiet run pays no delay and a busy one sends few requests (how
 the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
-Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send.
+Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
+submitter waits at most `timeout_s` for its answer (STYLE.md 5), then hears a `DeadlineError` (retryable).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from engine.deadlines import deadline
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -38,10 +41,19 @@ class Batcher(Generic[K, V]):
     """Batches `submit(key)` calls into `call(keys)`; use as `async with Batcher(call, ...) as batcher`."""
 
     def __init__(
-        self, call: BatchCall[K, V], *, max_batch: int, flushers: int = 1, name: str = "batch"
+        self,
+        call: BatchCall[K, V],
+        *,
+        max_batch: int,
+        flushers: int = 1,
+        name: str = "batch",
+        timeout_s: float = 600.0,
     ) -> None:
         if max_batch < 1 or flushers < 1:
             raise ValueError("max_batch and flushers must be at least 1")
+        if not timeout_s > 0:
+            raise ValueError("timeout_s must be positive")
+        self.timeout_s = timeout_s
         self._call = call
         self._max = max_batch
         self._flushers = flushers
@@ -52,13 +64,15 @@ class Batcher(Generic[K, V]):
         self._tg: TaskGroup | None = None
 
     async def submit(self, key: K) -> V:
-        """The answer for `key` (its batch's error, or its own, is raised)."""
+        """The answer for `key` (its batch's error, or its own, is raised); DeadlineError after `timeout_s`
+        (the queue and the call together; a late answer is dropped, so calls should be idempotent)."""
         if self._send is None:
             raise RuntimeError(f"{self.name}: submit() outside `async with`")
         request: _Request[K, V] = _Request(key)
         self.submitted += 1
-        await self._send.send(request)
-        await request.done.wait()
+        with deadline(self.timeout_s, f"{self.name}: batched call"):
+            await self._send.send(request)
+            await request.done.wait()
         if request.error is not None:
             raise request.error
         return request.value  # type: ignore[return-value]  # set together with done

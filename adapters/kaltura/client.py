@@ -316,7 +316,11 @@ class KalturaClient:
         async def send(jobs: Sequence[batches.Job]) -> list[Any]:
             return await batches.send_jobs(self.multirequest, jobs)
 
-        async with Batcher(send, max_batch=max(1, max_calls // 2), flushers=flushers, name="kaltura") as b:
+        # a batched call waits for the batch before it (at most one in flight per flusher), then its own
+        timeout_s = 2 * (self._policy.budget_s + self.config.request_timeout_s)
+        async with Batcher(
+            send, max_batch=max(1, max_calls // 2), flushers=flushers, name="kaltura", timeout_s=timeout_s
+        ) as b:
             self._batcher = b
             try:
                 yield
@@ -406,7 +410,14 @@ class KalturaClient:
         self, url: str, position: int, chunk_size: int, entry_id: str
     ) -> AsyncGenerator[bytes, None]:
         headers = {"Range": f"bytes={position}-"} if position else {}
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s, sock_read=60)
+        # no total (a large file takes what it takes), but every wait is bounded: a connection from the pool
+        # and its set-up (`connect`), the TCP connect, and each read
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self.config.request_timeout_s,
+            sock_connect=self.config.connect_timeout_s,
+            sock_read=60,
+        )
         try:
             async with self._http().get(url, headers=headers, timeout=timeout) as resp:
                 if resp.status == 416:

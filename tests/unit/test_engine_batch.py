@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from engine.batch import Batcher
+from engine.errors import DeadlineError
 
 
 class Recorder:
@@ -99,3 +100,16 @@ async def test_a_wrong_number_of_answers_is_an_error_not_a_mix_up() -> None:
 async def test_submit_outside_the_context_is_refused() -> None:
     with pytest.raises(RuntimeError, match="outside"):
         await Batcher(Recorder(), max_batch=1).submit(1)
+
+
+async def test_a_submitter_hears_a_deadline_error_when_its_batch_never_answers() -> None:
+    never = anyio.Event()
+
+    async def stuck(keys: Sequence[int]) -> list[int | Exception]:
+        await never.wait()
+        return list(keys)
+
+    async with Batcher(stuck, max_batch=4, timeout_s=0.05) as batcher:
+        with pytest.raises(DeadlineError, match=r"within 0\.05 s"):
+            await batcher.submit(1)
+        never.set()  # let the flusher finish so the block can end
