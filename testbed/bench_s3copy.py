@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -375,8 +376,20 @@ def flavor_urls(sim: SimProcess, entries: Sequence[Mapping[str, Any]]) -> list[t
         return list(pool.map(url_of, entries))
 
 
-def _meta(bench: Bench, started: float, quick: bool) -> dict[str, Any]:
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the tracked files that differed from it (the tree is shared while we run)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    status = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    return {"commit": git("rev-parse", "HEAD").strip(), "modified": [line[3:] for line in status if line]}
+
+
+def _meta(bench: Bench, started: float, quick: bool, git: dict[str, Any]) -> dict[str, Any]:
     return {
+        "git": git,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
         "quick": quick,
@@ -430,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown tools {', '.join(sorted(set(only) - set(TOOL_CHOICES)))}: choose from {TOOL_CHOICES}"
         )
     started = time.time()
+    git = git_state()
+    if git["modified"]:
+        print(f"note: measuring a working tree with changes to {', '.join(git['modified'])}", flush=True)
     with S3Server() as s3:
         bench = Bench(s3, overrides=overrides, only=only, variants=not args.no_variants)
         for note in bench.notes:
@@ -441,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_targets(targets(bench.rows)))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = document(bench.rows, _meta(bench, started, args.quick), bench.notes)
+    doc = document(bench.rows, _meta(bench, started, args.quick, git), bench.notes)
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"written to {out}")
     return 0
