@@ -50,7 +50,7 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """A pre-exec hook that makes the child get SIGTERM when its parent dies (Linux only)."""
     if not sys.platform.startswith("linux"):
         return None
@@ -77,7 +77,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             pass_fds=tuple(pass_fds),
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=die_with_parent(os.getpid()),
         )
 
 

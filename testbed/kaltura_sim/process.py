@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from testbed.kaltura_sim.control import SimControl
 from testbed.kaltura_sim.runner import SimOptions
+from testbed.process import die_with_parent, terminate
 
 
 class SimStartError(RuntimeError):
@@ -61,6 +62,9 @@ class SimProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
+            # its own process group, and SIGTERM when this process dies: a killed test run leaves no simulator
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
         )
         self.pid = self._proc.pid
         try:
@@ -103,14 +107,7 @@ class SimProcess:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(self.stop_timeout_s)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            self.exit_code = proc.returncode
+            self.exit_code = terminate(proc, grace=self.stop_timeout_s)
             if proc.stdout is not None:
                 proc.stdout.close()
         if self._stderr is not None:

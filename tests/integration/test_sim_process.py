@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from testbed.kaltura_sim import ControlError, KalturaSim, SimProcess
+from tests.fixtures.servers import is_gone, wait_gone
 from tests.integration.simapi import admin_ks, call, plain_entry
 
 
@@ -90,3 +91,24 @@ def test_control_catalog_has_edge_cases_and_summary(kaltura_sim: SimProcess) -> 
     catalog = kaltura_sim.control.catalog()
     assert catalog["summary"]["entries"] == len(kaltura_sim.control.get_entries())
     assert {"no_original", "same_second_burst"} <= set(catalog["edge_cases"])
+
+
+def test_sim_process_dies_with_a_killed_parent() -> None:
+    """A test run killed with SIGKILL leaves no simulator behind (SimProcess ties it to its parent)."""
+    parent_code = (
+        "import sys\n"
+        "from testbed.kaltura_sim import SimProcess\n"
+        "sim = SimProcess(entries=20, seed=1)\n"
+        "sim.start()\n"
+        "print(sim.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", parent_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as parent:
+        assert parent.stdout is not None
+        sim_pid = int(parent.stdout.readline())
+        assert not is_gone(sim_pid)
+        parent.kill()
+        parent.wait(10)
+    assert wait_gone(sim_pid)
