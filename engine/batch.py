@@ -1,9 +1,10 @@
 """Group commit for API calls: many workers ask one at a time, one request answers a batch of them.
 
 A worker calls `await batcher.submit(key)` and gets its own answer. `flushers` tasks take whatever is waiting
-(up to `max_batch`) and send it as one call: the first request goes out at once; the ones that arrive while a
-call is in flight form the next batch. So a quiet run pays no delay and a busy one sends few requests (how
-the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
+(up to `max_batch`) and send it as one call. With `ready` (e.g. `Pacer.ready`), a flusher holding a first
+request waits until the call could start, THEN takes everything queued meanwhile: batches grow exactly when
+the rate is the bottleneck ("natural batching"), and a quiet run pays no delay. So a busy run sends few
+requests (how the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
 submitter waits at most `timeout_s` for its answer (STYLE.md 5), then hears a `DeadlineError` (retryable).
 """
@@ -48,6 +49,7 @@ class Batcher(Generic[K, V]):
         flushers: int = 1,
         name: str = "batch",
         timeout_s: float = 600.0,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         if max_batch < 1 or flushers < 1:
             raise ValueError("max_batch and flushers must be at least 1")
@@ -57,6 +59,7 @@ class Batcher(Generic[K, V]):
         self._call = call
         self._max = max_batch
         self._flushers = flushers
+        self._ready = ready
         self.name = name
         self.calls = 0  # batches sent
         self.submitted = 0
@@ -80,6 +83,8 @@ class Batcher(Generic[K, V]):
     async def _flush(self, receive: MemoryObjectReceiveStream[_Request[K, V]]) -> None:
         async with receive:
             async for first in receive:
+                if self._ready is not None:
+                    await self._ready()  # the call could go now: take what came meanwhile with it
                 batch = [first]
                 while len(batch) < self._max:
                     try:

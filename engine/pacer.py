@@ -111,6 +111,15 @@ class Pacer:
         finally:
             self._places.release()
 
+    async def ready(self, poll_s: float = 0.005) -> None:
+        """Wait until a call could start now (a free place and a due token) without taking either: a batcher
+        waits here, then sends everything that arrived meanwhile, so batches grow when the rate binds."""
+        while True:
+            wait = self._wait_s(self._clock())
+            if wait <= 0 and self._places.value > 0:
+                return
+            await self._sleep(max(wait, poll_s))
+
     async def _take_token(self) -> None:
         while True:
             wait = self._wait_s(self._clock())

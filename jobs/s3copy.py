@@ -156,7 +156,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             [
                 Stage("check", settings.checkers, stages.check),
                 Stage("transfer", settings.transfers, stages.transfer),
-                Stage("finalize", settings.transfers, stages.finalize),
+                # finalizers only wait for batched Kaltura calls (re-read, tag write): as many as checkers
+                Stage("finalize", max(settings.checkers, settings.transfers), stages.finalize),
             ],
             sink,
             buffer=max(settings.checkers, settings.transfers),

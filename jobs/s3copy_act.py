@@ -77,6 +77,7 @@ class Work:
     state: str  # where the entry is now (the action's from_state until the copy is proven)
     attempt: int = 0
     bytes: int = 0
+    url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,11 @@ class S3Copy:
             # an original of unknown exact size (sizeInBytes 0) counts at its KB figure in the plan
             size = 0 if source is None else source.size_bytes or source.size_kb * 1024
             return Finish(self._outcome(action, PLANNED, started, to_state=action.to_state, size=size))
-        return Work(entry, action, key, started, action.from_state)
+        work = Work(entry, action, key, started, action.from_state)
+        if action.kind in (Kind.ARCHIVE, Kind.REPROVE) and action.source is not None:
+            # the getUrl waits for a batched Kaltura request: here, where waiting holds no part buffer
+            work.url = await self.catalog.flavor_url(action.source.id, entry_id=entry.id)
+        return work
 
     async def _abort_stale(self, entry_id: str, key: str) -> None:
         self.stale_keys.discard(key)
@@ -166,7 +171,7 @@ class S3Copy:
         while True:
             work.attempt += 1
             try:
-                url = await self.catalog.flavor_url(action.source.id, entry_id=work.entry.id)
+                url = await self._url(work)
                 if record.source_bytes <= 0:
                     exact = await self._exact_size(work, url)
                     if exact is None:
@@ -194,6 +199,15 @@ class S3Copy:
         work.bytes = result.bytes_written
         return work
 
+    async def _url(self, work: Work) -> str:
+        """The checker's URL on the first attempt, a fresh one on a retry."""
+        url, work.url = work.url, None
+        if url is None:
+            source = work.action.source
+            assert source is not None
+            url = await self.catalog.flavor_url(source.id, entry_id=work.entry.id)
+        return url
+
     async def _exact_size(self, work: Work, url: str) -> int | None:
         """The exact size of an original Kaltura reports as 0 bytes, from the download server; None when it
         is over `--max-size`. ItemFailedError when it contradicts Kaltura's KB figure."""
@@ -220,7 +234,7 @@ class S3Copy:
             algorithm=config.checksum_algorithm,
         )
         work.attempt += 1
-        url = await self.catalog.flavor_url(action.source.id, entry_id=work.entry.id)
+        url = await self._url(work)
         async with aclosing(self._chunks(url, work.entry.id)) as chunks:
             async for chunk in chunks:
                 digest.update(chunk)
@@ -240,7 +254,7 @@ class S3Copy:
 
     async def _prove(self, work: Work, expected: ArchiveRecord) -> None:
         """HEAD the object and check it proves a copy of `expected`; ItemFailedError if not."""
-        head = await self.store.head(work.key)
+        head = await self.store.head(work.key, record_only=True)
         problems = (
             ["the object is missing right after its upload"] if head is None else verify(head, expected)
         )

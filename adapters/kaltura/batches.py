@@ -1,10 +1,11 @@
 """Small per-entry Kaltura calls of many workers, sent together: flavor URLs, fresh re-reads, tag writes.
 
 Each call is recorded from the official package's services (`wire.capture`), so it is exactly what the
-official client would send. While `KalturaClient.batching()` is open, whatever the workers ask for while a
-request is in flight (one entry's URL, another's re-read, a third's tag write) travels in the next
-multirequest (`engine.batch.Batcher`), so Kaltura requests per entry fall as concurrency rises; outside it,
-each goes alone.
+official client would send. While `KalturaClient.batching()` is open, whatever the workers ask for while the
+next request waits for its pacer slot (one entry's URL, another's re-read, a third's tag write) travels in
+that multirequest (`engine.batch.Batcher`), so Kaltura requests per entry fall as the rate binds; outside
+it, each goes alone. The re-reads of a batch share sub-calls: one `media.list idIn` (every status, so an
+entry that is no longer READY is still seen) and one `flavorAsset.list entryIdIn` per `REREAD_CHUNK` entries.
 
 Every one of these calls is idempotent (setting the whole tag list included), so a batch whose answer was
 lost or which met a throttled slot is simply sent again, whole.
@@ -12,7 +13,7 @@ lost or which met a throttled slot is simply sent again, whole.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,16 @@ from KalturaClient.Plugins import Core
 
 from adapters.kaltura import wire
 from adapters.kaltura.errors import from_fault
+from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry
 from engine.errors import ItemFailedError
 
 FLAVOR_PAGE = 500
-MAX_CALLS = 50  # sub-calls per multirequest (a re-read takes two)
+MAX_CALLS = 50  # sub-calls per multirequest
+REREAD_CHUNK = 50  # entries per media.list/flavorAsset.list pair (≈ 5-10 flavors each, under the 500 page)
+# requests per multirequest: the re-reads among them share one pair of sub-calls, so this many never
+# exceed MAX_CALLS (k single calls and the rest re-reads: k + 2 <= MAX_CALLS)
+MAX_JOBS = MAX_CALLS - 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,16 @@ class Job:
     parse: Parse
 
 
+@dataclass(frozen=True)
+class Reread:
+    """One worker's re-read of an entry (batched with the other re-reads of its multirequest)."""
+
+    entry_id: str
+
+
+# fetches every flavor of the given entries, paging as needed (for a batch whose flavors overflow a page)
+MoreFlavors = Callable[[Sequence[str]], Awaitable[Mapping[str, Sequence[FlavorAsset]]]]
+
 # ---------------------------------------------------------------------------------------------- calls
 
 
@@ -54,8 +70,12 @@ def get_url_call(flavor_id: str) -> ApiCall:
     return wire.capture(lambda s: s.flavorAsset.getUrl(flavor_id))
 
 
-def media_get_call(entry_id: str) -> ApiCall:
-    return wire.capture(lambda s: s.media.get(entry_id))
+def media_list_ids_call(entry_ids: Sequence[str]) -> ApiCall:
+    """`media.list idIn` with every status (listing's `idIn` keeps the READY default otherwise)."""
+    every = FilterSpec(media_type=None)
+    flt = media_filter(every, now=0, statuses=ALL_STATUSES, ids=entry_ids, with_order=False)
+    pager = Core.KalturaFilterPager(pageSize=FLAVOR_PAGE, pageIndex=1)
+    return wire.capture(lambda s: s.media.list(flt, pager))
 
 
 def media_update_tags_call(entry_id: str, tags: str) -> ApiCall:
@@ -95,21 +115,6 @@ def url_job(flavor_id: str, entry_id: str | None) -> Job:
     return Job((get_url_call(flavor_id),), parse)
 
 
-def reread_job(entry_id: str) -> Job:
-    def parse(slots: Sequence[Any]) -> Fresh:
-        entry, flavors = slots
-        if isinstance(entry, ApiFault):
-            raise from_fault(entry, operation="media.get", entry_id=entry_id)
-        if isinstance(flavors, ApiFault):
-            raise from_fault(flavors, operation="flavorasset.list", entry_id=entry_id)
-        page = wire.parse_page(flavors, wire.parse_flavor_asset)
-        if page.total_count > len(page.objects):
-            raise ItemFailedError("flavorasset.list", entry_id, f"{page.total_count} flavors: over one page")
-        return Fresh(wire.parse_media_entry(entry), page.objects)
-
-    return Job((media_get_call(entry_id), flavor_list_call([entry_id])), parse)
-
-
 def tags_job(entry_id: str, tags: Sequence[str]) -> Job:
     def parse(slots: Sequence[Any]) -> MediaEntry:
         if isinstance(slots[0], ApiFault):
@@ -120,18 +125,64 @@ def tags_job(entry_id: str, tags: Sequence[str]) -> Job:
 
 
 async def send_jobs(
-    multirequest: Callable[[Sequence[ApiCall]], Awaitable[list[Any]]], jobs: Sequence[Job]
+    multirequest: Callable[[Sequence[ApiCall]], Awaitable[list[Any]]],
+    jobs: Sequence[Job | Reread],
+    more_flavors: MoreFlavors | None = None,
 ) -> list[Any]:
-    """One multirequest for the calls of every job; each job's answer (or error) from its own slots."""
-    calls = [call for job in jobs for call in job.calls]
+    """One multirequest for the calls of every job; each job's answer (or error) from its own slots. The
+    re-reads share one `media.list` and one `flavorAsset.list` per REREAD_CHUNK entries."""
+    singles = [job for job in jobs if isinstance(job, Job)]
+    ids = list(dict.fromkeys(job.entry_id for job in jobs if isinstance(job, Reread)))
+    chunks = [ids[i : i + REREAD_CHUNK] for i in range(0, len(ids), REREAD_CHUNK)]
+    calls = [call for job in singles for call in job.calls]
+    for chunk in chunks:
+        calls += [media_list_ids_call(chunk), flavor_list_call(chunk)]
     slots = await multirequest(calls)
-    answers: list[Any] = []
+    answers: dict[int, Any] = {}
     at = 0
-    for job in jobs:
+    for job in singles:
         mine = slots[at : at + len(job.calls)]
         at += len(job.calls)
         try:
-            answers.append(job.parse(mine))
+            answers[id(job)] = job.parse(mine)
         except Exception as exc:  # this job's failure is its own; the others got their answers
-            answers.append(exc)
-    return answers
+            answers[id(job)] = exc
+    fresh: dict[str, Fresh | Exception] = {}
+    for chunk in chunks:
+        fresh.update(await _rereads(chunk, slots[at], slots[at + 1], more_flavors))
+        at += 2
+    return [fresh[job.entry_id] if isinstance(job, Reread) else answers[id(job)] for job in jobs]
+
+
+async def _rereads(
+    chunk: Sequence[str], entries: Any, flavors: Any, more_flavors: MoreFlavors | None
+) -> dict[str, Fresh | Exception]:
+    """Each entry of `chunk` as Kaltura has it now, from one media.list and one flavorAsset.list answer."""
+    for slot, operation in ((entries, "media.list"), (flavors, "flavorasset.list")):
+        if isinstance(slot, ApiFault):
+            entry_id = chunk[0] if len(chunk) == 1 else None
+            error = from_fault(slot, operation=operation, entry_id=entry_id)
+            return {entry_id: error for entry_id in chunk}
+    found = {e.id: e for e in wire.parse_page(entries, wire.parse_media_entry).objects}
+    page = wire.parse_page(flavors, wire.parse_flavor_asset)
+    by_entry: dict[str, list[FlavorAsset]] = {entry_id: [] for entry_id in chunk}
+    if page.total_count > len(page.objects):  # more flavors than one page: fetch them all, paged
+        if more_flavors is None:
+            why = f"{page.total_count} flavors: over one page"
+            return {entry_id: ItemFailedError("flavorasset.list", entry_id, why) for entry_id in chunk}
+        try:
+            every = await more_flavors(chunk)
+        except Exception as exc:
+            return {entry_id: exc for entry_id in chunk}
+        by_entry = {entry_id: list(every.get(entry_id, ())) for entry_id in chunk}
+    else:
+        for flavor in page.objects:
+            by_entry.setdefault(flavor.entry_id, []).append(flavor)
+    result: dict[str, Fresh | Exception] = {}
+    for entry_id in chunk:
+        entry = found.get(entry_id)
+        if entry is None:
+            result[entry_id] = ItemFailedError("media.list", entry_id, "entry not found on re-read")
+        else:
+            result[entry_id] = Fresh(entry, tuple(by_entry[entry_id]))
+    return result

@@ -88,7 +88,7 @@ class KalturaClient:
             on_new_ks=add_secret,
         )
         self._session: aiohttp.ClientSession | None = None
-        self._batcher: Batcher[batches.Job, Any] | None = None
+        self._batcher: Batcher[batches.Job | batches.Reread, Any] | None = None
         self.calls = 0  # HTTP requests sent to the API (retries and renewals included)
 
     async def __aenter__(self) -> KalturaClient:
@@ -309,17 +309,23 @@ class KalturaClient:
         self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2
     ) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
-        (at most `max_calls` sub-calls each, `flushers` in flight)."""
+        (at most `max_calls` sub-calls each, `flushers` in flight). A flusher waits for the pacer first and
+        then takes everything queued meanwhile, so batches grow when the Kaltura rate is what binds."""
         if self._batcher is not None:
             raise RuntimeError("KalturaClient.batching() is already open")
 
-        async def send(jobs: Sequence[batches.Job]) -> list[Any]:
-            return await batches.send_jobs(self.multirequest, jobs)
+        async def send(jobs: Sequence[batches.Job | batches.Reread]) -> list[Any]:
+            return await batches.send_jobs(self.multirequest, jobs, self.flavors_of)
 
         # a batched call waits for the batch before it (at most one in flight per flusher), then its own
         timeout_s = 2 * (self._policy.budget_s + self.config.request_timeout_s)
         async with Batcher(
-            send, max_batch=max(1, max_calls // 2), flushers=flushers, name="kaltura", timeout_s=timeout_s
+            send,
+            max_batch=max(1, max_calls - 2),  # batches.MAX_JOBS for max_calls: the re-reads share 2 calls
+            flushers=flushers,
+            name="kaltura",
+            timeout_s=timeout_s,
+            ready=self._pacer.ready,
         ) as b:
             self._batcher = b
             try:
@@ -327,18 +333,18 @@ class KalturaClient:
             finally:
                 self._batcher = None
 
-    async def _batched(self, job: batches.Job) -> Any:
+    async def _batched(self, job: batches.Job | batches.Reread) -> Any:
         if self._batcher is None:
-            (answer,) = await batches.send_jobs(self.multirequest, [job])
+            (answer,) = await batches.send_jobs(self.multirequest, [job], self.flavors_of)
             if isinstance(answer, Exception):
                 raise answer
             return answer
         return await self._batcher.submit(job)
 
     async def reread(self, entry_id: str) -> Fresh:
-        """The entry and its flavors as they are now (`media.get` and `flavorAsset.list` together), e.g.
-        just before its tags are written."""
-        fresh: Fresh = await self._batched(batches.reread_job(entry_id))
+        """The entry and its flavors as they are now (`media.list idIn` and `flavorAsset.list entryIdIn`,
+        shared with the other re-reads of the batch), e.g. just before its tags are written."""
+        fresh: Fresh = await self._batched(batches.Reread(entry_id))
         return fresh
 
     async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:

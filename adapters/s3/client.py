@@ -190,8 +190,14 @@ class S3Store:
 
         await self._call("s3.head_bucket", self.bucket, op)
 
-    async def head(self, key: str, *, with_tags: bool = True) -> ObjectHead | None:
-        """The object at `key` with its checksum and metadata (and tags, if it has any); None if absent."""
+    async def head(
+        self, key: str, *, with_tags: bool = True, record_only: bool = False
+    ) -> ObjectHead | None:
+        """The object at `key` with its checksum and metadata (and tags, if it has any); None if absent.
+
+        `record_only` (the proof right after our own upload): an object whose metadata already carries the
+        whole record (a single PUT puts SHA-256 and checksum there too) costs no tag read.
+        """
 
         async def op(client: Any) -> dict[str, Any] | None:
             try:
@@ -208,6 +214,8 @@ class S3Store:
         if response is None:
             return None
         tags: dict[str, str] | None = None
+        if record_only and proof.record_in_metadata(response.get("Metadata") or {}):
+            with_tags = False
         if with_tags and int(response.get("TagCount") or 0) > 0:
             try:
                 tags = await self.tags(key)
@@ -233,7 +241,9 @@ class S3Store:
     async def put_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], *, overwrite: bool = False
     ) -> PutResult:
-        """One PUT of a small object, with its checksum and its record (tags) in the same request."""
+        """One PUT of a small object, with its checksum and its record in the same request: in the tags, as
+        for multipart objects, and in the metadata too (known before the PUT here), so a proof needs no tag
+        read."""
         sha256 = hashlib.sha256(data).hexdigest()
         ours = of_single(self.config.checksum_algorithm, data)
         algorithm = self.config.checksum_algorithm
@@ -241,7 +251,7 @@ class S3Store:
             "Bucket": self.bucket,
             "Key": key,
             "Body": None,  # a fresh reader per attempt, see op()
-            "Metadata": dict(metadata),
+            "Metadata": {**metadata, **proof.to_tags(sha256, ours)},
             "StorageClass": self.config.storage_class,
             "ChecksumAlgorithm": algorithm,
             FIELDS[algorithm]: ours.value,

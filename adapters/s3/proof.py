@@ -67,6 +67,12 @@ def to_tags(sha256: str, checksum: S3Checksum) -> dict[str, str]:
     return {SHA256: sha256, CHECKSUM: str(checksum)}
 
 
+def record_in_metadata(metadata: Mapping[str, str]) -> bool:
+    """Whether user metadata carries the whole record (a single PUT's does), so no tag read is needed."""
+    keys = {str(k).lower() for k in metadata}
+    return {ENTRY, SHA256, CHECKSUM} <= keys
+
+
 def from_head(head: ObjectHead) -> ArchiveRecord | None:
     """The record an object carries (metadata plus tags, if fetched); None for a legacy object."""
     meta = head.metadata

@@ -247,3 +247,23 @@ async def test_a_missing_bucket_stops_the_run(s3_bucket: str) -> None:
             await store.check_access()
         with pytest.raises(S3FatalError, match="AWS_BUCKET"):
             await store.put_bytes("0_x", b"x", {})
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_single_put_proves_out_from_its_metadata_without_a_tag_read(s3_bucket: str) -> None:
+    data = os.urandom(50_000)
+    expected = record(data)
+    async with S3Store(config(s3_bucket)) as store:
+        result = await store.put_stream("0_abc", chunks_of(data), len(data), to_metadata(expected))
+        before = store.calls
+        head = await store.head("0_abc", record_only=True)
+        assert store.calls - before == 1  # the HEAD alone
+        assert head is not None
+        assert verify(head, expected.with_result(result.sha256, result.checksum)) == []
+        # a wrong SHA-256 is still caught from the metadata alone
+        wrong = expected.with_result("0" * 64, result.checksum)
+        assert verify(head, wrong) != []
+        full = await store.head("0_abc")
+    assert full is not None
+    assert full.tags is not None  # the tags carry the same record, as for multipart objects
+    assert verify(full, expected.with_result(result.sha256, result.checksum)) == []

@@ -113,3 +113,14 @@ async def test_a_submitter_hears_a_deadline_error_when_its_batch_never_answers()
         with pytest.raises(DeadlineError, match=r"within 0\.05 s"):
             await batcher.submit(1)
         never.set()  # let the flusher finish so the block can end
+
+
+async def test_with_a_ready_gate_everything_queued_while_waiting_goes_in_one_batch() -> None:
+    call = Recorder()
+    gate = anyio.Event()
+    async with Batcher(call, max_batch=50, ready=gate.wait) as batcher, anyio.create_task_group() as tg:
+        for k in range(30):
+            tg.start_soon(batcher.submit, k)
+        await anyio.wait_all_tasks_blocked()
+        gate.set()  # the rate lets the call go now: it takes all 30 at once
+    assert call.batches == [list(range(30))]

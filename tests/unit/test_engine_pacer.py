@@ -248,3 +248,16 @@ async def test_slowing_down_and_recovering_are_logged() -> None:
         ("pacer.slowed", "kaltura", 4.0),
         ("pacer.recovered", "kaltura", 8.0),
     ]
+
+
+async def test_ready_waits_for_a_token_without_taking_it() -> None:
+    clock = FakeClock()
+    pacer = Pacer(2.0, clock=clock, sleep=clock.sleep)
+    async with pacer.slot():
+        pass
+    started = clock.now
+    await pacer.ready()
+    assert clock.now - started == pytest.approx(0.5)  # the next token is due half a second later
+    await pacer.ready()
+    assert clock.now - started == pytest.approx(0.5)  # ready() took nothing: still ready
+    assert pacer.statistics().total_calls == 1

@@ -8,16 +8,21 @@ from KalturaClient.Plugins import Core
 
 from adapters.kaltura import wire
 from adapters.kaltura.batches import (
+    MAX_CALLS,
+    MAX_JOBS,
+    REREAD_CHUNK,
     Job,
+    Reread,
     flavor_list_call,
     get_url_call,
     join_tags,
-    media_get_call,
+    media_list_ids_call,
     media_update_tags_call,
     send_jobs,
 )
 from adapters.kaltura.errors import KalturaItemError
-from adapters.kaltura.wire import ApiCall, ApiFault
+from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset
+from engine.errors import ArchiverError, ItemFailedError
 
 
 def test_get_url_is_the_official_clients_call() -> None:
@@ -25,8 +30,17 @@ def test_get_url_is_the_official_clients_call() -> None:
     assert get_url_call("0_f") == ApiCall("flavorasset", "getUrl", {"id": "0_f", "forceProxy": "False"})
 
 
-def test_media_get_reads_the_latest_version() -> None:
-    assert media_get_call("0_e") == ApiCall("media", "get", {"entryId": "0_e", "version": "-1"})
+def test_reread_lists_the_entries_by_id_with_every_status() -> None:
+    call = media_list_ids_call(["0_a", "0_b"])
+    assert (call.service, call.action) == ("media", "list")
+    assert call.params["filter"]["idIn"] == "0_a,0_b"
+    assert call.params["filter"]["statusIn"] == "-2,-1,0,1,2,4,5,6,7"  # a non-READY entry is still seen
+    assert "orderBy" not in call.params["filter"]
+
+
+def test_a_full_batch_of_jobs_stays_within_the_sub_call_limit() -> None:
+    assert REREAD_CHUNK >= MAX_JOBS
+    assert (MAX_JOBS - 1) + 2 <= MAX_CALLS  # every job a single call but one re-read
 
 
 def test_tag_update_is_a_partial_update_of_the_tags_only() -> None:
@@ -90,3 +104,65 @@ async def test_each_job_reads_its_own_slots_and_a_fault_fails_only_its_job() -> 
     assert answers[0] == "a"
     assert answers[1] == [ApiFault("ENTRY_ID_NOT_FOUND", "no such entry", {}), "c"]
     assert isinstance(answers[2], KalturaItemError)
+
+
+def _entry(entry_id: str) -> dict[str, object]:
+    return {"objectType": "KalturaMediaEntry", "id": entry_id, "tags": "a", "status": 2}
+
+
+def _flavor(entry_id: str) -> dict[str, object]:
+    return {
+        "objectType": "KalturaFlavorAsset",
+        "id": f"f_{entry_id}",
+        "entryId": entry_id,
+        "isOriginal": True,
+        "status": 2,
+        "version": "1",
+        "size": 1,
+        "sizeInBytes": 1000,
+    }
+
+
+async def test_rereads_share_one_media_list_and_one_flavor_list() -> None:
+    sent: list[list[ApiCall]] = []
+
+    async def multirequest(calls: object) -> list[object]:
+        assert isinstance(calls, list)
+        sent.append(calls)
+        entries = {"objects": [_entry("0_a"), _entry("0_b")], "totalCount": 2}
+        flavors = {"objects": [_flavor("0_a"), _flavor("0_b")], "totalCount": 2}
+        return ["url", entries, flavors]
+
+    url = Job((get_url_call("1"),), lambda slots: slots[0])
+    answers = await send_jobs(multirequest, [Reread("0_a"), url, Reread("0_b"), Reread("0_gone")])
+    assert [(c.service, c.action) for c in sent[0]] == [
+        ("flavorasset", "getUrl"),
+        ("media", "list"),
+        ("flavorasset", "list"),
+    ]
+    assert answers[1] == "url"
+    assert answers[0].entry.id == "0_a"
+    assert [f.id for f in answers[0].flavors] == ["f_0_a"]
+    assert answers[2].entry.id == "0_b"
+    assert [f.id for f in answers[2].flavors] == ["f_0_b"]
+    assert isinstance(answers[3], ItemFailedError)  # not listed: deleted, never taken as unchanged
+
+
+async def test_rereads_whose_flavors_overflow_a_page_fetch_them_all() -> None:
+    async def multirequest(calls: object) -> list[object]:
+        entries = {"objects": [_entry("0_a")], "totalCount": 1}
+        return [entries, {"objects": [], "totalCount": 900}]
+
+    async def more_flavors(ids: object) -> dict[str, list[FlavorAsset]]:
+        return {"0_a": [wire.parse_flavor_asset(_flavor("0_a"))]}
+
+    (fresh,) = await send_jobs(multirequest, [Reread("0_a")], more_flavors)
+    assert [f.id for f in fresh.flavors] == ["f_0_a"]
+
+
+async def test_a_failed_media_list_fails_every_reread_of_its_chunk() -> None:
+    async def multirequest(calls: object) -> list[object]:
+        return [ApiFault("INTERNAL_SERVERL_ERROR", "boom", {}), {"objects": [], "totalCount": 0}]
+
+    answers = await send_jobs(multirequest, [Reread("0_a"), Reread("0_b")])
+    assert all(isinstance(a, ArchiverError) for a in answers)
