@@ -5,6 +5,8 @@ A worker calls `await batcher.submit(key)` and gets its own answer. `flushers` t
 request waits until the call could start, THEN takes everything queued meanwhile: batches grow exactly when
 the rate is the bottleneck ("natural batching"), and a quiet run pays no delay. So a busy run sends few
 requests (how the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
+With `fits`, a batch also stops before the request that would not fit (by the caller's measure, e.g.
+sub-calls); that request opens the next batch.
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
 submitter waits at most `timeout_s` for its answer (STYLE.md 5), then hears a `DeadlineError` (retryable).
 """
@@ -50,6 +52,7 @@ class Batcher(Generic[K, V]):
         name: str = "batch",
         timeout_s: float = 600.0,
         ready: Callable[[], Awaitable[None]] | None = None,
+        fits: Callable[[Sequence[K]], bool] | None = None,
     ) -> None:
         if max_batch < 1 or flushers < 1:
             raise ValueError("max_batch and flushers must be at least 1")
@@ -60,6 +63,7 @@ class Batcher(Generic[K, V]):
         self._max = max_batch
         self._flushers = flushers
         self._ready = ready
+        self._fits = fits
         self.name = name
         self.calls = 0  # batches sent
         self.submitted = 0
@@ -81,16 +85,26 @@ class Batcher(Generic[K, V]):
         return request.value  # type: ignore[return-value]  # set together with done
 
     async def _flush(self, receive: MemoryObjectReceiveStream[_Request[K, V]]) -> None:
+        carry: _Request[K, V] | None = None  # taken, did not fit the last batch: opens the next
         async with receive:
-            async for first in receive:
+            while True:
+                if carry is None:
+                    try:
+                        carry = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
                 if self._ready is not None:
                     await self._ready()  # the call could go now: take what came meanwhile with it
-                batch = [first]
+                batch, carry = [carry], None
                 while len(batch) < self._max:
                     try:
-                        batch.append(receive.receive_nowait())
+                        request = receive.receive_nowait()
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
+                    if self._fits is not None and not self._fits([r.key for r in (*batch, request)]):
+                        carry = request
+                        break
+                    batch.append(request)
                 await self._answer(batch)
 
     async def _answer(self, batch: list[_Request[K, V]]) -> None:

@@ -156,8 +156,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             [
                 Stage("check", settings.checkers, stages.check),
                 Stage("transfer", settings.transfers, stages.transfer),
-                # finalizers only wait for batched Kaltura calls (re-read, tag write): as many as checkers
-                Stage("finalize", max(settings.checkers, settings.transfers), stages.finalize),
+                # finalizers hold no buffer, they only wait for two batched Kaltura calls (re-read, tag
+                # write): twice the checkers, so a full multirequest's worth can be waiting
+                Stage("finalize", 2 * max(settings.checkers, settings.transfers), stages.finalize),
             ],
             sink,
             buffer=max(settings.checkers, settings.transfers),

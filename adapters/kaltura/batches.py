@@ -28,9 +28,8 @@ from engine.errors import ItemFailedError
 FLAVOR_PAGE = 500
 MAX_CALLS = 50  # sub-calls per multirequest
 REREAD_CHUNK = 50  # entries per media.list/flavorAsset.list pair (≈ 5-10 flavors each, under the 500 page)
-# requests per multirequest: the re-reads among them share one pair of sub-calls, so this many never
-# exceed MAX_CALLS (k single calls and the rest re-reads: k + 2 <= MAX_CALLS)
-MAX_JOBS = MAX_CALLS - 2
+# requests per multirequest: single calls up to MAX_CALLS - 2, the rest re-reads sharing one pair
+MAX_JOBS = MAX_CALLS - 2 + REREAD_CHUNK
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,13 @@ def tags_job(entry_id: str, tags: Sequence[str]) -> Job:
         return wire.parse_media_entry(slots[0])
 
     return Job((media_update_tags_call(entry_id, join_tags(tags)),), parse)
+
+
+def sub_calls(jobs: Sequence[Job | Reread]) -> int:
+    """How many sub-calls `send_jobs` makes of `jobs` (the batcher keeps this within MAX_CALLS)."""
+    rereads = len({job.entry_id for job in jobs if isinstance(job, Reread)})
+    singles = sum(len(job.calls) for job in jobs if isinstance(job, Job))
+    return singles + 2 * -(-rereads // REREAD_CHUNK)
 
 
 async def send_jobs(

@@ -299,7 +299,7 @@ class KalturaClient:
         if self._batcher is None:
             call = batches.get_url_call(flavor_id)
             return str(await self.call(call, entry_id=entry_id))
-        url: str = await self._batcher.submit(batches.url_job(flavor_id, entry_id))
+        url: str = await self._batched(batches.url_job(flavor_id, entry_id))
         return url
 
     # ------------------------------------------------------------------------------------------ batched
@@ -309,23 +309,33 @@ class KalturaClient:
         self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2
     ) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
-        (at most `max_calls` sub-calls each, `flushers` in flight). A flusher waits for the pacer first and
-        then takes everything queued meanwhile, so batches grow when the Kaltura rate is what binds."""
+        (at most `max_calls` sub-calls each, `flushers` in flight). A flusher waits for the pacer
+        first and then takes everything queued meanwhile, so batches grow when the Kaltura rate binds."""
         if self._batcher is not None:
             raise RuntimeError("KalturaClient.batching() is already open")
 
         async def send(jobs: Sequence[batches.Job | batches.Reread]) -> list[Any]:
-            return await batches.send_jobs(self.multirequest, jobs, self.flavors_of)
+            # a slot's own fault (ACTION_BLOCKED, say) fails its job only, which `_batched` retries alone:
+            # re-sending a whole batch that holds more calls of one action than Kaltura allows would fail
+            # again and again
+            return await batches.send_jobs(self._multirequest_slots, jobs, self.flavors_of)
+
+        def fits(jobs: Sequence[batches.Job | batches.Reread]) -> bool:
+            # pushed back, the pacer slows down; batches shrink with it, so sub-calls/s fall faster still
+            stats = self._pacer.statistics()
+            limit = max(1, int(max_calls * stats.rate / stats.configured_rate))
+            return batches.sub_calls(jobs) <= limit
 
         # a batched call waits for the batch before it (at most one in flight per flusher), then its own
         timeout_s = 2 * (self._policy.budget_s + self.config.request_timeout_s)
         async with Batcher(
             send,
-            max_batch=max(1, max_calls - 2),  # batches.MAX_JOBS for max_calls: the re-reads share 2 calls
+            max_batch=max(1, max_calls - 2) + batches.REREAD_CHUNK,
             flushers=flushers,
             name="kaltura",
             timeout_s=timeout_s,
             ready=self._pacer.ready,
+            fits=fits,
         ) as b:
             self._batcher = b
             try:
@@ -333,13 +343,22 @@ class KalturaClient:
             finally:
                 self._batcher = None
 
+    async def _multirequest_slots(self, calls: Sequence[ApiCall]) -> list[Any]:
+        return await self.multirequest(calls, retry_faults=False)
+
     async def _batched(self, job: batches.Job | batches.Reread) -> Any:
-        if self._batcher is None:
-            (answer,) = await batches.send_jobs(self.multirequest, [job], self.flavors_of)
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
-        return await self._batcher.submit(job)
+        """The answer to one job, sent with whatever else is queued while `batching()` is open; a job that
+        failed retryably (its own slot's fault, or its batch's) is sent again, within the retry policy."""
+
+        async def once() -> Any:
+            if self._batcher is None:
+                (answer,) = await batches.send_jobs(self._multirequest_slots, [job], self.flavors_of)
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+            return await self._batcher.submit(job)
+
+        return await retry(once, policy=self._policy, pacer=self._pacer, describe="kaltura batched call")
 
     async def reread(self, entry_id: str) -> Fresh:
         """The entry and its flavors as they are now (`media.list idIn` and `flavorAsset.list entryIdIn`,

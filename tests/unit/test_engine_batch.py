@@ -124,3 +124,21 @@ async def test_with_a_ready_gate_everything_queued_while_waiting_goes_in_one_bat
         await anyio.wait_all_tasks_blocked()
         gate.set()  # the rate lets the call go now: it takes all 30 at once
     assert call.batches == [list(range(30))]
+
+
+async def test_a_request_that_does_not_fit_opens_the_next_batch() -> None:
+    call = Recorder()
+    gate = anyio.Event()
+
+    def fits(keys: Sequence[int]) -> bool:
+        return sum(keys) <= 10
+
+    async with (
+        Batcher(call, max_batch=50, ready=gate.wait, fits=fits) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        for k in (4, 5, 3, 2):
+            tg.start_soon(batcher.submit, k)
+            await anyio.wait_all_tasks_blocked()
+        gate.set()
+    assert call.batches == [[4, 5], [3, 2]]

@@ -19,6 +19,7 @@ from adapters.kaltura.batches import (
     media_list_ids_call,
     media_update_tags_call,
     send_jobs,
+    sub_calls,
 )
 from adapters.kaltura.errors import KalturaItemError
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset
@@ -38,9 +39,13 @@ def test_reread_lists_the_entries_by_id_with_every_status() -> None:
     assert "orderBy" not in call.params["filter"]
 
 
-def test_a_full_batch_of_jobs_stays_within_the_sub_call_limit() -> None:
-    assert REREAD_CHUNK >= MAX_JOBS
-    assert (MAX_JOBS - 1) + 2 <= MAX_CALLS  # every job a single call but one re-read
+def test_rereads_of_a_batch_share_sub_calls_and_singles_count_one_each() -> None:
+    rereads = [Reread(f"0_{i}") for i in range(REREAD_CHUNK)]
+    urls = [Job((get_url_call(str(i)),), lambda slots: slots[0]) for i in range(MAX_CALLS - 2)]
+    assert sub_calls(rereads) == 2
+    assert sub_calls([*rereads, Reread("0_more")]) == 4
+    assert sub_calls([*urls, *rereads]) == MAX_CALLS
+    assert len([*urls, *rereads]) == MAX_JOBS
 
 
 def test_tag_update_is_a_partial_update_of_the_tags_only() -> None:
