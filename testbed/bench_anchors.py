@@ -51,9 +51,18 @@ def tool_version(tool: str) -> str:
     return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else ""
 
 
-def command(tool: str, url: str, key: str, *, endpoint: str, bucket: str) -> list[str]:
-    """The argv that copies `url` to `s3://bucket/key` with `tool`."""
+def command(
+    tool: str, url: str, key: str, *, endpoint: str, bucket: str, rclone_parts: str | None = None
+) -> list[str]:
+    """The argv that copies `url` to `s3://bucket/key` with `tool`.
+
+    `rclone_parts` (an rclone size, e.g. "16M" = 16 MiB) makes rclone upload in multipart of that part size
+    whatever the object size, as our job does; by default rclone sends objects under 200 MiB in one PUT.
+    """
     if tool == "rclone":
+        multipart = (
+            [] if rclone_parts is None else ["--s3-upload-cutoff", "0", "--s3-chunk-size", rclone_parts]
+        )
         return [
             RCLONE,
             "copyurl",
@@ -73,6 +82,7 @@ def command(tool: str, url: str, key: str, *, endpoint: str, bucket: str) -> lis
             "--config",
             "/dev/null",  # no config file: the remote is all in these flags
             "-q",
+            *multipart,
         ]
     if tool == "aws":
         script = (
@@ -89,14 +99,20 @@ def anchor_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_tasks(
-    tool: str, tasks: Sequence[tuple[str, str]], *, jobs: int, endpoint: str, bucket: str
+    tool: str,
+    tasks: Sequence[tuple[str, str]],
+    *,
+    jobs: int,
+    endpoint: str,
+    bucket: str,
+    rclone_parts: str | None = None,
 ) -> dict[str, object]:
     """Copy every (url, key) with `tool`, `jobs` processes at a time; counts and the first errors."""
     env = anchor_env(os.environ)
 
     def one(task: tuple[str, str]) -> str | None:
         url, key = task
-        argv = command(tool, url, key, endpoint=endpoint, bucket=bucket)
+        argv = command(tool, url, key, endpoint=endpoint, bucket=bucket, rclone_parts=rclone_parts)
         done = subprocess.run(
             argv,
             env=env,
@@ -138,12 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=Path, required=True, help="JSON lines of url and key")
     parser.add_argument("--endpoint", required=True, help="S3 endpoint URL")
     parser.add_argument("--bucket", required=True)
+    parser.add_argument(
+        "--rclone-parts", default=None, metavar="SIZE", help="rclone: multipart of SIZE parts"
+    )
     args = parser.parse_args(argv)
     if tool_path(args.tool) is None:
         print(json.dumps({"tool": args.tool, "error": "not installed"}))
         return 2
     result = run_tasks(
-        args.tool, read_tasks(args.tasks), jobs=args.jobs, endpoint=args.endpoint, bucket=args.bucket
+        args.tool,
+        read_tasks(args.tasks),
+        jobs=args.jobs,
+        endpoint=args.endpoint,
+        bucket=args.bucket,
+        rclone_parts=args.rclone_parts,
     )
     print(json.dumps(result))
     return 0 if result["failed"] == 0 else 1

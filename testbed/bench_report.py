@@ -135,6 +135,13 @@ def targets(rows: Sequence[Row]) -> list[Target]:
         )
     else:
         out.append(Target("W2 MB/s against the best anchor", ">= best anchor", "no anchor measured", None))
+    like = [
+        r for r in rows if r.workload == "W2" and r.tool == "rclone" and r.variant.startswith("multipart")
+    ]
+    if w2 is not None and like and like[0].archived and not like[0].failed:
+        value = f"{w2.mb_per_s:.1f} vs {like[0].mb_per_s:.1f} MB/s ({like[0].label})"
+        out.append(Target("W2 MB/s against rclone in multipart of our part size", ">= (like for like)", value,
+                          w2.mb_per_s >= like[0].mb_per_s))  # fmt: skip
     w3 = _ours(rows, "W3")
     out.append(
         Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", f"{w3.peak_rss_mb:.1f} MB", w3.peak_rss_mb <= W3_RSS_MB)

@@ -37,6 +37,7 @@ import boto3  # type: ignore[import-untyped]  # no stubs installed; only the cli
 from KalturaClient import KalturaClient, KalturaConfiguration
 from KalturaClient.Plugins.Core import KalturaSessionType
 
+from engine.settings import byte_size
 from jobs.settings import SETTINGS
 from testbed import bench_anchors
 from testbed.bench_measure import Measured, measure, process_cpu_s
@@ -95,6 +96,8 @@ class Bench:
         self.catalogs: dict[str, Any] = {}
         self.transfers = int(self.overrides.get("ARCHIVER_TRANSFERS", default_setting("transfers")))
         self.rps = float(self.overrides.get("ARCHIVER_KALTURA_RPS", default_setting("kaltura_rps")))
+        part = self.overrides.get("ARCHIVER_PART_SIZE", default_setting("part_size"))
+        self.rclone_parts = f"{byte_size(part) // (1 << 20)}M"  # rclone's M is MiB
         self.tools = [t for t in bench_anchors.TOOLS if bench_anchors.tool_path(t) is not None]
         for tool in bench_anchors.TOOLS:
             if tool not in self.tools:
@@ -176,6 +179,10 @@ class Bench:
                 for tool in tools:
                     for jobs in concurrencies:
                         self.add(self.run_anchor(workload, sim, tool, urls, jobs))
+                if "rclone" in tools and workload.rclone_multipart:
+                    self.add(
+                        self.run_anchor(workload, sim, "rclone", urls, concurrencies[0], self.rclone_parts)
+                    )
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
@@ -287,7 +294,13 @@ class Bench:
         )
 
     def run_anchor(
-        self, workload: Workload, sim: SimProcess, tool: str, urls: Sequence[tuple[str, str]], jobs: int
+        self,
+        workload: Workload,
+        sim: SimProcess,
+        tool: str,
+        urls: Sequence[tuple[str, str]],
+        jobs: int,
+        rclone_parts: str | None = None,
     ) -> Row:
         bucket = self.fresh_bucket(f"bench-{workload.name.lower()}-{tool}")
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as tasks:
@@ -307,6 +320,7 @@ class Bench:
                 self.s3.endpoint_url,
                 "--bucket",
                 bucket,
+                *([] if rclone_parts is None else ["--rclone-parts", rclone_parts]),
             ]
             m, servers = self.measured(argv, self.base_env(), sim, sample_tree=True)
         finally:
@@ -328,6 +342,7 @@ class Bench:
             cpu_s=m.cpu_s,
             peak_rss_mb=m.max_rss_mib * 1.048576,
             tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * 1.048576,
+            variant="" if rclone_parts is None else f"multipart, {rclone_parts}iB parts",
             note="; ".join(notes),
             moto_cpu_s=servers.moto,
             sim_cpu_s=servers.sim,

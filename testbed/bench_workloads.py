@@ -45,6 +45,7 @@ class Workload:
     baseline_entries: int | None = None
     anchor_entries: int | None = None
     variants: tuple[str, ...] = ()  # diagnostic runs of our CLI: "NAME=VALUE ..." settings each
+    rclone_multipart: bool = False  # also run rclone in multipart with our part size (like for like)
 
 
 WORKLOADS: Final = {
@@ -57,10 +58,7 @@ WORKLOADS: Final = {
         first_byte_ms=50,
         baseline_entries=100,
         anchor_entries=40,  # aws-cli starts at ~0.7 CPU s a process: 100 would take minutes
-        variants=(
-            "ARCHIVER_KALTURA_RPS=1000",
-            "ARCHIVER_KALTURA_RPS=1000 ARCHIVER_TRANSFERS=16",
-        ),
+        variants=("ARCHIVER_KALTURA_RPS=1000", "ARCHIVER_TRANSFERS=32"),
     ),
     "W2": Workload(
         "W2",
@@ -68,6 +66,7 @@ WORKLOADS: Final = {
         16,
         100.0,
         download_mbps=200,
+        rclone_multipart=True,
     ),
     "W3": Workload("W3", "memory: 1 x 1 GiB", 1, GIB / 1e6, variants=("ARCHIVER_MEMORY_BUDGET=128MiB",)),
 }

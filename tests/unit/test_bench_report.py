@@ -140,3 +140,13 @@ def test_server_cpu_is_in_the_table_and_the_json() -> None:
     assert format_row(row).split()[-2:] == ["3.2", "0.5"]
     doc = document([row], {})
     assert (doc["results"][0]["moto_cpu_s"], doc["results"][0]["sim_cpu_s"]) == (3.25, 0.5)
+
+
+def test_w2_is_also_compared_like_for_like_with_rclone_in_multipart() -> None:
+    ours = replace(OURS_W1, workload="W2", archived=16, bytes=1_600_000_000, wall_s=20.0)  # 80 MB/s
+    single = Row("W2", "rclone", 16, 16, 0, 0, 1_600_000_000, wall_s=10.0, cpu_s=1.0, peak_rss_mb=47.0)
+    multipart = replace(single, wall_s=21.0, variant="multipart, 16MiB parts")
+    found = verdicts([ours, single, multipart])
+    assert found["W2 MB/s against the best anchor"] is False
+    assert found["W2 MB/s against rclone in multipart of our part size"] is True
+    assert format_table([multipart]).splitlines()[1].split()[1:3] == ["rclone", "x16*"]
