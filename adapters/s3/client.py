@@ -9,7 +9,6 @@ that finds its own earlier attempt already done (lost response) is recognised by
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
@@ -24,7 +23,14 @@ from botocore.config import Config
 from adapters.s3 import errors, multipart, proof, wire
 from adapters.s3.checksums import FIELDS, Algorithm, S3Checksum, check_algorithm, of_single
 from adapters.s3.errors import S3ItemError
-from adapters.s3.multipart import CompletedPart, Completion, MultipartWriter, OnRetry, open_writer
+from adapters.s3.multipart import (
+    CompletedPart,
+    Completion,
+    MultipartWriter,
+    OnRetry,
+    PartBuffer,
+    open_writer,
+)
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult, check_storage_class
 from engine.deadlines import deadline
 from engine.errors import ItemFailedError, RetryableError
@@ -244,13 +250,25 @@ class S3Store:
         """One PUT of a small object, with its checksum and its record in the same request: in the tags, as
         for multipart objects, and in the metadata too (known before the PUT here), so a proof needs no tag
         read."""
-        sha256 = hashlib.sha256(data).hexdigest()
-        ours = of_single(self.config.checksum_algorithm, data)
+        body = PartBuffer()
+        body.write(data)
+        try:
+            return await self._put_body(key, body, metadata, overwrite=overwrite)
+        finally:
+            body.release()
+
+    async def _put_body(
+        self, key: str, body: PartBuffer, metadata: Mapping[str, str], *, overwrite: bool
+    ) -> PutResult:
+        with body.getbuffer() as view:
+            sha256 = hashlib.sha256(view).hexdigest()
+            ours = of_single(self.config.checksum_algorithm, view)
+            size = view.nbytes
         algorithm = self.config.checksum_algorithm
         args: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
-            "Body": None,  # a fresh reader per attempt, see op()
+            "Body": body,  # rewound for every attempt, see op()
             "Metadata": {**metadata, **proof.to_tags(sha256, ours)},
             "StorageClass": self.config.storage_class,
             "ChecksumAlgorithm": algorithm,
@@ -261,20 +279,21 @@ class S3Store:
             args["IfNoneMatch"] = "*"
 
         async def op(client: Any) -> Completion:
+            body.seek(0)
             try:
-                response = await client.put_object(**{**args, "Body": io.BytesIO(data)})
+                response = await client.put_object(**args)
             except botocore.exceptions.ClientError as exc:
-                done = await self._done_before(client, exc, key, ours, len(data), PRECONDITION_FAILED)
+                done = await self._done_before(client, exc, key, ours, size, PRECONDITION_FAILED)
                 if done is None:
                     raise
                 return done
             return Completion(str(response.get("ETag", "")).strip('"'), wire.parse_checksum(response))
 
-        policy, timeout_s = self.config.part_policy, self._part_s(data)
+        policy, timeout_s = self.config.part_policy, self._part_s(size)
         done = await self._call("s3.put", key, op, policy=policy, timeout_s=timeout_s)
         if done.checksum is not None and not done.checksum.matches(ours):
             raise ItemFailedError("s3.put", key, f"S3 checksum {done.checksum} differs from ours {ours}")
-        return PutResult(key, len(data), sha256, ours, done.etag, 0)
+        return PutResult(key, size, sha256, ours, done.etag, 0)
 
     def writer(
         self, key: str, expected_size: int, metadata: Mapping[str, str], *, overwrite: bool = False
@@ -306,8 +325,11 @@ class S3Store:
         """Stream `chunks` (exactly `expected_size` bytes) to `key`: one PUT below the part size, else
         a multipart upload; ItemFailedError (nothing left behind) when the stream is shorter or longer."""
         if expected_size < multipart.part_size(expected_size, self.config.part_size):
-            data = await _gather(chunks, expected_size, key)
-            return await self.put_bytes(key, data, metadata, overwrite=overwrite)
+            body = await _gather(chunks, expected_size, key)
+            try:
+                return await self._put_body(key, body, metadata, overwrite=overwrite)
+            finally:
+                body.release()
         async with self.writer(key, expected_size, metadata, overwrite=overwrite) as upload:
             async for chunk in chunks:
                 await upload.write(chunk)
@@ -365,19 +387,20 @@ class S3Store:
         return await self._call("s3.create_upload", key, op)
 
     async def upload_part(
-        self, key: str, upload_id: str, number: int, body: bytes, checksum: str, on_retry: OnRetry
+        self, key: str, upload_id: str, number: int, body: PartBuffer, checksum: str, on_retry: OnRetry
     ) -> str:
         algorithm = self.config.checksum_algorithm
 
         async def op(client: Any) -> str:
+            body.seek(0)
             response = await client.upload_part(
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
                 PartNumber=number,
-                # a fresh reader over the same bytes on every attempt: a retry never re-reads the source
-                # (and a BytesIO, not raw bytes, lets aiohttp send a large body in slices)
-                Body=io.BytesIO(body),
+                # the same buffer, rewound, on every attempt: a retry never re-reads the source (and a
+                # file object, not raw bytes, lets aiohttp send a large body in slices)
+                Body=body,
                 ChecksumAlgorithm=algorithm,
                 **{FIELDS[algorithm]: checksum},
             )
@@ -391,7 +414,7 @@ class S3Store:
             key,
             op,
             policy=self.config.part_policy,
-            timeout_s=self._part_s(body),
+            timeout_s=self._part_s(body.size),
             on_retry=on_retry,
         )
 
@@ -476,22 +499,26 @@ class S3Store:
         _log.info("s3.lost_response_recovered", key=key, code=errors.error_code(exc))
         return Completion(str(response.get("ETag", "")).strip('"'), found)
 
-    def _part_s(self, body: bytes) -> float:
-        return self.config.call_timeout_s + len(body) / SLOWEST_PART_RATE
+    def _part_s(self, size: int) -> float:
+        return self.config.call_timeout_s + size / SLOWEST_PART_RATE
 
 
-async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) -> bytes:
-    """All of a small stream in memory; ItemFailedError if it is not `expected_size` bytes long."""
-    pieces: list[bytes] = []
+async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) -> PartBuffer:
+    """All of a small stream in one buffer; ItemFailedError if it is not `expected_size` bytes long."""
+    body = PartBuffer()
     size = 0
-    async for chunk in chunks:
-        pieces.append(bytes(chunk))
-        size += len(chunk)
-        if size > expected_size:
-            raise ItemFailedError("s3.put", key, f"stream longer than the expected {expected_size} bytes")
-    if size != expected_size:
-        raise ItemFailedError("s3.put", key, f"stream ended at {size} of {expected_size} bytes")
-    return b"".join(pieces)
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > expected_size:
+                raise ItemFailedError("s3.put", key, f"stream longer than the expected {expected_size} bytes")
+            body.write(chunk)
+        if size != expected_size:
+            raise ItemFailedError("s3.put", key, f"stream ended at {size} of {expected_size} bytes")
+    except BaseException:
+        body.release()
+        raise
+    return body
 
 
 __all__ = ["NO_SUCH_UPLOAD", "PRECONDITION_FAILED", "S3ItemError", "S3Store", "StoreConfig"]

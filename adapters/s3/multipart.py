@@ -2,9 +2,9 @@
 
 Memory: a part's bytes are only held while the part holds one of `parts_in_flight` slots, and the slot is
 taken before the first byte is kept; so at most `parts_in_flight * part_size` bytes are buffered, whatever
-the object size. Incoming chunks of any size are kept as zero-copy memoryview slices (copied only if the
-caller's buffer is mutable) and joined once into the part's immutable `bytes`, which every attempt re-sends
-through a BytesIO sharing that buffer.
+the object size. Incoming chunks are copied once, as they arrive, into the part's `PartBuffer` (so they are
+freed at once), and every attempt sends that same buffer: no second copy anywhere (a `BytesIO` made over
+`bytes` would be copied whole by aiohttp, which asks it for its buffer).
 
 Safety: the upload is aborted (shielded, with its own deadline) on every way out of the `async with` block
 except a successful `complete()`: an error in the body, a failed part, cancellation, or a stream whose length
@@ -14,6 +14,7 @@ is not the expected size. A failed part (after its retries) cancels the other pa
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -54,6 +55,25 @@ def part_size(expected_size: int, override: int | None = None) -> int:
     return size
 
 
+class PartBuffer(io.BytesIO):
+    """A part's bytes, filled once and sent as they are on every attempt.
+
+    aiohttp closes the body it sent: here `close()` only rewinds, so a retry re-sends the same buffer;
+    `release()` frees it.
+    """
+
+    def close(self) -> None:
+        if not self.closed:
+            self.seek(0)
+
+    def release(self) -> None:
+        super().close()
+
+    @property
+    def size(self) -> int:
+        return self.getbuffer().nbytes
+
+
 @dataclass(frozen=True)
 class CompletedPart:
     number: int
@@ -88,7 +108,7 @@ class UploadCalls(Protocol):
     async def create_upload(self, key: str, metadata: Mapping[str, str]) -> str: ...
 
     async def upload_part(
-        self, key: str, upload_id: str, number: int, body: bytes, checksum: str, on_retry: OnRetry
+        self, key: str, upload_id: str, number: int, body: PartBuffer, checksum: str, on_retry: OnRetry
     ) -> str: ...
 
     async def complete_upload(
@@ -137,7 +157,7 @@ class MultipartWriter:
         self._slots = anyio.Semaphore(parts_in_flight)
         self._in_flight = parts_in_flight
         self._sha = hashlib.sha256()
-        self._pieces: list[bytes | memoryview] = []  # the part being filled
+        self._part: PartBuffer | None = None  # the part being filled
         self._fill = 0
         self._target = 0  # size of the part being filled; 0 while none is
         self._next_part = 1
@@ -170,12 +190,12 @@ class MultipartWriter:
             raise ItemFailedError("s3.upload", self.key, cause)
         self._sha.update(view)
         self._bytes_in += len(view)
-        immutable = isinstance(chunk, bytes)  # slices of it can be kept as they are
         while view:
-            if not self._target:
+            if self._part is None:
                 await self._start_part()
+            assert self._part is not None
             n = min(len(view), self._target - self._fill)
-            self._pieces.append(view[:n] if immutable else bytes(view[:n]))
+            self._part.write(view[:n])  # the one copy: the chunk is free once written
             self._fill += n
             view = view[n:]
             if self._fill == self._target:
@@ -213,29 +233,31 @@ class MultipartWriter:
         start = (self._next_part - 1) * self._part_size
         self._target = min(self._part_size, self._expected - start)
         self._fill = 0
+        self._part = PartBuffer()
         self._alive += 1
         self._peak = max(self._peak, self._alive)
 
     def _launch(self) -> None:
         number = self._next_part
         self._next_part += 1
-        buf = b"".join(self._pieces)  # the one copy: from the incoming chunks into the part
-        self._pieces = []
+        buf, self._part = self._part, None
+        assert buf is not None
         self._target = self._fill = 0
         self._tg.start_soon(self._send_part, number, buf, name=f"s3 part {number} of {self.key}")
 
-    async def _send_part(self, number: int, buf: bytes) -> None:
+    async def _send_part(self, number: int, buf: PartBuffer) -> None:
         try:
-            raw = await anyio.to_thread.run_sync(digest, self._algorithm, buf)
+            raw = await anyio.to_thread.run_sync(_digest_of, self._algorithm, buf)
             etag = await self._calls.upload_part(
                 self.key, self._upload_id, number, buf, b64(raw), self._count_retry
             )
-            self._parts[number] = (CompletedPart(number, etag, b64(raw), len(buf)), raw)
+            self._parts[number] = (CompletedPart(number, etag, b64(raw), buf.size), raw)
         except Exception as exc:
             if self.error is None:
                 self.error = exc
                 self._tg.cancel_scope.cancel()  # the upload is lost: stop the other parts and the body
         finally:
+            buf.release()
             del buf
             self._alive -= 1
             self._slots.release()
@@ -248,6 +270,11 @@ class MultipartWriter:
             await self._slots.acquire()
         for _ in range(self._in_flight):
             self._slots.release()
+
+
+def _digest_of(algorithm: Algorithm, buf: PartBuffer) -> bytes:
+    with buf.getbuffer() as view:
+        return digest(algorithm, view)
 
 
 @asynccontextmanager
