@@ -40,6 +40,7 @@ class Row:
     variant: str = ""  # settings that differ from the defaults (such rows are diagnostics, not judged)
     moto_cpu_s: float | None = None  # CPU the S3 server (moto) spent during the run
     sim_cpu_s: float | None = None  # CPU the Kaltura simulator spent during the run
+    load_1m: float | None = None  # the machine's 1-minute load average when the run ended (others' work too)
     note: str = ""
 
     @property
@@ -86,7 +87,7 @@ class Row:
             cpu_s_per_gb=None if self.cpu_s_per_gb is None else round(self.cpu_s_per_gb, 3),
             requests_per_entry=None if self.requests_per_entry is None else round(self.requests_per_entry, 3),
         )
-        for key in ("wall_s", "cpu_s", "peak_rss_mb", "tree_rss_mb", "moto_cpu_s", "sim_cpu_s"):
+        for key in ("wall_s", "cpu_s", "peak_rss_mb", "tree_rss_mb", "moto_cpu_s", "sim_cpu_s", "load_1m"):
             if doc[key] is not None:
                 doc[key] = round(doc[key], 3)
         return doc
@@ -189,6 +190,7 @@ _COLUMNS: Final = (
     ("peak rps", 8),
     ("moto s", 6),
     ("sim s", 5),
+    ("load", 4),
 )
 
 
@@ -221,6 +223,7 @@ def row_cells(row: Row) -> list[str]:
         rps if rps is not None else "-",
         _cell(row.moto_cpu_s, ".1f"),
         _cell(row.sim_cpu_s, ".1f"),
+        _cell(row.load_1m, ".1f"),
     ]
 
 

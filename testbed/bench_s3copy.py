@@ -74,11 +74,12 @@ def cli_path() -> list[str]:
 
 
 @dataclass(frozen=True)
-class ServerCpu:
-    """CPU seconds the servers spent during one run."""
+class Backdrop:
+    """What went on around one run: the CPU the servers spent, the machine's load."""
 
     moto: float
     sim: float
+    load_1m: float  # the machine's load average when the run ended
 
 
 class Bench:
@@ -186,12 +187,12 @@ class Bench:
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
-    ) -> tuple[Measured, ServerCpu]:
+    ) -> tuple[Measured, Backdrop]:
         """`measure` the command, and the CPU seconds moto and the simulator spent meanwhile."""
         before = (process_cpu_s(self.s3.pid), process_cpu_s(sim.pid))
         m = measure(argv, env=env, timeout_s=RUN_TIMEOUT_S, sample_tree=sample_tree)
         after = (process_cpu_s(self.s3.pid), process_cpu_s(sim.pid))
-        return m, ServerCpu(moto=after[0] - before[0], sim=after[1] - before[1])
+        return m, Backdrop(moto=after[0] - before[0], sim=after[1] - before[1], load_1m=os.getloadavg()[0])
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -251,6 +252,7 @@ class Bench:
             variant=variant,
             moto_cpu_s=servers.moto,
             sim_cpu_s=servers.sim,
+            load_1m=servers.load_1m,
             note="; ".join(notes),
         )
 
@@ -291,6 +293,7 @@ class Bench:
             note="; ".join(notes),
             moto_cpu_s=servers.moto,
             sim_cpu_s=servers.sim,
+            load_1m=servers.load_1m,
         )
 
     def run_anchor(
@@ -346,6 +349,7 @@ class Bench:
             note="; ".join(notes),
             moto_cpu_s=servers.moto,
             sim_cpu_s=servers.sim,
+            load_1m=servers.load_1m,
         )
 
 
