@@ -99,6 +99,10 @@ class S3Store:
             # we send our own part checksums; botocore adds one only where S3 requires it
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
+            # no second SHA-256 pass over every byte for the signature: each body carries its CRC32C (or
+            # SHA-256) checksum, which S3 verifies, and the object is proven afterwards (what botocore
+            # itself does over HTTPS when a checksum header is present)
+            s3={"payload_signing_enabled": False},
         )
         kwargs: dict[str, Any] = {"config": botocore_config}
         if cfg.endpoint_url:
