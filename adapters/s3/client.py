@@ -254,7 +254,7 @@ class S3Store:
         """One PUT of a small object, with its checksum and its record in the same request: in the tags, as
         for multipart objects, and in the metadata too (known before the PUT here), so a proof needs no tag
         read."""
-        body = PartBuffer()
+        body = PartBuffer(len(data))
         body.write(data)
         try:
             return await self._put_body(key, body, metadata, overwrite=overwrite)
@@ -509,7 +509,7 @@ class S3Store:
 
 async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) -> PartBuffer:
     """All of a small stream in one buffer; ItemFailedError if it is not `expected_size` bytes long."""
-    body = PartBuffer()
+    body = PartBuffer(expected_size)  # filled in place; a longer stream is refused before it overflows
     size = 0
     try:
         async for chunk in chunks:

@@ -8,7 +8,7 @@ from adapters.s3.multipart import PartBuffer
 
 
 def test_close_rewinds_so_a_retry_sends_the_same_bytes() -> None:
-    buf = PartBuffer()
+    buf = PartBuffer(3)
     buf.write(b"abc")
     buf.seek(0)
     assert buf.read() == b"abc"
@@ -19,9 +19,30 @@ def test_close_rewinds_so_a_retry_sends_the_same_bytes() -> None:
 
 
 def test_release_frees_the_buffer() -> None:
-    buf = PartBuffer()
+    buf = PartBuffer(3)
     buf.write(b"abc")
     buf.release()
     assert buf.closed
     with pytest.raises(ValueError, match="closed"):
         buf.read()
+
+
+def test_buffer_has_its_final_size_before_it_is_filled() -> None:
+    buf = PartBuffer(8)
+    assert buf.size == 8
+    assert buf.filled == 0
+
+
+def test_filling_in_chunks_writes_in_place_without_growing() -> None:
+    buf = PartBuffer(6)
+    buf.write(b"ab")
+    buf.write(memoryview(b"cdef"))
+    assert buf.filled == 6
+    assert buf.size == 6
+    with buf.getbuffer() as view:
+        assert bytes(view) == b"abcdef"
+
+
+def test_negative_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        PartBuffer(-1)
