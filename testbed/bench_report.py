@@ -41,6 +41,7 @@ class Row:
     moto_cpu_s: float | None = None  # CPU the S3 server (moto) spent during the run
     sim_cpu_s: float | None = None  # CPU the Kaltura simulator spent during the run
     load_1m: float | None = None  # the machine's 1-minute load average when the run ended (others' work too)
+    round: int = 1  # which round of a workload's repeated runs
     note: str = ""
 
     @property
@@ -56,7 +57,8 @@ class Row:
 
     @property
     def notes(self) -> str:
-        parts = ([f"settings {self.variant}"] if self.variant else []) + ([self.note] if self.note else [])
+        parts = [f"round {self.round}"] if self.round > 1 else []
+        parts += ([f"settings {self.variant}"] if self.variant else []) + ([self.note] if self.note else [])
         return "; ".join(parts)
 
     @property
@@ -107,7 +109,9 @@ class Target:
 
 
 def _ours(rows: Sequence[Row], workload: str) -> Row | None:
-    return next((r for r in rows if r.workload == workload and r.tool == OURS and not r.variant), None)
+    """Our run at the default settings (the fastest round when there were several)."""
+    ours = [r for r in rows if r.workload == workload and r.tool == OURS and not r.variant]
+    return max(ours, key=lambda r: r.mb_per_s, default=None)
 
 
 def targets(rows: Sequence[Row]) -> list[Target]:
@@ -127,7 +131,11 @@ def targets(rows: Sequence[Row]) -> list[Target]:
             Target("W1 speed-up over the sequential algorithm", f">= {W1_SPEEDUP:g}x", "not measured", None)
         )
     w2 = _ours(rows, "W2")
-    anchors = [r for r in rows if r.workload == "W2" and r.tool in ANCHORS and r.failed == 0 and r.archived]
+    anchors = [
+        r
+        for r in rows
+        if r.workload == "W2" and r.tool in ANCHORS and not r.variant and not r.failed and r.archived
+    ]
     if w2 is not None and anchors:
         best = max(anchors, key=lambda r: r.mb_per_s)
         value = f"{w2.mb_per_s:.1f} vs {best.mb_per_s:.1f} MB/s ({best.label})"
@@ -139,21 +147,25 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     like = [
         r for r in rows if r.workload == "W2" and r.tool == "rclone" and r.variant.startswith("multipart")
     ]
-    if w2 is not None and like and like[0].archived and not like[0].failed:
-        value = f"{w2.mb_per_s:.1f} vs {like[0].mb_per_s:.1f} MB/s ({like[0].label})"
+    like = [r for r in like if r.archived and not r.failed]
+    if w2 is not None and like:
+        rival = max(like, key=lambda r: r.mb_per_s)
+        value = f"{w2.mb_per_s:.1f} vs {rival.mb_per_s:.1f} MB/s ({rival.label})"
         out.append(Target("W2 MB/s against rclone in multipart of our part size", ">= (like for like)", value,
-                          w2.mb_per_s >= like[0].mb_per_s))  # fmt: skip
-    w3 = _ours(rows, "W3")
+                          w2.mb_per_s >= rival.mb_per_s))  # fmt: skip
+    w3s = [r for r in rows if r.workload == "W3" and r.tool == OURS and not r.variant]
+    w3 = max(w3s, key=lambda r: r.peak_rss_mb, default=None)  # memory: the worst round
     out.append(
         Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", f"{w3.peak_rss_mb:.1f} MB", w3.peak_rss_mb <= W3_RSS_MB)
         if w3 is not None
         else Target("W3 peak RSS", f"<= {W3_RSS_MB:g} MB", "not measured", None)
     )
     for row in (r for r in rows if r.tool == OURS and not r.variant):
+        where = row.workload if row.round == 1 else f"{row.workload} (round {row.round})"
         if row.peak_rps is not None and row.rps_setting is not None:
             out.append(
                 Target(
-                    f"{row.workload} peak Kaltura requests/s",
+                    f"{where} peak Kaltura requests/s",
                     f"<= {row.rps_setting:g} (setting)",
                     str(row.peak_rps),
                     row.peak_rps <= row.rps_setting,
@@ -163,7 +175,7 @@ def targets(rows: Sequence[Row]) -> list[Target]:
         if per is not None:
             out.append(
                 Target(
-                    f"{row.workload} Kaltura requests per archived entry",
+                    f"{where} Kaltura requests per archived entry",
                     f"<= {REQUESTS_PER_ENTRY:g}",
                     f"{per:.3f}",
                     per <= REQUESTS_PER_ENTRY,

@@ -28,14 +28,11 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]  # no stubs installed; only the client calls are used
-from KalturaClient import KalturaClient, KalturaConfiguration
-from KalturaClient.Plugins.Core import KalturaSessionType
 
 from engine.settings import byte_size
 from jobs.settings import SETTINGS
@@ -49,7 +46,8 @@ from testbed.bench_workloads import (
     catalog_snapshot,
     find_catalog,
     first_archivable,
-    original,
+    flavor_urls,
+    restore_tags,
     selected,
 )
 from testbed.kaltura_sim import SimOptions, SimProcess
@@ -162,28 +160,44 @@ class Bench:
                 "archivable": len(all_ids),
                 "size_mb": workload.size_mb,
             }
+            self.run_rows(workload, sim, selection, tags)
+
+    def run_rows(
+        self,
+        workload: Workload,
+        sim: SimProcess,
+        selection: Sequence[Mapping[str, Any]],
+        tags: Mapping[str, list[str]],
+    ) -> None:
+        """Every run of one workload: `rounds` interleaved rounds of the concurrent runs (ours, the anchors
+        at our transfers), then our variants, the sequential algorithm and the anchors one at a time."""
+        tools = [t for t in self.tools if t in self.only]
+        anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
+        urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids]) if tools else []
+        parallel = self.transfers if len(urls) > 1 else 1
+        for round_no in range(1, workload.rounds + 1):
             if "ours" in self.only:
-                self.add(self.run_ours(workload, sim))
+                self.add(self.run_ours(workload, sim), round_no)
                 restore_tags(sim, tags)
-                for variant in workload.variants if self.variants else ():
-                    self.add(self.run_ours(workload, sim, variant=variant))
-                    restore_tags(sim, tags)
-            if "sequential" in self.only:
-                baseline_m, _ = first_archivable(selection, workload.baseline_entries)
-                self.add(self.run_sequential(workload, sim, baseline_m))
+            for tool in tools:
+                if round_no == 1 or tool == "rclone":  # aws-cli is never the best anchor: once is enough
+                    self.add(self.run_anchor(workload, sim, tool, urls, parallel), round_no)
+            if "rclone" in tools and workload.rclone_multipart:
+                self.add(
+                    self.run_anchor(workload, sim, "rclone", urls, parallel, self.rclone_parts), round_no
+                )
+        if "ours" in self.only:
+            for variant in workload.variants if self.variants else ():
+                self.add(self.run_ours(workload, sim, variant=variant))
                 restore_tags(sim, tags)
-            tools = [t for t in self.tools if t in self.only]
-            if tools:
-                anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
-                urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids])
-                concurrencies = [self.transfers, 1] if len(urls) > 1 else [1]
-                for tool in tools:
-                    for jobs in concurrencies:
-                        self.add(self.run_anchor(workload, sim, tool, urls, jobs))
-                if "rclone" in tools and workload.rclone_multipart:
-                    self.add(
-                        self.run_anchor(workload, sim, "rclone", urls, concurrencies[0], self.rclone_parts)
-                    )
+        if "sequential" in self.only:
+            baseline_m, _ = first_archivable(selection, workload.baseline_entries)
+            self.add(self.run_sequential(workload, sim, baseline_m))
+            restore_tags(sim, tags)
+        if parallel > 1:
+            one_by_one = urls[: workload.anchor_sequential_entries]
+            for tool in tools:
+                self.add(self.run_anchor(workload, sim, tool, one_by_one, 1))
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
@@ -194,7 +208,8 @@ class Bench:
         after = (process_cpu_s(self.s3.pid), process_cpu_s(sim.pid))
         return m, Backdrop(moto=after[0] - before[0], sim=after[1] - before[1], load_1m=os.getloadavg()[0])
 
-    def add(self, row: Row) -> None:
+    def add(self, row: Row, round_no: int = 1) -> None:
+        row = replace(row, round=round_no) if round_no != 1 else row
         self.rows.append(row)
         print(format_row(row), flush=True)
         if row.notes:
@@ -368,31 +383,6 @@ def _run_notes(m: Measured, name: str) -> list[str]:
         tail = m.stderr_tail.strip().splitlines()[-1:] or [""]
         return [f"{name} exited {m.exit_code}: {tail[0][:300]}"]
     return []
-
-
-def restore_tags(sim: SimProcess, tags: Mapping[str, list[str]]) -> None:
-    """Put every selected entry's tags back as they were before a run (a run tags what it archives)."""
-    now = {e["id"]: e["tags"] for e in sim.control.get_entries()}
-    changed = [(i, t) for i, t in tags.items() if now.get(i) != t]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda item: sim.control.patch_entry(item[0], tags=item[1]), changed))
-
-
-def flavor_urls(sim: SimProcess, entries: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(entry id, download URL of its original) for each entry, from `flavorAsset.getUrl` (not timed)."""
-    ks = KalturaClient.generateSessionV2(
-        sim.admin_secret, sim.user_id, KalturaSessionType.ADMIN, sim.partner_id, 86400
-    )
-
-    def url_of(entry: Mapping[str, Any]) -> tuple[str, str]:
-        client = KalturaClient(KalturaConfiguration(sim.service_url))  # one per call: it is not thread-safe
-        client.setKs(ks)
-        source = original(entry)
-        assert source is not None
-        return entry["id"], str(client.flavorAsset.getUrl(source["id"]))
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(url_of, entries))
 
 
 def git_state() -> dict[str, Any]:

@@ -12,16 +12,22 @@ wanted number of entries the job will archive:
   legacy-tagged: outside the selection): the benchmark counts archived and skipped.
 
 The selection is computed from the generated catalog (`catalog_snapshot`), which is what the simulator
-serves when it starts; `/__sim/entries` has no media type.
+serves when it starts; `/__sim/entries` has no media type. On a running simulator, `flavor_urls` gets the
+entries' download URLs (for the anchors) and `restore_tags` undoes what a run tagged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from KalturaClient import KalturaClient, KalturaConfiguration
+from KalturaClient.Plugins.Core import KalturaSessionType
+
 from testbed.catalog import EDGE_MIN_N, MEDIA_VIDEO, TOO_BIG_KB, CatalogEntry, generate
+from testbed.kaltura_sim import SimProcess
 
 ARCHIVED_TAG: Final = "archived_to_s3"
 REPLACED_TAG: Final = "flavors_deleted"
@@ -46,6 +52,8 @@ class Workload:
     anchor_entries: int | None = None
     variants: tuple[str, ...] = ()  # diagnostic runs of our CLI: "NAME=VALUE ..." settings each
     rclone_multipart: bool = False  # also run rclone in multipart with our part size (like for like)
+    rounds: int = 1  # rounds of the concurrent runs, interleaved (the machine is shared: noise)
+    anchor_sequential_entries: int | None = None  # entries for the one-at-a-time anchor runs (None: all)
 
 
 WORKLOADS: Final = {
@@ -67,6 +75,8 @@ WORKLOADS: Final = {
         100.0,
         download_mbps=200,
         rclone_multipart=True,
+        rounds=2,
+        anchor_sequential_entries=4,  # one stream at 25 MB/s: 4 entries show the rate in 16 s, not 64
     ),
     "W3": Workload("W3", "memory: 1 x 1 GiB", 1, GIB / 1e6, variants=("ARCHIVER_MEMORY_BUDGET=128MiB",)),
 }
@@ -82,7 +92,12 @@ QUICK: Final = {
         title="latency-bound (quick): 60 x 1 MB, 50 ms API and first-byte latency",
     ),
     "W2": replace(
-        WORKLOADS["W2"], entries=4, size_mb=25.0, title="bandwidth-bound (quick): 4 x 25 MB at 25 MB/s"
+        WORKLOADS["W2"],
+        entries=4,
+        size_mb=25.0,
+        rounds=1,
+        anchor_sequential_entries=2,
+        title="bandwidth-bound (quick): 4 x 25 MB at 25 MB/s",
     ),
     "W3": replace(
         WORKLOADS["W3"], size_mb=(GIB // 4) / 1e6, variants=(), title="memory (quick): 1 x 256 MiB"
@@ -172,3 +187,28 @@ def find_catalog(workload: Workload) -> tuple[int, int]:
                 if sum(1 for e in selected(snap) if archivable(e)) == want:
                     return n, seed
     raise LookupError(f"no catalog gives {want} archivable entries for {workload.name}")
+
+
+def restore_tags(sim: SimProcess, tags: Mapping[str, list[str]]) -> None:
+    """Put every selected entry's tags back as they were before a run (a run tags what it archives)."""
+    now = {e["id"]: e["tags"] for e in sim.control.get_entries()}
+    changed = [(i, t) for i, t in tags.items() if now.get(i) != t]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda item: sim.control.patch_entry(item[0], tags=item[1]), changed))
+
+
+def flavor_urls(sim: SimProcess, entries: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(entry id, download URL of its original) for each entry, from `flavorAsset.getUrl` (not timed)."""
+    ks = KalturaClient.generateSessionV2(
+        sim.admin_secret, sim.user_id, KalturaSessionType.ADMIN, sim.partner_id, 86400
+    )
+
+    def url_of(entry: Mapping[str, Any]) -> tuple[str, str]:
+        client = KalturaClient(KalturaConfiguration(sim.service_url))  # one per call: it is not thread-safe
+        client.setKs(ks)
+        source = original(entry)
+        assert source is not None
+        return entry["id"], str(client.flavorAsset.getUrl(source["id"]))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(url_of, entries))

@@ -150,3 +150,25 @@ def test_w2_is_also_compared_like_for_like_with_rclone_in_multipart() -> None:
     assert found["W2 MB/s against the best anchor"] is False
     assert found["W2 MB/s against rclone in multipart of our part size"] is True
     assert format_table([multipart]).splitlines()[1].split()[1:3] == ["rclone", "x16*"]
+
+
+def test_with_rounds_speed_takes_the_best_round_and_memory_the_worst() -> None:
+    first = replace(OURS_W1, workload="W2", archived=16, bytes=1_600_000_000, wall_s=40.0)  # 40 MB/s
+    second = replace(first, wall_s=20.0, round=2)  # 80 MB/s
+    rclone = Row("W2", "rclone", 16, 16, 0, 0, 1_600_000_000, wall_s=25.0, cpu_s=1.0, peak_rss_mb=47.0)
+    assert verdicts([first, second, rclone])["W2 MB/s against the best anchor"] is True
+    light = replace(OURS_W1, workload="W3", peak_rss_mb=150.0)
+    heavy = replace(light, peak_rss_mb=250.0, round=2)
+    assert verdicts([light, heavy])["W3 peak RSS"] is False
+    assert "W3 (round 2) peak Kaltura requests/s" in verdicts([light, heavy])
+    assert format_table([second]).splitlines()[2].strip() == "note: round 2"
+
+
+def test_the_best_anchor_is_one_at_its_own_settings_not_a_variant() -> None:
+    ours = replace(OURS_W1, workload="W2", archived=16, bytes=1_600_000_000, wall_s=20.0)  # 80 MB/s
+    tuned = Row("W2", "rclone", 16, 16, 0, 0, 1_600_000_000, wall_s=10.0, cpu_s=1.0, peak_rss_mb=47.0,
+                variant="multipart, 16MiB parts")  # fmt: skip
+    plain = replace(tuned, wall_s=40.0, variant="")
+    found = verdicts([ours, tuned, plain])
+    assert found["W2 MB/s against the best anchor"] is True  # 80 vs the plain 40, not the variant's 160
+    assert found["W2 MB/s against rclone in multipart of our part size"] is False
