@@ -11,8 +11,7 @@ import argparse
 import functools
 import io
 import json
-import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,16 +58,6 @@ class JobRun:
         (event,) = self.entry_events("run.finished")
         return event
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def sim_env(sim: SimProcess, bucket: str, **more: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,17 +38,6 @@ class FakeTty(io.StringIO):
     def isatty(self) -> bool:
         return True
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Each test configures logging its own way; put structlog, the root logger and contextvars back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def json_events(stream: io.StringIO) -> list[dict[str, Any]]:
