@@ -113,10 +113,7 @@ class Bench:
     def user_env(self, sim: SimProcess, bucket: str) -> dict[str, str]:
         return {
             **self.base_env(),
-            "KALTURA_PARTNERID": str(sim.partner_id),
-            "KALTURA_SECRET": sim.admin_secret,
-            "KALTURA_USERID": sim.user_id,
-            "KALTURA_SERVICE_URL": sim.service_url,
+            **sim.client_env(),
             "AWS_BUCKET": bucket,
             **self.overrides,
         }

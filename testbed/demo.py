@@ -74,13 +74,8 @@ def cli_env(sim: KalturaSim, s3: S3Server) -> dict[str, str]:
     """The environment of a task pointed at the testbed (legacy variable names included)."""
     env = dict(os.environ)
     env.update(s3.client_env())
-    env.update({
-        "KALTURA_PARTNERID": str(sim.partner_id),
-        "KALTURA_SECRET": sim.admin_secret,
-        "KALTURA_USERID": sim.user_id,
-        "KALTURA_SERVICE_URL": sim.service_url,
-        "AWS_BUCKET": BUCKET,
-    })
+    env.update(sim.client_env())
+    env["AWS_BUCKET"] = BUCKET
     return env
 
 

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from testbed.kaltura_sim.control import SimControl
-from testbed.kaltura_sim.runner import SimOptions
+from testbed.kaltura_sim.runner import SimOptions, settings_env
 from testbed.process import die_with_parent, terminate
 
 
@@ -49,6 +49,10 @@ class SimProcess:
         self.exit_code: int | None = None  # set once stopped
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+
+    def client_env(self) -> dict[str, str]:
+        """KALTURA_* variables for a kaltura-archiver process using this simulator."""
+        return settings_env(self.service_url, self.partner_id, self.admin_secret, self.user_id)
 
     @property
     def control(self) -> SimControl:

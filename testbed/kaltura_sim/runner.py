@@ -19,6 +19,16 @@ from testbed.kaltura_sim.state import SimState
 HOST = "127.0.0.1"
 
 
+def settings_env(service_url: str, partner_id: int, admin_secret: str, user_id: str) -> dict[str, str]:
+    """The environment a user of kaltura-archiver sets to point it at this simulator (the legacy names)."""
+    return {
+        "KALTURA_SERVICE_URL": service_url,
+        "KALTURA_PARTNERID": str(partner_id),
+        "KALTURA_SECRET": admin_secret,
+        "KALTURA_USERID": user_id,
+    }
+
+
 @dataclass(frozen=True)
 class SimOptions:
     """Everything that shapes one simulator (the CLI flags, one to one)."""
@@ -134,6 +144,10 @@ class KalturaSim:
     @property
     def control(self) -> SimControl:
         return SimControl(self.service_url)
+
+    def client_env(self) -> dict[str, str]:
+        """KALTURA_* variables for a kaltura-archiver process using this simulator."""
+        return settings_env(self.service_url, self.partner_id, self.admin_secret, self.user_id)
 
     def info(self) -> dict[str, Any]:
         """The start-up line the CLI prints."""

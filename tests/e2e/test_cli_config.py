@@ -22,15 +22,6 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def sim_env(sim: SimProcess) -> dict[str, str]:
-    return {
-        "KALTURA_SERVICE_URL": sim.service_url,
-        "KALTURA_PARTNERID": str(sim.partner_id),
-        "KALTURA_SECRET": sim.admin_secret,
-        "KALTURA_USERID": sim.user_id,
-    }
-
-
 def plain_lines(stderr: str) -> list[str]:
     """The lines of stderr that are not JSON log events."""
     return [line for line in stderr.splitlines() if not line.startswith("{")]
@@ -44,7 +35,7 @@ def closed_port_url() -> str:
 
 
 def test_config_prints_partner_url_and_ks_expiry_but_no_secret(kaltura_sim: SimProcess) -> None:
-    done = run(["config"], sim_env(kaltura_sim))
+    done = run(["config"], kaltura_sim.client_env())
     assert done.returncode == 0
     found = dict(line.split("\t", 1) for line in done.stdout.splitlines())
     assert found["kaltura_partner_id"] == str(kaltura_sim.partner_id)
@@ -59,7 +50,7 @@ def test_config_prints_partner_url_and_ks_expiry_but_no_secret(kaltura_sim: SimP
 
 
 def test_config_without_secret_exits_2_naming_the_variable(kaltura_sim: SimProcess) -> None:
-    env = sim_env(kaltura_sim)
+    env = kaltura_sim.client_env()
     del env["KALTURA_SECRET"]
     done = run(["config"], env)
     assert done.returncode == 2
@@ -68,14 +59,14 @@ def test_config_without_secret_exits_2_naming_the_variable(kaltura_sim: SimProce
 
 
 def test_list_with_a_bad_number_exits_2(kaltura_sim: SimProcess) -> None:
-    done = run(["list"], {**sim_env(kaltura_sim), "ARCHIVER_KALTURA_IN_FLIGHT": "lots"})
+    done = run(["list"], {**kaltura_sim.client_env(), "ARCHIVER_KALTURA_IN_FLIGHT": "lots"})
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("kaltura-archiver: ARCHIVER_KALTURA_IN_FLIGHT='lots'")
     assert done.stderr.count("\n") == 1
 
 
 def test_count_with_an_unknown_status_exits_2(kaltura_sim: SimProcess) -> None:
-    done = run(["count", "--status", "2", "12"], sim_env(kaltura_sim))
+    done = run(["count", "--status", "2", "12"], kaltura_sim.client_env())
     assert done.returncode == 2
     assert done.stderr == (
         "kaltura-archiver: --status '12' is not an entry status: use some of -2 -1 0 1 2 3 4 5 6 7\n"
@@ -84,7 +75,7 @@ def test_count_with_an_unknown_status_exits_2(kaltura_sim: SimProcess) -> None:
 
 def test_config_with_an_unreachable_service_exits_2(kaltura_sim: SimProcess) -> None:
     url = closed_port_url()
-    done = run(["config"], {**sim_env(kaltura_sim), "KALTURA_SERVICE_URL": url})
+    done = run(["config"], {**kaltura_sim.client_env(), "KALTURA_SERVICE_URL": url})
     assert done.returncode == 2
     assert plain_lines(done.stderr) == [  # besides the JSON log events of the attempts
         f"kaltura-archiver: KALTURA_SERVICE_URL='{url}' does not answer: check the URL and the network"
@@ -93,7 +84,7 @@ def test_config_with_an_unreachable_service_exits_2(kaltura_sim: SimProcess) -> 
 
 def test_config_with_a_wrong_secret_exits_3(kaltura_sim: SimProcess) -> None:
     wrong = "0" * 32
-    done = run(["config"], {**sim_env(kaltura_sim), "KALTURA_SECRET": wrong})
+    done = run(["config"], {**kaltura_sim.client_env(), "KALTURA_SECRET": wrong})
     assert done.returncode == 3
     assert len(plain_lines(done.stderr)) == 1
     assert "INVALID_KS" in done.stderr
@@ -105,7 +96,7 @@ def test_config_with_a_wrong_secret_exits_3(kaltura_sim: SimProcess) -> None:
 def test_config_checks_the_bucket_and_says_ok(
     kaltura_sim: SimProcess, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    done = run(["config"], {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_BUCKET": s3_bucket})
+    done = run(["config"], {**kaltura_sim.client_env(), **s3_server.client_env(), "AWS_BUCKET": s3_bucket})
     assert done.returncode == 0, done.stderr
     found = dict(line.split("\t", 1) for line in done.stdout.splitlines())
     assert found["aws_bucket"] == f"{s3_bucket} ok"
@@ -115,7 +106,7 @@ def test_config_checks_the_bucket_and_says_ok(
 def test_config_with_a_missing_bucket_exits_3_naming_aws_bucket(
     kaltura_sim: SimProcess, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    env = {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_BUCKET": s3_bucket + "-missing"}
+    env = {**kaltura_sim.client_env(), **s3_server.client_env(), "AWS_BUCKET": s3_bucket + "-missing"}
     done = run(["config"], env)
     assert (done.returncode, done.stdout) == (3, "")
     assert plain_lines(done.stderr) == [
@@ -127,7 +118,8 @@ def test_config_with_an_s3_endpoint_that_does_not_answer_exits_2(
     kaltura_sim: SimProcess, s3_server: S3Server
 ) -> None:
     url = closed_port_url()
-    env = {**sim_env(kaltura_sim), **s3_server.client_env(), "AWS_ENDPOINT_URL": url, "AWS_BUCKET": "archive"}
+    env = {**kaltura_sim.client_env(), **s3_server.client_env()}
+    env.update(AWS_ENDPOINT_URL=url, AWS_BUCKET="archive")
     done = run(["config"], env)
     assert (done.returncode, done.stdout) == (2, "")
     (line,) = plain_lines(done.stderr)

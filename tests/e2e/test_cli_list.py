@@ -21,13 +21,8 @@ CLI = [sys.executable, "-m", "jobs.cli"]
 
 def sim_env(sim: SimProcess, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_"))}
-    env.update(
-        KALTURA_SERVICE_URL=sim.service_url,
-        KALTURA_PARTNERID=str(sim.partner_id),
-        KALTURA_SECRET=sim.admin_secret,
-        KALTURA_USERID=sim.user_id,
-        ARCHIVER_KALTURA_RPS="200",
-    )
+    env.update(sim.client_env())
+    env["ARCHIVER_KALTURA_RPS"] = "200"
     env.update(extra)
     return env
 

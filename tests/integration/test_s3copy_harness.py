@@ -63,10 +63,7 @@ class JobRun:
 def sim_env(sim: SimProcess, bucket: str, **more: str) -> dict[str, str]:
     """The settings environment a user would set for the simulator and `bucket`."""
     return {
-        "KALTURA_PARTNERID": str(sim.partner_id),
-        "KALTURA_SECRET": sim.admin_secret,
-        "KALTURA_USERID": sim.user_id,
-        "KALTURA_SERVICE_URL": sim.service_url,
+        **sim.client_env(),
         "AWS_BUCKET": bucket,
         **KNOBS,
         **more,
