@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import aiohttp
 from KalturaClient import KalturaClient
 
+from adapters.kaltura import ClientConfig
 from testbed.kaltura_sim import SimControl
 
 ADMIN = 2
@@ -25,6 +26,17 @@ class SimProcess(Protocol):
     def user_id(self) -> str: ...
     @property
     def control(self) -> SimControl: ...
+
+
+def client_config(sim: SimProcess, **overrides: Any) -> ClientConfig:
+    """Our Kaltura client's configuration for `sim` (fields in `overrides` replace the simulator's)."""
+    fields: dict[str, Any] = {
+        "partner_id": sim.partner_id,
+        "admin_secret": sim.admin_secret,
+        "user_id": sim.user_id,
+        "service_url": sim.service_url,
+    }
+    return ClientConfig(**{**fields, **overrides})
 
 
 def admin_ks(sim: SimProcess, expiry: int = 3600) -> str:

@@ -8,10 +8,10 @@ from typing import Any
 import anyio
 
 from adapters.kaltura import KalturaClient
-from adapters.kaltura.client import ClientConfig
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
+from tests.integration.simapi import client_config
 from tests.integration.test_client_download import client_for
 
 
@@ -65,12 +65,7 @@ async def test_concurrent_flavor_urls_share_multirequests_while_batching(kaltura
 
 
 def client_at(sim: SimProcess, rps: float) -> KalturaClient:
-    config = ClientConfig(
-        partner_id=sim.partner_id,
-        admin_secret=sim.admin_secret,
-        user_id=sim.user_id,
-        service_url=sim.service_url,
-    )
+    config = client_config(sim)
     policy = RetryPolicy(attempts=8, base_s=0.05, max_s=0.5, budget_s=30)
     return KalturaClient(config, pacer=Pacer(rps, recovery_s=60), policy=policy)
 

@@ -5,21 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from adapters.kaltura import ClientConfig, FilterSpec, KalturaClient
+from adapters.kaltura import FilterSpec, KalturaClient
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
+from tests.integration.simapi import client_config
 
 SimFactory = Callable[..., SimProcess]
 
 
 def client_for(sim: SimProcess, *, rate: float, in_flight: int = 4, attempts: int = 12) -> KalturaClient:
-    config = ClientConfig(
-        partner_id=sim.partner_id,
-        admin_secret=sim.admin_secret,
-        user_id=sim.user_id,
-        service_url=sim.service_url,
-    )
+    config = client_config(sim)
     policy = RetryPolicy(attempts=attempts, base_s=0.1, max_s=1.0, budget_s=60)
     return KalturaClient(config, pacer=Pacer(rate, max_in_flight=in_flight), policy=policy)
 

@@ -8,10 +8,11 @@ from contextlib import aclosing
 
 import pytest
 
-from adapters.kaltura import ClientConfig, FilterSpec, KalturaClient, KalturaFatalError
+from adapters.kaltura import FilterSpec, KalturaClient, KalturaFatalError
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
+from tests.integration.simapi import client_config
 
 SimFactory = Callable[..., SimProcess]
 TTL = 3600
@@ -28,13 +29,7 @@ class Clock:
 
 
 def client_for(sim: SimProcess, clock: Clock, *, secret: str | None = None) -> KalturaClient:
-    config = ClientConfig(
-        partner_id=sim.partner_id,
-        admin_secret=secret or sim.admin_secret,
-        user_id=sim.user_id,
-        service_url=sim.service_url,
-        ks_ttl_s=TTL,
-    )
+    config = client_config(sim, admin_secret=secret or sim.admin_secret, ks_ttl_s=TTL)
     policy = RetryPolicy(attempts=3, base_s=0.05, max_s=0.5, budget_s=10)
     return KalturaClient(config, pacer=Pacer(200), policy=policy, clock=clock)
 

@@ -15,11 +15,12 @@ from KalturaClient.Base import KalturaConfiguration
 from KalturaClient.Client import KalturaClient as OfficialClient
 from KalturaClient.Plugins import Core
 
-from adapters.kaltura import ClientConfig, FilterSpec, KalturaClient
+from adapters.kaltura import FilterSpec, KalturaClient
 from adapters.kaltura.filters import years_ago
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.catalog import build_categories
+from tests.integration.simapi import client_config
 
 if TYPE_CHECKING:
     from testbed.kaltura_sim import SimProcess
@@ -55,12 +56,7 @@ def videos(kaltura_sim: SimProcess) -> set[str]:
 
 @pytest.fixture
 async def client(kaltura_sim: SimProcess) -> AsyncIterator[KalturaClient]:
-    config = ClientConfig(
-        partner_id=kaltura_sim.partner_id,
-        admin_secret=kaltura_sim.admin_secret,
-        user_id=kaltura_sim.user_id,
-        service_url=kaltura_sim.service_url,
-    )
+    config = client_config(kaltura_sim)
     async with KalturaClient(config, pacer=Pacer(500, max_in_flight=8), policy=RetryPolicy(attempts=3)) as c:
         yield c
 

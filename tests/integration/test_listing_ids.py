@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from adapters.kaltura import ClientConfig, FilterSpec, KalturaClient, ListingStats
+from adapters.kaltura import FilterSpec, KalturaClient, ListingStats
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.catalog import build_categories
+from tests.integration.simapi import client_config
 
 if TYPE_CHECKING:
     from testbed.kaltura_sim import SimProcess
@@ -22,12 +23,7 @@ UNKNOWN = ["0_zzzzzzz1", "0_zzzzzzz2", "1_nothere0"]
 
 @pytest.fixture
 async def client(kaltura_sim: SimProcess) -> AsyncIterator[KalturaClient]:
-    config = ClientConfig(
-        partner_id=kaltura_sim.partner_id,
-        admin_secret=kaltura_sim.admin_secret,
-        user_id=kaltura_sim.user_id,
-        service_url=kaltura_sim.service_url,
-    )
+    config = client_config(kaltura_sim)
     async with KalturaClient(config, pacer=Pacer(500), policy=RetryPolicy(attempts=3)) as c:
         yield c
 

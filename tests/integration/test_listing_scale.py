@@ -9,10 +9,11 @@ from typing import Any
 import anyio
 import pytest
 
-from adapters.kaltura import ClientConfig, FilterSpec, KalturaClient, ListingStats
+from adapters.kaltura import FilterSpec, KalturaClient, ListingStats
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimOptions, SimProcess
+from tests.integration.simapi import client_config
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +36,7 @@ def snapshot(big_sim: SimProcess) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def client(big_sim: SimProcess) -> AsyncIterator[KalturaClient]:
-    config = ClientConfig(
-        partner_id=big_sim.partner_id,
-        admin_secret=big_sim.admin_secret,
-        user_id=big_sim.user_id,
-        service_url=big_sim.service_url,
-    )
+    config = client_config(big_sim)
     async with KalturaClient(config, pacer=Pacer(1000, max_in_flight=8), policy=RetryPolicy(attempts=3)) as c:
         yield c
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapters.kaltura import ClientConfig, KalturaClient
+from adapters.kaltura import KalturaClient
 from adapters.kaltura.wire import ApiCall
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
@@ -14,6 +14,7 @@ from testbed.catalog import MEDIA_VIDEO, generate
 from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
+from tests.integration.simapi import client_config
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
     objects,
@@ -58,7 +59,7 @@ def writes(proxy: S3FaultProxy) -> int:
 
 async def update_content(sim: SimProcess, entry_id: str) -> None:
     """Replace the entry's content through the API (`media.updateContent`, as a user's upload would)."""
-    config = ClientConfig(sim.partner_id, sim.admin_secret, sim.user_id, sim.service_url)
+    config = client_config(sim)
     async with KalturaClient(config, pacer=Pacer(100), policy=RetryPolicy()) as client:
         resource = {"objectType": "KalturaUrlResource", "url": "https://example.org/new.mp4"}
         await client.call(ApiCall("media", "updateContent", {"entryId": entry_id, "resource": resource}))
