@@ -3,8 +3,10 @@
 Run it by hand with `python -m testbed.s3 --port 0 [--https]`: it prints one JSON line
 (`endpoint_url`, `region`, and for HTTPS `ca_bundle`) once moto answers, and serves until SIGTERM or SIGINT.
 
-The listening socket is bound here and handed to moto's werkzeug server as an inherited file descriptor (the
-mechanism werkzeug's reloader uses), so `port=0` gives a free port with no race. moto needs no credentials and
+The listening socket is bound here and handed to the server as an inherited file descriptor, so `port=0`
+gives a free port with no race. Over HTTP the server is waitress with keep-alive connections, as real S3
+keeps them (`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes
+every connection. moto needs no credentials and
 checks no signatures; it is started with every `AWS_*`/`MOTO_*` variable of the caller removed, so a user's
 AWS profile, region or endpoint cannot reach it. Clients use the fixed keys `testing`/`testing`.
 
@@ -148,16 +150,15 @@ class S3Server(ServerProcess):
         listener = socket.create_server(("127.0.0.1", self._requested_port), backlog=128)
         with listener:
             self._port = listener.getsockname()[1]
-            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
-            if self._tls is not None:
-                argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]
+            fd = str(listener.fileno())
             env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
-            env.update(
-                MOTO_PORT=str(self._port),
-                # werkzeug serves on this inherited socket instead of binding its own
-                WERKZEUG_RUN_MAIN="true",
-                WERKZEUG_SERVER_FD=str(listener.fileno()),
-            )
+            env["MOTO_PORT"] = str(self._port)
+            if self._tls is None:  # moto's app on a keep-alive server, see testbed.moto_http
+                argv = [sys.executable, "-m", "testbed.moto_http", "--fd", fd]
+            else:  # moto's own werkzeug server, which does TLS, on this inherited socket
+                argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+                argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]
+                env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=fd)
             listener.set_inheritable(True)
             return spawn(argv, env=env, log=log, pass_fds=[listener.fileno()])
 
