@@ -25,6 +25,7 @@ from adapters.s3 import (
     PRECONDITION_FAILED,
     ArchiveRecord,
     ArchiveStore,
+    ObjectHead,
     S3ItemError,
     part_size,
     to_metadata,
@@ -78,6 +79,10 @@ class Work:
     attempt: int = 0
     bytes: int = 0
     url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
+    # put first, head later: no S3 HEAD before the upload (see S3Copy.check); the flavors to plan again with
+    # if the PUT finds an object under the key
+    put_first: bool = False
+    flavors: tuple[FlavorAsset, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,10 @@ class S3Copy:
         key = self.store.key_for(entry.id)
         if key in self.stale_keys:
             await self._abort_stale(entry.id, key)
-        head = await self.store.head(key)
-        action = plan(entry, Facts(candidate.flavors, head, self.config.partner_id, self.config.max_size_kb))
+        action = self._facts_plan(candidate, None)
+        put_first = self._put_first(entry, action)
+        if not put_first:
+            action = self._facts_plan(candidate, await self.store.head(key))
         if action.kind in _SETTLED:
             return Finish(self._outcome(action, _SETTLED[action.kind], started))
         if not self.gate.allows(action):
@@ -133,11 +140,31 @@ class S3Copy:
             # an original of unknown exact size (sizeInBytes 0) counts at its KB figure in the plan
             size = 0 if source is None else source.size_bytes or source.size_kb * 1024
             return Finish(self._outcome(action, PLANNED, started, to_state=action.to_state, size=size))
-        work = Work(entry, action, key, started, action.from_state)
+        work = Work(
+            entry, action, key, started, action.from_state, put_first=put_first, flavors=candidate.flavors
+        )
         if action.kind in (Kind.ARCHIVE, Kind.REPROVE) and action.source is not None:
             # the getUrl waits for a batched Kaltura request: here, where waiting holds no part buffer
             work.url = await self.catalog.flavor_url(action.source.id, entry_id=entry.id)
         return work
+
+    def _facts_plan(self, candidate: Candidate, head: ObjectHead | None) -> Action:
+        config = self.config
+        return plan(candidate.entry, Facts(candidate.flavors, head, config.partner_id, config.max_size_kb))
+
+    def _put_first(self, entry: MediaEntry, blind: Action) -> bool:
+        """Whether to upload with no HEAD first: when `blind` (the plan as if no object existed) is one small
+        PUT of an untagged entry.
+
+        The PUT is conditional (`If-None-Match: *`), so it never replaces an object; when it finds one, the
+        transfer HEADs it and plans again (`_replan`), as the checker would have. What that costs, in the
+        rare case, is one download of under a part size; what it saves is a HEAD per archived entry. A
+        dry run, a tagged entry and a large copy still HEAD first.
+        """
+        if self.gate.dry_run or entry.has_tag(ARCHIVED_TAG) or blind.kind != Kind.ARCHIVE:
+            return False
+        size = blind.expected.source_bytes if blind.expected is not None else 0
+        return size > 0 and self.store.single_put(size)
 
     async def _abort_stale(self, entry_id: str, key: str) -> None:
         self.stale_keys.discard(key)
@@ -186,6 +213,8 @@ class S3Copy:
             except S3ItemError as exc:
                 if exc.code != PRECONDITION_FAILED:
                     raise
+                if work.put_first:
+                    return await self._replan(work)
                 why = f"an object appeared under {work.key} during the upload: not overwritten"
                 return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
             except RetryableError as exc:
@@ -198,6 +227,17 @@ class S3Copy:
         await self._prove(work, record.with_result(result.sha256, result.checksum))
         work.bytes = result.bytes_written
         return work
+
+    async def _replan(self, work: Work) -> Work | Finish[Outcome]:
+        """A put-first upload found an object under the key: HEAD it and plan again, as a checker would."""
+        work.put_first = False
+        head = await self.store.head(work.key)
+        action = self._facts_plan(Candidate(work.entry, work.flavors), head)
+        _log.info("transfer.object_found", entry_id=work.entry.id, key=work.key, action=action.kind.value)
+        work.action, work.state = action, action.from_state
+        if action.kind in _SETTLED:
+            return Finish(self._outcome(action, _SETTLED[action.kind], work.started, attempt=work.attempt))
+        return await self.transfer(work)  # archive again (the object is gone), re-prove, or tag
 
     async def _url(self, work: Work) -> str:
         """The checker's URL on the first attempt, a fresh one on a retry."""

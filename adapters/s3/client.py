@@ -126,6 +126,10 @@ class S3Store:
     def bucket(self) -> str:
         return self.config.bucket
 
+    def single_put(self, size: int) -> bool:
+        """Whether an object of `size` bytes goes up in one PUT (below the part size), not in parts."""
+        return size < multipart.part_size(size, self.config.part_size)
+
     def key_for(self, entry_id: str) -> str:
         """The object key of an entry's archive: the entry id, after the prefix."""
         return self.config.prefix + entry_id
@@ -328,7 +332,7 @@ class S3Store:
     ) -> PutResult:
         """Stream `chunks` (exactly `expected_size` bytes) to `key`: one PUT below the part size, else
         a multipart upload; ItemFailedError (nothing left behind) when the stream is shorter or longer."""
-        if expected_size < multipart.part_size(expected_size, self.config.part_size):
+        if self.single_put(expected_size):
             body = await _gather(chunks, expected_size, key)
             try:
                 return await self._put_body(key, body, metadata, overwrite=overwrite)

@@ -45,6 +45,10 @@ class ArchiveStore(Protocol):
         re-proof needs to digest a source as an upload of it was checksummed)."""
         ...
 
+    def single_put(self, size: int) -> bool:
+        """Whether an object of `size` bytes goes up in one PUT (below the part size), not in parts."""
+        ...
+
     def key_for(self, entry_id: str) -> str:
         """The key of an entry's archive object (the entry id, after the configured prefix)."""
         ...
