@@ -37,6 +37,7 @@ REGION: Final = "us-east-1"
 ACCESS_KEY_ID: Final = "testing"
 SECRET_ACCESS_KEY: Final = "testing"  # moto's documented dummy key, not a secret
 _REQUEST_TIMEOUT_S: Final = 2.0
+KEY_BUFFER_BYTES: Final = 256 << 20
 # environment of the caller that must not reach moto (its settings are all read from the environment)
 _SCRUBBED_PREFIXES: Final = ("AWS_", "MOTO_", "WERKZEUG_", "S3_", "TEST_", "BOTO_")
 
@@ -153,6 +154,10 @@ class S3Server(ServerProcess):
             fd = str(listener.fileno())
             env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
             env["MOTO_PORT"] = str(self._port)
+            # moto keeps a value over this size in a temporary file, written and read back on every use: its
+            # default (5 MiB) sends every part and object through the disk; 256 MiB keeps parts and objects of
+            # our workloads in memory (a 1 GiB object still goes to disk)
+            env["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] = str(KEY_BUFFER_BYTES)
             if self._tls is None:  # moto's app on a keep-alive server, see testbed.moto_http
                 argv = [sys.executable, "-m", "testbed.moto_http", "--fd", fd]
             else:  # moto's own werkzeug server, which does TLS, on this inherited socket
