@@ -4,6 +4,7 @@ Endpoint, credentials and region come from the standard AWS chain (`AWS_ENDPOINT
 unless given. botocore's own retries are off: ours have a budget, see throttling, and re-send a part from
 memory. Uploads refuse to replace an existing object (`If-None-Match: *`) unless told to overwrite; a retry
 that finds its own earlier attempt already done (lost response) is recognised by the object's checksum.
+Single-object PUTs and HEADs take a lighter path than botocore's (`adapters.s3.direct`), same answers.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import aioboto3
+import aiohttp
 import botocore.exceptions
 from botocore.config import Config
 
 from adapters.s3 import errors, multipart, proof, wire
 from adapters.s3.checksums import FIELDS, Algorithm, S3Checksum, check_algorithm, of_single
+from adapters.s3.direct import DirectS3, Fallback, put_headers
 from adapters.s3.errors import S3ItemError
 from adapters.s3.multipart import (
     CompletedPart,
@@ -65,6 +68,7 @@ class StoreConfig:
     call_timeout_s: float = 60.0  # whole-call deadline for every call but part uploads
     max_connections: int = 32
     abort_timeout_s: float = 30.0  # the shielded abort's own deadline
+    direct: bool = True  # single PUTs and HEADs over `adapters.s3.direct` (False: all through botocore)
     policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=5, base_s=0.25, budget_s=60.0))
     part_policy: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(attempts=8, base_s=0.25, max_s=10.0, budget_s=300.0)
@@ -87,6 +91,7 @@ class S3Store:
         self._pacer = pacer
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._direct: DirectS3 | None = None
         self.calls = 0  # requests sent (retries included)
 
     async def __aenter__(self) -> S3Store:
@@ -111,8 +116,19 @@ class S3Store:
             kwargs["region_name"] = cfg.region
         if cfg.verify is not None:
             kwargs["verify"] = cfg.verify
+        session = aioboto3.Session()
         async with AsyncExitStack() as stack:
-            self._client = await stack.enter_async_context(aioboto3.Session().client("s3", **kwargs))
+            self._client = await stack.enter_async_context(session.client("s3", **kwargs))
+            credentials = await session.get_credentials() if cfg.direct else None
+            if credentials is not None:  # none: botocore's calls say so (NoCredentialsError)
+                self._direct = await DirectS3.open(
+                    self._client,
+                    credentials,
+                    cfg.bucket,
+                    verify=cfg.verify,
+                    max_connections=cfg.max_connections,
+                )
+                stack.push_async_callback(self._direct.close)
             self._stack = stack.pop_all()
         return self
 
@@ -121,6 +137,7 @@ class S3Store:
             stack, self._stack = self._stack, None
             await stack.aclose()
         self._client = None
+        self._direct = None
 
     @property
     def bucket(self) -> str:
@@ -179,7 +196,7 @@ class S3Store:
                 return await op(client)
         except botocore.exceptions.ClientError as exc:
             raise errors.from_client_error(exc, operation=operation, key=key) from None
-        except botocore.exceptions.SSLError:
+        except (botocore.exceptions.SSLError, aiohttp.ClientSSLError):
             message = f"{operation}: TLS failed: check the endpoint and its CA bundle"
             raise errors.S3FatalError(message, "SSLError") from None
         except errors.CONNECTION_ERRORS as exc:
@@ -204,9 +221,7 @@ class S3Store:
 
         await self._call("s3.head_bucket", self.bucket, op)
 
-    async def head(
-        self, key: str, *, with_tags: bool = True, record_only: bool = False
-    ) -> ObjectHead | None:
+    async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """The object at `key` with its checksum and metadata (and tags, if it has any); None if absent.
 
         `record_only` (the proof right after our own upload): an object whose metadata already carries the
@@ -215,9 +230,14 @@ class S3Store:
 
         async def op(client: Any) -> dict[str, Any] | None:
             try:
-                response: dict[str, Any] = await client.head_object(
-                    Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
-                )
+                response: dict[str, Any] | None = None
+                if self._direct is not None:
+                    try:
+                        response = await self._direct.head_object(key)
+                    except Fallback as exc:
+                        self._no_direct(exc)
+                if response is None:
+                    response = await client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
             except botocore.exceptions.ClientError as exc:
                 if errors.is_not_found(exc):
                     return None
@@ -289,7 +309,9 @@ class S3Store:
         async def op(client: Any) -> Completion:
             body.seek(0)
             try:
-                response = await client.put_object(**args)
+                response = await self._put_direct(key, body, args) if self._direct is not None else None
+                if response is None:
+                    response = await client.put_object(**args)
             except botocore.exceptions.ClientError as exc:
                 done = await self._done_before(client, exc, key, ours, size, PRECONDITION_FAILED)
                 if done is None:
@@ -302,6 +324,31 @@ class S3Store:
         if done.checksum is not None and not done.checksum.matches(ours):
             raise ItemFailedError("s3.put", key, f"S3 checksum {done.checksum} differs from ours {ours}")
         return PutResult(key, size, sha256, ours, done.etag, 0)
+
+    async def _put_direct(self, key: str, body: PartBuffer, args: Mapping[str, Any]) -> dict[str, Any] | None:
+        """`put_object(**args)` over the direct path; None when it cannot serve the bucket."""
+        assert self._direct is not None
+        algorithm = args["ChecksumAlgorithm"]
+        headers = put_headers(
+            args["Metadata"],
+            storage_class=args["StorageClass"],
+            algorithm=algorithm,
+            checksum=args[FIELDS[algorithm]],
+            tagging=args["Tagging"],
+            if_none_match=args.get("IfNoneMatch") == "*",
+        )
+        try:
+            with body.getbuffer() as view:
+                return await self._direct.put_object(key, view, headers)
+        except Fallback as exc:
+            self._no_direct(exc)
+            return None
+
+    def _no_direct(self, exc: Fallback) -> None:
+        """The direct path cannot serve this bucket: botocore (which follows redirects) from now on."""
+        if self._direct is not None:
+            _log.warning("s3.direct_path_off", reason=str(exc))
+            self._direct = None  # its session closes with the store
 
     def writer(
         self, key: str, expected_size: int, metadata: Mapping[str, str], *, overwrite: bool = False

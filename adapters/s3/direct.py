@@ -1,0 +1,190 @@
+"""Single-object PUT and HEAD sent straight over aiohttp, signed by botocore's SigV4 signer: the hot path.
+
+Why: for every request botocore evaluates the S3 endpoint ruleset (its cache is keyed by object key, so it
+never hits), runs a dozen event hooks, serializes and parses through the service model. Measured against
+moto on this project's 2-core machine, that is 1.6 ms of CPU per HEAD and 3.4 ms per 1 MB PUT, against
+0.5 ms and 1.5 ms for the same requests built here. An s3copy of many small entries makes one PUT and one
+HEAD per entry, so botocore was the largest part of the job's CPU.
+
+What stays botocore's:
+- where the bucket is: a presigned URL of the bucket, made once by the client as configured
+  (`AWS_ENDPOINT_URL`, region, addressing style), gives the base URL; the client's region signs;
+- credentials: the session's chain, refreshed as botocore refreshes them (a Fargate task role works);
+- the signature: `S3SigV4Auth`, with `UNSIGNED-PAYLOAD` as the client is configured (every body carries
+  its checksum, which S3 verifies);
+- every other operation, and these two wherever this path cannot serve: when S3 answers with a redirect
+  (a bucket in another region), `Fallback` tells the store to send them through botocore from then on.
+
+Answers take botocore's shapes: `head_object`'s response dict, `ClientError` for an error answer. The store's
+error mapping, proofs and recovery are the same whichever path sent the request.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+import botocore.exceptions
+import certifi
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from adapters.s3.checksums import FIELDS
+
+_META: Final = "x-amz-meta-"
+_PROBE_KEY: Final = "k"
+# answers that say the bucket is not where the client's region points
+_REDIRECT_CODES: Final = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "TemporaryRedirect"})
+_CHECKSUM_HEADERS: Final = {f"x-amz-checksum-{a.lower()}": field for a, field in FIELDS.items()}
+
+
+class Fallback(Exception):
+    """The direct path cannot serve this bucket (a redirect): use botocore for it from now on."""
+
+
+class DirectS3:
+    """PUT and HEAD of one object of one bucket; use as `async with await DirectS3.open(...)`."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, region: str, credentials: Any) -> None:
+        self._http = http
+        self.base_url = base_url  # ends with "/": the key follows
+        self.region = region
+        self._credentials = credentials
+
+    @classmethod
+    async def open(
+        cls, client: Any, credentials: Any, bucket: str, *, verify: bool | str | None, max_connections: int
+    ) -> DirectS3:
+        """The direct path to `bucket`, located by `client` (an aiobotocore S3 client) and signed with
+        `credentials` (the session's, as the client uses them)."""
+        probe = await client.generate_presigned_url(
+            "head_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}, ExpiresIn=60
+        )
+        base_url = _locate(str(probe))
+        region = client.meta.region_name or "us-east-1"
+        context: ssl.SSLContext | bool = False if verify is False else _ssl_context(verify)
+        connector = aiohttp.TCPConnector(limit=max_connections, ssl=context)
+        http = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return cls(http, base_url, region, credentials)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    def url(self, key: str) -> str:
+        return self.base_url + quote(key, safe="/~")
+
+    async def _signed(self, method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
+        frozen = await self._credentials.get_frozen_credentials()
+        request = AWSRequest(method=method, url=url, headers=dict(headers))
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        S3SigV4Auth(frozen, "s3", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+    async def head_object(self, key: str) -> dict[str, Any]:
+        """`head_object(ChecksumMode="ENABLED")`'s answer; ClientError (code "404", ...) as botocore's."""
+        url = self.url(key)
+        headers = await self._signed("HEAD", url, {"x-amz-checksum-mode": "ENABLED"})
+        async with self._http.head(url, headers=headers, allow_redirects=False) as response:
+            if response.status >= 300:
+                raise _error(response.status, response.reason or "", b"", "HeadObject")
+            return head_response(response.headers)
+
+    async def put_object(self, key: str, body: memoryview, headers: Mapping[str, str]) -> dict[str, Any]:
+        """PUT `body` with `headers` (metadata, checksum, conditions); the answer's ETag and checksum."""
+        url = self.url(key)
+        signed = await self._signed("PUT", url, {"Content-Type": "binary/octet-stream", **headers})
+        async with self._http.put(url, data=body, headers=signed, allow_redirects=False) as response:
+            payload = await response.read()
+            if response.status >= 300:
+                raise _error(response.status, response.reason or "", payload, "PutObject")
+            answer: dict[str, Any] = {"ETag": response.headers.get("ETag", "")}
+            answer.update(_checksums(response.headers))
+            return answer
+
+
+def put_headers(
+    metadata: Mapping[str, str],
+    *,
+    storage_class: str,
+    algorithm: str,
+    checksum: str,
+    tagging: str,
+    if_none_match: bool,
+) -> dict[str, str]:
+    """The request headers of a PUT that botocore's `put_object` would send for these arguments."""
+    headers = {f"{_META}{name}": value for name, value in metadata.items()}
+    headers["x-amz-storage-class"] = storage_class
+    headers["x-amz-sdk-checksum-algorithm"] = algorithm
+    headers[f"x-amz-checksum-{algorithm.lower()}"] = checksum
+    headers["x-amz-tagging"] = tagging
+    if if_none_match:
+        headers["If-None-Match"] = "*"
+    return headers
+
+
+def head_response(headers: Mapping[str, str]) -> dict[str, Any]:
+    """A HEAD answer's headers in botocore's `head_object` shape (the fields `wire.parse_head` reads)."""
+    response: dict[str, Any] = {
+        "ContentLength": int(headers.get("Content-Length", "0")),
+        "ETag": headers.get("ETag", ""),
+        "Metadata": {k[len(_META) :]: v for k, v in headers.items() if k.lower().startswith(_META)},
+    }
+    response.update(_checksums(headers))
+    for header, name in (
+        ("x-amz-storage-class", "StorageClass"),
+        ("x-amz-restore", "Restore"),
+        ("x-amz-checksum-type", "ChecksumType"),
+    ):
+        if header in headers:
+            response[name] = headers[header]
+    if "x-amz-tagging-count" in headers:
+        response["TagCount"] = int(headers["x-amz-tagging-count"])
+    if "Last-Modified" in headers:
+        response["LastModified"] = parsedate_to_datetime(headers["Last-Modified"])
+    return response
+
+
+def _checksums(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return {field: lowered[h] for h, field in _CHECKSUM_HEADERS.items() if h in lowered}
+
+
+def _locate(presigned: str) -> str:
+    """The base URL of the bucket's objects, from a presigned URL of the probe key."""
+    parts = urlsplit(presigned)
+    if not parts.path.endswith("/" + _PROBE_KEY):
+        raise ValueError(f"unexpected presigned URL path {parts.path!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path[: -len(_PROBE_KEY)]}"
+
+
+def _ssl_context(verify: bool | str | None) -> ssl.SSLContext:
+    """Verification as botocore does it: a CA bundle path, else AWS_CA_BUNDLE, else certifi's bundle."""
+    cafile = verify if isinstance(verify, str) else os.environ.get("AWS_CA_BUNDLE") or certifi.where()
+    return ssl.create_default_context(cafile=cafile)
+
+
+def _error(status: int, reason: str, payload: bytes, operation: str) -> Exception:
+    """botocore's ClientError for an error answer (code and message from its XML body, else the status)."""
+    code, message = str(status), reason
+    if payload:
+        try:
+            root = ET.fromstring(payload)
+        except ET.ParseError:
+            pass
+        else:
+            code = root.findtext("Code") or code
+            message = root.findtext("Message") or message
+    if status in (301, 307) or code in _REDIRECT_CODES:
+        return Fallback(f"{operation}: S3 answered {status} {code}")
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    error: Exception = botocore.exceptions.ClientError(response, operation)
+    return error
