@@ -28,6 +28,7 @@ from typing import Any, Final
 
 DEFAULT_THREADS: Final = 48  # requests served at once: our pools (transfers + checkers) plus room
 BODY_IN_MEMORY: Final = 64 << 20  # request bodies up to this size stay in memory, not a temporary file
+RECV_BYTES: Final = 1 << 20  # read bodies in large pieces (waitress's default, 8 KiB, is 128 reads a MB)
 MAX_BODY: Final = 5 << 30  # S3's own limit for one PUT (waitress's default is 1 GiB)
 
 
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads,
         connection_limit=1000,
         inbuf_overflow=BODY_IN_MEMORY,
+        recv_bytes=RECV_BYTES,
         max_request_body_size=MAX_BODY,
         channel_timeout=300,
     )
