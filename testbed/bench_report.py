@@ -117,7 +117,9 @@ def _ours(rows: Sequence[Row], workload: str) -> Row | None:
 def targets(rows: Sequence[Row]) -> list[Target]:
     """The issue's targets against the rows measured (a workload not run gives `met=None`)."""
     out: list[Target] = []
-    w1, seq = _ours(rows, "W1"), next((r for r in rows if r.workload == "W1" and r.tool == SEQUENTIAL), None)
+    w1 = _ours(rows, "W1")
+    sequential = [r for r in rows if r.workload == "W1" and r.tool == SEQUENTIAL and r.archived]
+    seq = max(sequential, key=lambda r: r.entries_per_s, default=None)  # best round, as for ours
     if w1 is not None and seq is not None and seq.entries_per_s > 0:
         ratio = w1.entries_per_s / seq.entries_per_s
         value = f"{ratio:.1f}x ({w1.entries_per_s:.1f} vs {seq.entries_per_s:.2f} entries/s)"

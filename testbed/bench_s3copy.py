@@ -167,7 +167,8 @@ class Bench:
         tags: Mapping[str, list[str]],
     ) -> None:
         """Every run of one workload: `rounds` interleaved rounds of the concurrent runs (ours, the anchors
-        at our transfers), then our variants, the sequential algorithm and the anchors one at a time."""
+        at our transfers) and of the sequential algorithm (its first `sequential_rounds`), then our variants
+        and the anchors one at a time."""
         tools = [t for t in self.tools if t in self.only]
         anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
         urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids]) if tools else []
@@ -183,14 +184,14 @@ class Bench:
                 self.add(
                     self.run_anchor(workload, sim, "rclone", urls, parallel, self.rclone_parts), round_no
                 )
+            if "sequential" in self.only and round_no <= workload.sequential_rounds:
+                baseline_m, _ = first_archivable(selection, workload.baseline_entries)
+                self.add(self.run_sequential(workload, sim, baseline_m), round_no)
+                restore_tags(sim, tags)
         if "ours" in self.only:
             for variant in workload.variants if self.variants else ():
                 self.add(self.run_ours(workload, sim, variant=variant))
                 restore_tags(sim, tags)
-        if "sequential" in self.only:
-            baseline_m, _ = first_archivable(selection, workload.baseline_entries)
-            self.add(self.run_sequential(workload, sim, baseline_m))
-            restore_tags(sim, tags)
         if parallel > 1:
             one_by_one = urls[: workload.anchor_sequential_entries]
             for tool in tools:

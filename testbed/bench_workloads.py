@@ -53,6 +53,7 @@ class Workload:
     variants: tuple[str, ...] = ()  # diagnostic runs of our CLI: "NAME=VALUE ..." settings each
     rclone_multipart: bool = False  # also run rclone in multipart with our part size (like for like)
     rounds: int = 1  # rounds of the concurrent runs, interleaved (the machine is shared: noise)
+    sequential_rounds: int = 1  # rounds (of the first `rounds`) that also run the sequential algorithm
     anchor_sequential_entries: int | None = None  # entries for the one-at-a-time anchor runs (None: all)
 
 
@@ -67,6 +68,9 @@ WORKLOADS: Final = {
         baseline_entries=100,
         anchor_entries=40,  # aws-cli starts at ~0.7 CPU s a process: 100 would take minutes
         variants=("ARCHIVER_KALTURA_RPS=1000", "ARCHIVER_TRANSFERS=32"),
+        # the CPU this machine lends varies by a third from minute to minute: both sides, best of three
+        rounds=3,
+        sequential_rounds=3,
     ),
     "W2": Workload(
         "W2",
@@ -89,6 +93,8 @@ QUICK: Final = {
         baseline_entries=15,
         anchor_entries=8,
         variants=(),
+        rounds=1,
+        sequential_rounds=1,
         title="latency-bound (quick): 60 x 1 MB, 50 ms API and first-byte latency",
     ),
     "W2": replace(

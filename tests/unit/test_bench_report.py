@@ -164,6 +164,16 @@ def test_with_rounds_speed_takes_the_best_round_and_memory_the_worst() -> None:
     assert format_table([second]).splitlines()[2].strip() == "note: round 2"
 
 
+def test_the_w1_speed_up_compares_best_rounds_on_both_sides() -> None:
+    ours = replace(OURS_W1, wall_s=5.0)  # 100 entries/s
+    slow_seq = SEQ_W1  # 4 entries/s: 25x
+    fast_seq = replace(SEQ_W1, wall_s=20.0, round=2)  # 5 entries/s: 20x
+    assert verdicts([ours, slow_seq])["W1 speed-up over the sequential algorithm"] is True
+    assert verdicts([ours, slow_seq, fast_seq])["W1 speed-up over the sequential algorithm"] is False
+    value = {t.name: t.value for t in targets([ours, slow_seq, fast_seq])}
+    assert value["W1 speed-up over the sequential algorithm"] == "20.0x (100.0 vs 5.00 entries/s)"
+
+
 def test_the_best_anchor_is_one_at_its_own_settings_not_a_variant() -> None:
     ours = replace(OURS_W1, workload="W2", archived=16, bytes=1_600_000_000, wall_s=20.0)  # 80 MB/s
     tuned = Row("W2", "rclone", 16, 16, 0, 0, 1_600_000_000, wall_s=10.0, cpu_s=1.0, peak_rss_mb=47.0,
