@@ -4,6 +4,10 @@
 lister ──► check (head, plan) ──► transfer (getUrl, stream → S3, proof) ──► finalize (re-read, tag) ──► sink
 ```
 
+The checker HEADs the key before deciding, except for the copy of an untagged entry that goes up in one PUT
+(`S3Copy._put_first`): that PUT is conditional, and only when it finds an object does the transfer HEAD it and
+decide as the checker would have (`S3Copy._replan`).
+
 A decided skip, conflict or no-op, and every dry-run decision, goes straight to the sink (`Finish`). The tag
 is written only after the object proved out (length, metadata, SHA-256, S3 checksum) and a fresh re-read shows
 the source flavor is still the one copied (id, version, sizeInBytes); otherwise the entry is a conflict.
