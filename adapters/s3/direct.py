@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -51,8 +52,17 @@ class Fallback(Exception):
 class DirectS3:
     """PUT and HEAD of one object of one bucket; use as `async with await DirectS3.open(...)`."""
 
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, region: str, credentials: Any) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        region: str,
+        credentials: Any,
+        *,
+        proxy: str | None = None,
+    ) -> None:
         self._http = http
+        self._proxy = proxy
         self.base_url = base_url  # ends with "/": the key follows
         self.region = region
         self._credentials = credentials
@@ -71,7 +81,7 @@ class DirectS3:
         context: ssl.SSLContext | bool = False if verify is False else _ssl_context(verify)
         connector = aiohttp.TCPConnector(limit=max_connections, ssl=context)
         http = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        return cls(http, base_url, region, credentials)
+        return cls(http, base_url, region, credentials, proxy=_proxy_for(base_url))
 
     async def close(self) -> None:
         await self._http.close()
@@ -90,7 +100,8 @@ class DirectS3:
         """`head_object(ChecksumMode="ENABLED")`'s answer; ClientError (code "404", ...) as botocore's."""
         url = self.url(key)
         headers = await self._signed("HEAD", url, {"x-amz-checksum-mode": "ENABLED"})
-        async with self._http.head(url, headers=headers, allow_redirects=False) as response:
+        head = self._http.head(url, headers=headers, allow_redirects=False, proxy=self._proxy)
+        async with head as response:
             if response.status >= 300:
                 raise _error(response.status, response.reason or "", b"", "HeadObject")
             return head_response(response.headers)
@@ -99,7 +110,8 @@ class DirectS3:
         """PUT `body` with `headers` (metadata, checksum, conditions); the answer's ETag and checksum."""
         url = self.url(key)
         signed = await self._signed("PUT", url, {"Content-Type": "binary/octet-stream", **headers})
-        async with self._http.put(url, data=body, headers=signed, allow_redirects=False) as response:
+        put = self._http.put(url, data=body, headers=signed, allow_redirects=False, proxy=self._proxy)
+        async with put as response:
             payload = await response.read()
             if response.status >= 300:
                 raise _error(response.status, response.reason or "", payload, "PutObject")
@@ -161,6 +173,15 @@ def _locate(presigned: str) -> str:
     if not parts.path.endswith("/" + _PROBE_KEY):
         raise ValueError(f"unexpected presigned URL path {parts.path!r}")
     return f"{parts.scheme}://{parts.netloc}{parts.path[: -len(_PROBE_KEY)]}"
+
+
+def _proxy_for(base_url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY and NO_PROXY give the bucket's URL, as botocore would use; looked up once
+    (aiohttp's `trust_env` looks it up again for every request, which costs more than the request)."""
+    parts = urlsplit(base_url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _ssl_context(verify: bool | str | None) -> ssl.SSLContext:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import botocore.exceptions
 import pytest
 
-from adapters.s3.direct import Fallback, _error, _locate, head_response, put_headers
+from adapters.s3.direct import Fallback, _error, _locate, _proxy_for, head_response, put_headers
 
 
 def test_put_headers_carry_what_botocores_put_object_sends() -> None:
@@ -89,3 +89,14 @@ def test_the_bucket_url_comes_from_a_presigned_url_of_the_probe_key() -> None:
     )
     with pytest.raises(ValueError, match="unexpected presigned URL"):
         _locate("https://b.s3.amazonaws.com/other")
+
+
+def test_the_proxy_is_the_one_the_environment_gives_the_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _proxy_for("https://b.s3.amazonaws.com/") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.edu:3128")
+    assert _proxy_for("https://b.s3.amazonaws.com/") == "http://proxy.example.edu:3128"
+    assert _proxy_for("http://127.0.0.1:9000/bucket/") is None  # an HTTP endpoint: HTTPS_PROXY does not apply
+    monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
+    assert _proxy_for("https://b.s3.amazonaws.com/") is None
