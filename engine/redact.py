@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import threading
 from collections.abc import Mapping
@@ -52,6 +53,7 @@ def add_secret(value: str | None) -> None:
             _secrets = tuple(sorted((*_secrets, value), key=len, reverse=True))
 
 
+@functools.lru_cache(maxsize=4096)  # event keys come from a small vocabulary: every event asks again
 def is_secret_key(key: str) -> bool:
     """Whether a dict key names a secret: `admin_secret`, `adminSecret`, `ks`, `X-Amz-Security-Token`, …"""
     words = _WORD.findall(_CAMEL.sub(r"\1_\2", key).lower())

@@ -78,7 +78,8 @@ class DirectS3:
         )
         base_url = _locate(str(probe))
         region = client.meta.region_name or "us-east-1"
-        context: ssl.SSLContext | bool = False if verify is False else _ssl_context(verify)
+        https = base_url.startswith("https:")
+        context: ssl.SSLContext | bool = _ssl_context(verify) if https and verify is not False else False
         connector = aiohttp.TCPConnector(limit=max_connections, ssl=context)
         http = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return cls(http, base_url, region, credentials, proxy=_proxy_for(base_url))
