@@ -14,6 +14,7 @@ import pytest
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
 from tests.integration.test_s3copy_harness import (
+    JobRun,
     assert_proven_copy,
     objects,
     original,
@@ -28,6 +29,16 @@ from tests.integration.test_s3copy_harness import (
 SMALL = {"ARCHIVER_PART_SIZE": "16MiB"}  # the simulator's 1 MB originals go up in one PUT each
 
 
+async def counted_run(
+    sim: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, *argv: str
+) -> tuple[JobRun, dict[str, int]]:
+    """One run through a counting proxy in front of moto: the run, and its S3 requests by operation."""
+    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        run = await run_s3copy(sim_env(sim, s3_bucket, **SMALL), *argv)
+        return run, proxy.counters()["requests"]
+
+
 def untag(sim: Any, entry_id: str) -> None:
     tags = [t for t in sim_entries(sim)[entry_id]["tags"] if t != "archived_to_s3"]
     sim.control.patch_entry(entry_id, tags=",".join(tags))
@@ -37,10 +48,7 @@ async def test_small_copies_are_put_with_no_head_first(
     kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = kaltura_sim_factory(entries=12, seed=11, size_mb=1)
-    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
-        point_aws_at(monkeypatch, proxy.endpoint_url)
-        run = await run_s3copy(sim_env(sim, s3_bucket, **SMALL), "--execute")
-        requests = proxy.counters()["requests"]
+    run, requests = await counted_run(sim, s3_server, s3_bucket, monkeypatch, "--execute")
     archived = run.by_outcome("archived")
     assert run.code == 0, run.stderr[-2000:]
     assert archived
@@ -56,10 +64,7 @@ async def test_a_dry_run_still_heads_every_entry_and_writes_nothing(
     kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = kaltura_sim_factory(entries=12, seed=11, size_mb=1)
-    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
-        point_aws_at(monkeypatch, proxy.endpoint_url)
-        run = await run_s3copy(sim_env(sim, s3_bucket, **SMALL))
-        requests = proxy.counters()["requests"]
+    run, requests = await counted_run(sim, s3_server, s3_bucket, monkeypatch)
     planned = run.by_outcome("planned")
     assert planned
     assert run.code == 0
