@@ -68,9 +68,9 @@ WORKLOADS: Final = {
         baseline_entries=100,
         anchor_entries=40,  # aws-cli starts at ~0.7 CPU s a process: 100 would take minutes
         variants=("ARCHIVER_KALTURA_RPS=1000", "ARCHIVER_TRANSFERS=32"),
-        # the CPU this machine lends varies by a third from minute to minute: both sides, best of three
-        rounds=3,
-        sequential_rounds=3,
+        # the CPU this machine lends varies by a third from minute to minute: both sides, best of five
+        rounds=5,
+        sequential_rounds=5,
     ),
     "W2": Workload(
         "W2",
