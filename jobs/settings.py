@@ -99,7 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("checkers", "ARCHIVER_CHECKERS", "32", positive_int(1, 128),
             "cheap per-entry checks (S3 head, flavor URL) and finalizers (re-read, tag) at once",
             unit="checks"),
-    Setting("part_size", "ARCHIVER_PART_SIZE", "16MiB", byte_size, _PART_HELP, unit="bytes",
+    Setting("part_size", "ARCHIVER_PART_SIZE", "8MiB", byte_size, _PART_HELP, unit="bytes",
             check=in_range(5 * _KB**2, 5 * _KB**3, show=format_bytes)),
     Setting("memory_budget", "ARCHIVER_MEMORY_BUDGET", "512MiB", byte_size,
             "upper bound for the part buffers of all transfers together", unit="bytes",
