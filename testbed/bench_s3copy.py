@@ -19,6 +19,7 @@ are what the bucket holds afterwards. Between runs, tags are put back as they we
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -167,27 +168,30 @@ class Bench:
         tags: Mapping[str, list[str]],
     ) -> None:
         """Every run of one workload: `rounds` interleaved rounds of the concurrent runs (ours, the anchors
-        at our transfers) and of the sequential algorithm (its first `sequential_rounds`), then our variants
-        and the anchors one at a time."""
+        at our transfers) and of the sequential algorithm (its first `sequential_rounds`), each round
+        starting with the next of them, then our variants and the anchors one at a time."""
         tools = [t for t in self.tools if t in self.only]
         anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
         urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids]) if tools else []
         parallel = self.transfers if len(urls) > 1 else 1
+        baseline_m, _ = first_archivable(selection, workload.baseline_entries)
         for round_no in range(1, workload.rounds + 1):
+            runs: list[Callable[[], Row]] = []
             if "ours" in self.only:
-                self.add(self.run_ours(workload, sim), round_no)
-                restore_tags(sim, tags)
+                runs.append(lambda: self._ours_restored(workload, sim, tags))
             for tool in tools:
                 if round_no == 1 or tool == "rclone":  # aws-cli is never the best anchor: once is enough
-                    self.add(self.run_anchor(workload, sim, tool, urls, parallel), round_no)
+                    runs.append(functools.partial(self.run_anchor, workload, sim, tool, urls, parallel))
             if "rclone" in tools and workload.rclone_multipart:
-                self.add(
-                    self.run_anchor(workload, sim, "rclone", urls, parallel, self.rclone_parts), round_no
-                )
+                multipart = functools.partial(self.run_anchor, workload, sim, "rclone", urls, parallel)
+                runs.append(functools.partial(multipart, self.rclone_parts))
             if "sequential" in self.only and round_no <= workload.sequential_rounds:
-                baseline_m, _ = first_archivable(selection, workload.baseline_entries)
-                self.add(self.run_sequential(workload, sim, baseline_m), round_no)
-                restore_tags(sim, tags)
+                runs.append(lambda: self._sequential_restored(workload, sim, tags, baseline_m))
+            # each round starts with the next tool: the first run after the servers start pays for their
+            # warm-up (moto's first gigabytes of memory), so no tool always goes first
+            shift = (round_no - 1) % len(runs) if runs else 0
+            for run in runs[shift:] + runs[:shift]:
+                self.add(run(), round_no)
         if "ours" in self.only:
             for variant in workload.variants if self.variants else ():
                 self.add(self.run_ours(workload, sim, variant=variant))
@@ -196,6 +200,18 @@ class Bench:
             one_by_one = urls[: workload.anchor_sequential_entries]
             for tool in tools:
                 self.add(self.run_anchor(workload, sim, tool, one_by_one, 1))
+
+    def _ours_restored(self, workload: Workload, sim: SimProcess, tags: Mapping[str, list[str]]) -> Row:
+        row = self.run_ours(workload, sim)
+        restore_tags(sim, tags)
+        return row
+
+    def _sequential_restored(
+        self, workload: Workload, sim: SimProcess, tags: Mapping[str, list[str]], entries: int
+    ) -> Row:
+        row = self.run_sequential(workload, sim, entries)
+        restore_tags(sim, tags)
+        return row
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
