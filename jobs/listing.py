@@ -8,6 +8,7 @@ Columns are the old tool's, so existing spreadsheets and scripts keep working, p
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -16,9 +17,9 @@ import anyio
 
 from adapters.kaltura import EntryPage, FlavorAsset, ListingStats, MediaEntry
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
-from engine.logs import get_logger
 from engine.progress import Progress
 from jobs.context import RunContext, connected
+from jobs.events import EventLog, RunSummary
 from jobs.options import add_filter_options, add_option, filter_spec
 from jobs.report import FORMATS, ReportWriter, Row
 
@@ -35,7 +36,7 @@ FLAVOR_COLUMNS = (
     "status", "size_bytes", "version", "flavor_params_id",
 )  # fmt: skip
 
-_log = get_logger("jobs.list")
+JOB = "list"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +114,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     spec = filter_spec(args)
     stats = ListingStats()
     unknown: list[str] = []
+    started = time.monotonic()
     async with connected(ctx.settings) as (client, _):
         columns = VIDEO_COLUMNS if args.mode == "video" else FLAVOR_COLUMNS
         writer = ReportWriter(ctx.stdout, columns, args.format)
@@ -135,9 +137,10 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                         write_rows(writer, args.mode, entry, flavors.get(entry.id, []))
                     progress.add(done=len(page))
     writer.close()
-    _log.info(
-        "run.finished",
-        entries=stats.entries,
+    # the run.finished every job ends with (counts, rates and the EMF block); listing changes nothing
+    log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)
+    log.run_finished(
+        RunSummary({"listed": stats.entries}, bytes=0, elapsed_s=time.monotonic() - started),
         rows=writer.rows,
         unknown_ids=len(unknown),
         requests=stats.requests,

@@ -55,6 +55,10 @@ def test_list_unplayed_for_3_tag_not_archived(kaltura_sim: SimProcess) -> None:
     events = [json.loads(line) for line in listed.stderr.splitlines()]
     assert events[-1]["event"] == "run.finished"
     assert events[-1]["entries"] == len(rows)
+    assert events[-1]["entries_listed"] == len(rows)  # the EMF metric CloudWatch reads, as s3copy's
+    (directive,) = events[-1]["_aws"]["CloudWatchMetrics"]
+    assert {"Name": "entries_listed", "Unit": "Count"} in directive["Metrics"]
+    assert (events[-1]["job"], events[-1]["mode"]) == ("list", "dry_run")
     assert_no_secrets(kaltura_sim, listed.stdout, listed.stderr, counted.stderr)
 
 
