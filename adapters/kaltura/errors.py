@@ -78,9 +78,16 @@ class KalturaUnreachableError(RetryableError):
 
 
 def from_connection_error(exc: BaseException, *, operation: str) -> KalturaUnreachableError:
-    """Connection refused/reset, timeouts, truncated or unparsable bodies: worth another try."""
+    """Connection refused/reset, timeouts, truncated or unparsable bodies: worth another try.
+
+    Resets, timeouts and cut bodies are what an overloaded server does: the pacer slows down. A refused
+    connection says nothing is listening (a wrong URL, a server down), not that we go too fast.
+    """
     kind = type(exc).__name__
-    return KalturaUnreachableError(f"{operation}: connection failed ({kind})", throttled=True)
+    refused = isinstance(exc, ConnectionRefusedError) or isinstance(
+        getattr(exc, "os_error", None), ConnectionRefusedError
+    )
+    return KalturaUnreachableError(f"{operation}: connection failed ({kind})", throttled=not refused)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -116,6 +116,8 @@ def test_other_statuses_stop_the_run() -> None:
 
 def test_connection_errors_are_retryable_and_recognisable() -> None:
     assert isinstance(from_connection_error(ConnectionResetError(), operation="x"), KalturaUnreachableError)
+    assert from_connection_error(ConnectionResetError(), operation="x").throttled  # overloaded: slow down
+    assert not from_connection_error(ConnectionRefusedError(), operation="x").throttled  # nobody listening
 
 
 def test_retry_after_ignores_dates_and_junk() -> None:
