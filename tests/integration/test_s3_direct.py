@@ -10,7 +10,7 @@ import pytest
 
 from adapters.s3 import S3Store, to_metadata, verify
 from adapters.s3.errors import S3FatalError, S3ItemError
-from tests.integration.test_s3_store import aws_env, chunks_of, config, record  # noqa: F401 (aws_env: a fixture)
+from tests.integration.test_s3_store import chunks_of, config, record
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 

@@ -26,15 +26,7 @@ HOPELESS = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, budget_s=5.0)
 
 
 @pytest.fixture
-def aws_keys(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in s3_server.client_env().items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-async def proxy(s3_server: S3Server, aws_keys: None) -> AsyncIterator[S3FaultProxy]:
+async def proxy(s3_server: S3Server, aws_env: None) -> AsyncIterator[S3FaultProxy]:
     async with S3FaultProxy(s3_server.endpoint_url, seed=11) as running:
         yield running
 

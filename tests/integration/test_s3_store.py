@@ -15,18 +15,8 @@ from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.multipart import MiB
 from engine.errors import ItemFailedError
 from engine.retry import RetryPolicy
-from testbed.s3 import S3Server
 
 FAST = RetryPolicy(attempts=4, base_s=0.01, max_s=0.05, budget_s=10.0)
-
-
-@pytest.fixture
-def aws_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The standard AWS chain pointed at moto (AWS_ENDPOINT_URL included), as a Fargate task would see it."""
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in s3_server.client_env().items():
-        monkeypatch.setenv(name, value)
 
 
 def config(bucket: str, **changes: object) -> StoreConfig:
