@@ -230,12 +230,7 @@ class S3Store:
 
         async def op(client: Any) -> dict[str, Any] | None:
             try:
-                response: dict[str, Any] | None = None
-                if self._direct is not None:
-                    try:
-                        response = await self._direct.head_object(key)
-                    except Fallback as exc:
-                        self._no_direct(exc)
+                response = await self._via_direct(lambda direct: direct.head_object(key))
                 if response is None:
                     response = await client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
             except botocore.exceptions.ClientError as exc:
@@ -309,7 +304,7 @@ class S3Store:
         async def op(client: Any) -> Completion:
             body.seek(0)
             try:
-                response = await self._put_direct(key, body, args) if self._direct is not None else None
+                response = await self._put_direct(key, body, args)
                 if response is None:
                     response = await client.put_object(**args)
             except botocore.exceptions.ClientError as exc:
@@ -326,8 +321,7 @@ class S3Store:
         return PutResult(key, size, sha256, ours, done.etag, 0)
 
     async def _put_direct(self, key: str, body: PartBuffer, args: Mapping[str, Any]) -> dict[str, Any] | None:
-        """`put_object(**args)` over the direct path; None when it cannot serve the bucket."""
-        assert self._direct is not None
+        """`put_object(**args)` over the direct path; None when there is none for the bucket."""
         algorithm = args["ChecksumAlgorithm"]
         headers = put_headers(
             args["Metadata"],
@@ -337,18 +331,20 @@ class S3Store:
             tagging=args["Tagging"],
             if_none_match=args.get("IfNoneMatch") == "*",
         )
-        try:
-            with body.getbuffer() as view:
-                return await self._direct.put_object(key, view, headers)
-        except Fallback as exc:
-            self._no_direct(exc)
-            return None
+        with body.getbuffer() as view:
+            return await self._via_direct(lambda direct: direct.put_object(key, view, headers))
 
-    def _no_direct(self, exc: Fallback) -> None:
-        """The direct path cannot serve this bucket: botocore (which follows redirects) from now on."""
-        if self._direct is not None:
+    async def _via_direct(self, call: Callable[[DirectS3], Awaitable[T]]) -> T | None:
+        """`call` over the direct path; None when there is none, or when it cannot serve this bucket (a
+        redirect): botocore, which follows redirects, serves it from then on."""
+        if self._direct is None:
+            return None
+        try:
+            return await call(self._direct)
+        except Fallback as exc:
             _log.warning("s3.direct_path_off", reason=str(exc))
             self._direct = None  # its session closes with the store
+            return None
 
     def writer(
         self, key: str, expected_size: int, metadata: Mapping[str, str], *, overwrite: bool = False
