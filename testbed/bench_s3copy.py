@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3  # type: ignore[import-untyped]  # no stubs installed; only the client calls are used
 
@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 900.0
 # the caller's settings must not leak into the runs: everything they need is set explicitly
 _SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
+MIB_MB: Final = 1.048576  # MiB to MB
 ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli"}
 TOOL_CHOICES = ("ours", "sequential", *bench_anchors.TOOLS)
 
@@ -178,7 +179,7 @@ class Bench:
         for round_no in range(1, workload.rounds + 1):
             runs: list[Callable[[], Row]] = []
             if "ours" in self.only:
-                runs.append(lambda: self._ours_restored(workload, sim, tags))
+                runs.append(lambda: restoring(sim, tags, lambda: self.run_ours(workload, sim)))
             for tool in tools:
                 if round_no == 1 or tool == "rclone":  # aws-cli is never the best anchor: once is enough
                     runs.append(functools.partial(self.run_anchor, workload, sim, tool, urls, parallel))
@@ -186,7 +187,9 @@ class Bench:
                 multipart = functools.partial(self.run_anchor, workload, sim, "rclone", urls, parallel)
                 runs.append(functools.partial(multipart, self.rclone_parts))
             if "sequential" in self.only and round_no <= workload.sequential_rounds:
-                runs.append(lambda: self._sequential_restored(workload, sim, tags, baseline_m))
+                runs.append(
+                    lambda: restoring(sim, tags, lambda: self.run_sequential(workload, sim, baseline_m))
+                )
             # each round starts with the next tool: the first run after the servers start pays for their
             # warm-up (moto's first gigabytes of memory), so no tool always goes first
             shift = (round_no - 1) % len(runs) if runs else 0
@@ -194,24 +197,13 @@ class Bench:
                 self.add(run(), round_no)
         if "ours" in self.only:
             for variant in workload.variants if self.variants else ():
-                self.add(self.run_ours(workload, sim, variant=variant))
-                restore_tags(sim, tags)
+                self.add(
+                    restoring(sim, tags, functools.partial(self.run_ours, workload, sim, variant=variant))
+                )
         if parallel > 1:
             one_by_one = urls[: workload.anchor_sequential_entries]
             for tool in tools:
                 self.add(self.run_anchor(workload, sim, tool, one_by_one, 1))
-
-    def _ours_restored(self, workload: Workload, sim: SimProcess, tags: Mapping[str, list[str]]) -> Row:
-        row = self.run_ours(workload, sim)
-        restore_tags(sim, tags)
-        return row
-
-    def _sequential_restored(
-        self, workload: Workload, sim: SimProcess, tags: Mapping[str, list[str]], entries: int
-    ) -> Row:
-        row = self.run_sequential(workload, sim, entries)
-        restore_tags(sim, tags)
-        return row
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
@@ -264,6 +256,7 @@ class Bench:
         if set(outcomes) - {"archived", "skipped"}:
             notes.append("outcomes " + ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
         return Row(
+            **measured_fields(m, servers, notes),
             workload=workload.name,
             tool=OURS,
             concurrency=self.transfers,
@@ -271,18 +264,11 @@ class Bench:
             skipped=outcomes["skipped"],
             failed=outcomes["failed"] + outcomes["conflict"],
             bytes=stored,
-            wall_s=m.wall_s,
-            cpu_s=m.cpu_s,
-            peak_rss_mb=m.max_rss_mib * 1.048576,
             kaltura_requests=int(counters["requests"]),
             peak_rps=int(counters["peak_rps"]),
             rps_setting=float(extra.get("ARCHIVER_KALTURA_RPS", self.rps)),
             calls=counters["calls"],
             variant=variant,
-            moto_cpu_s=servers.moto,
-            sim_cpu_s=servers.sim,
-            load_1m=servers.load_1m,
-            note="; ".join(notes),
         )
 
     def run_sequential(self, workload: Workload, sim: SimProcess, max_entries: int) -> Row:
@@ -306,6 +292,7 @@ class Bench:
         if result.get("errors"):
             notes.append("first error: " + str(result["errors"][0]))
         return Row(
+            **measured_fields(m, servers, notes),
             workload=workload.name,
             tool=SEQUENTIAL,
             concurrency=1,
@@ -313,16 +300,9 @@ class Bench:
             skipped=int(result.get("skipped", 0)),
             failed=int(result.get("failed", 0)),
             bytes=stored,
-            wall_s=m.wall_s,
-            cpu_s=m.cpu_s,
-            peak_rss_mb=m.max_rss_mib * 1.048576,
             kaltura_requests=int(counters["requests"]),
             peak_rps=int(counters["peak_rps"]),
             calls=counters["calls"],
-            note="; ".join(notes),
-            moto_cpu_s=servers.moto,
-            sim_cpu_s=servers.sim,
-            load_1m=servers.load_1m,
         )
 
     def run_anchor(
@@ -363,6 +343,7 @@ class Bench:
         if result.get("errors"):
             notes.append("first error: " + str(result["errors"][0]))
         return Row(
+            **measured_fields(m, servers, notes),
             workload=workload.name,
             tool=ANCHOR_LABELS[tool],
             concurrency=jobs,
@@ -370,16 +351,29 @@ class Bench:
             skipped=0,
             failed=int(result.get("failed", len(urls) - objects)),
             bytes=stored,
-            wall_s=m.wall_s,
-            cpu_s=m.cpu_s,
-            peak_rss_mb=m.max_rss_mib * 1.048576,
-            tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * 1.048576,
+            tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * MIB_MB,
             variant="" if rclone_parts is None else f"multipart, {rclone_parts}iB parts",
-            note="; ".join(notes),
-            moto_cpu_s=servers.moto,
-            sim_cpu_s=servers.sim,
-            load_1m=servers.load_1m,
         )
+
+
+def measured_fields(m: Measured, servers: Backdrop, notes: Sequence[str]) -> dict[str, Any]:
+    """The `Row` fields every run has: what it cost, what the servers spent meanwhile, its notes."""
+    return {
+        "wall_s": m.wall_s,
+        "cpu_s": m.cpu_s,
+        "peak_rss_mb": m.max_rss_mib * MIB_MB,
+        "moto_cpu_s": servers.moto,
+        "sim_cpu_s": servers.sim,
+        "load_1m": servers.load_1m,
+        "note": "; ".join(notes),
+    }
+
+
+def restoring(sim: SimProcess, tags: Mapping[str, list[str]], run: Callable[[], Row]) -> Row:
+    """`run()`, then every entry's tags put back as they were (a run of ours or the old algorithm tags)."""
+    row = run()
+    restore_tags(sim, tags)
+    return row
 
 
 def _last_json(stdout: str) -> dict[str, Any]:
