@@ -91,6 +91,15 @@ def test_kaltura_rate_and_requests_per_entry_are_judged_for_each_of_our_rows() -
     assert not any(name.startswith("W1 peak") and met is False for name, met in verdicts([OURS_W1]).items())
 
 
+def test_requests_per_entry_of_a_one_entry_run_is_shown_and_not_judged() -> None:
+    one = replace(OURS_W1, workload="W3", archived=1, kaltura_requests=6)
+    found = {t.name: t for t in targets([one])}["W3 Kaltura requests per archived entry"]
+    assert found.met is None
+    assert found.value.startswith("6.000")
+    two = replace(one, archived=2, kaltura_requests=6)  # 3 per entry: judged, and over the goal
+    assert verdicts([two])["W3 Kaltura requests per archived entry"] is False
+
+
 def test_table_has_a_header_and_one_aligned_line_per_row_with_notes_after() -> None:
     noted = replace(SEQ_W1, note="first error: boom")
     lines = format_table([OURS_W1, noted]).splitlines()
