@@ -1,4 +1,5 @@
-"""A fault-injecting reverse proxy for S3: answers `503 SlowDown` or resets the connection on chosen calls.
+"""A fault-injecting reverse proxy for S3: answers `503 SlowDown`, resets the connection, loses an answer or
+answers `200 OK` with an error in the body, on chosen calls.
 
 `async with S3FaultProxy(upstream_url) as proxy:` serves on 127.0.0.1 (a free port) and forwards every
 request to the upstream S3 (moto), streaming bodies both ways. Headers pass unchanged (`Host` included, so a
@@ -8,7 +9,7 @@ UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random dra
 
 Control, under `/__faults` (no bucket name can start with `_`):
 `POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
-"operations": ["UploadPart"], "seed": 1}` replaces the plan; `GET /__faults` shows it;
+"error200_next": 0, "operations": ["UploadPart"], "seed": 1}` replaces the plan; `GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind.
 
 `python -m testbed.s3_faults --upstream URL --port 0` prints `{"endpoint_url": ...}` and serves until
@@ -42,6 +43,8 @@ CONTROL: Final = "/__faults"
 SLOWDOWN: Final = "slowdown"
 RESET: Final = "reset"
 LOSE: Final = "lose"  # forwarded and done upstream, then the answer is lost (connection reset)
+# S3 may answer CompleteMultipartUpload (and CopyObject) `200 OK` and then report a failure in the body
+ERROR_200: Final = "error200"
 
 # re-made per hop by each side's HTTP stack; everything else passes as it came
 _HOP_BY_HOP: Final = frozenset(
@@ -62,6 +65,11 @@ _SLOWDOWN_XML: Final = (
     "<Message>Please reduce your request rate.</Message><RequestId>{rid}</RequestId>"
     "<HostId>s3-faults</HostId></Error>"
 )
+_INTERNAL_XML: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n\n<Error><Code>InternalError</Code>'
+    "<Message>We encountered an internal error. Please try again.</Message><RequestId>{rid}</RequestId>"
+    "<HostId>s3-faults</HostId></Error>"
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class FaultPlan:
     slowdown_next: int = 0
     reset_next: int = 0
     lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
+    error200_next: int = 0  # the next N matching calls are answered 200 OK with an InternalError body
     operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
 
     @classmethod
@@ -181,6 +190,9 @@ class S3FaultProxy:
         if plan.lose_next > 0:
             self.plan = replace(plan, lose_next=plan.lose_next - 1)
             return LOSE
+        if plan.error200_next > 0:
+            self.plan = replace(plan, error200_next=plan.error200_next - 1)
+            return ERROR_200
         draw = self._rng.random()
         if draw < plan.slowdown_rate:
             return SLOWDOWN
@@ -236,6 +248,8 @@ class S3FaultProxy:
             self.faults[fault] += 1
             if fault == SLOWDOWN:
                 return await self._slowdown(request)
+            if fault == ERROR_200:
+                return await self._error_200(request)
             if fault == LOSE:
                 await self._forward(request, lose=True)
             return await self._reset(request)
@@ -260,6 +274,13 @@ class S3FaultProxy:
         await _drain(request)  # answer after the body, as S3 does, so the client reads a 503 and not a reset
         body = _SLOWDOWN_XML.format(rid=uuid.uuid4().hex[:16].upper())
         return web.Response(status=503, text=body, content_type="application/xml")
+
+    async def _error_200(self, request: web.Request) -> web.StreamResponse:
+        """The failure S3 reports after it has begun answering: status 200, the error in the body (the call
+        did not happen: it is not forwarded)."""
+        await _drain(request)
+        body = _INTERNAL_XML.format(rid=uuid.uuid4().hex[:16].upper())
+        return web.Response(status=200, text=body, content_type="application/xml")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         if not request.content.at_eof():

@@ -1,5 +1,6 @@
 """Uploads through the fault proxy: SlowDown and resets are retried from memory until the object verifies;
-faults that never end fail cleanly with the upload aborted; a lost answer is recognised, not repeated."""
+faults that never end fail cleanly with the upload aborted; a lost answer is recognised, not repeated; a
+`200 OK` carrying an error is a failure."""
 
 from __future__ import annotations
 
@@ -102,6 +103,37 @@ async def test_lost_answer_to_complete_is_recognised_by_the_checksum(
     assert proxy.requests["CompleteMultipartUpload"] == 2
     assert head is not None
     assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+
+
+async def test_complete_answered_200_with_an_error_in_the_body_is_retried(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    """S3 may answer CompleteMultipartUpload 200 OK and report a failure in the body: that is a failure (the
+    object does not exist yet), retried like a 500, never taken for a completed upload."""
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(error200_next=1, operations=["CompleteMultipartUpload"])
+    async with store_via(proxy, s3_bucket, PATIENT) as store:
+        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
+        head = await store.head("0_f")
+        assert [u async for u in store.open_uploads()] == []
+    assert proxy.counters()["faults"] == {"error200": 1}
+    assert proxy.requests["CompleteMultipartUpload"] == 2
+    assert head is not None
+    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+
+
+async def test_complete_always_answered_200_with_an_error_fails_with_the_upload_aborted(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(error200_next=100, operations=["CompleteMultipartUpload"])
+    async with store_via(proxy, s3_bucket, HOPELESS) as store:
+        with pytest.raises(RetryableError, match="InternalError"):
+            await store.put_stream("0_f", chunks_of(data), len(data), {})
+        assert await store.head("0_f") is None
+        assert [u async for u in store.open_uploads()] == []
+    assert proxy.requests["CompleteMultipartUpload"] == HOPELESS.attempts
+    assert proxy.requests["AbortMultipartUpload"] == 1
 
 
 async def test_lost_answer_to_a_single_put_is_recognised(proxy: S3FaultProxy, s3_bucket: str) -> None:
