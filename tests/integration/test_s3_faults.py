@@ -55,6 +55,17 @@ def record(data: bytes) -> ArchiveRecord:
     return ArchiveRecord(1000, "0_f", "0_src", "1", len(data), "2026-01-02T03:04:05Z", "test")
 
 
+async def put_proven(proxy: S3FaultProxy, bucket: str, data: bytes) -> None:
+    """Upload `data` as `0_f` through the proxy, patiently: the object proves out, no upload is left open."""
+    async with store_via(proxy, bucket, PATIENT) as store:
+        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
+        head = await store.head("0_f")
+        left = [u async for u in store.open_uploads()]
+    assert head is not None
+    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
+    assert left == []
+
+
 async def test_slowdowns_and_resets_on_parts_are_retried_until_the_object_verifies(
     proxy: S3FaultProxy, s3_bucket: str
 ) -> None:
@@ -96,13 +107,9 @@ async def test_lost_answer_to_complete_is_recognised_by_the_checksum(
     """S3 completed the upload but the answer was lost: the retry finds the object and it is ours."""
     data = os.urandom(11 * MiB)
     proxy.set_plan(lose_next=1, operations=["CompleteMultipartUpload"])
-    async with store_via(proxy, s3_bucket, PATIENT) as store:
-        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
-        head = await store.head("0_f")
+    await put_proven(proxy, s3_bucket, data)
     assert proxy.counters()["faults"] == {"lose": 1}
     assert proxy.requests["CompleteMultipartUpload"] == 2
-    assert head is not None
-    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
 
 
 async def test_complete_answered_200_with_an_error_in_the_body_is_retried(
@@ -112,14 +119,9 @@ async def test_complete_answered_200_with_an_error_in_the_body_is_retried(
     object does not exist yet), retried like a 500, never taken for a completed upload."""
     data = os.urandom(11 * MiB)
     proxy.set_plan(error200_next=1, operations=["CompleteMultipartUpload"])
-    async with store_via(proxy, s3_bucket, PATIENT) as store:
-        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
-        head = await store.head("0_f")
-        assert [u async for u in store.open_uploads()] == []
+    await put_proven(proxy, s3_bucket, data)
     assert proxy.counters()["faults"] == {"error200": 1}
     assert proxy.requests["CompleteMultipartUpload"] == 2
-    assert head is not None
-    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
 
 
 async def test_complete_always_answered_200_with_an_error_fails_with_the_upload_aborted(
@@ -139,12 +141,8 @@ async def test_complete_always_answered_200_with_an_error_fails_with_the_upload_
 async def test_lost_answer_to_a_single_put_is_recognised(proxy: S3FaultProxy, s3_bucket: str) -> None:
     data = os.urandom(1000)
     proxy.set_plan(lose_next=1, operations=["PutObject"])
-    async with store_via(proxy, s3_bucket, PATIENT) as store:
-        result = await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
-        head = await store.head("0_f")
+    await put_proven(proxy, s3_bucket, data)
     assert proxy.requests["PutObject"] == 2
-    assert head is not None
-    assert verify(head, record(data).with_result(hashlib.sha256(data).hexdigest(), result.checksum)) == []
 
 
 async def test_control_surface_sets_the_plan_and_reports_counters(proxy: S3FaultProxy) -> None:
