@@ -28,8 +28,15 @@ from engine.errors import ItemFailedError
 FLAVOR_PAGE = 500
 MAX_CALLS = 50  # sub-calls per multirequest
 REREAD_CHUNK = 50  # entries per media.list/flavorAsset.list pair (≈ 5-10 flavors each, under the 500 page)
-# requests per multirequest: single calls up to MAX_CALLS - 2, the rest re-reads sharing one pair
-MAX_JOBS = MAX_CALLS - 2 + REREAD_CHUNK
+
+
+def max_jobs(max_calls: int) -> int:
+    """Requests per multirequest of `max_calls` sub-calls: single calls up to `max_calls - 2`, the rest
+    re-reads sharing one media.list/flavorAsset.list pair."""
+    return max(1, max_calls - 2) + REREAD_CHUNK
+
+
+MAX_JOBS = max_jobs(MAX_CALLS)
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,7 @@ class KalturaClient:
         timeout_s = 2 * (self._policy.budget_s + self.config.request_timeout_s)
         async with Batcher(
             send,
-            max_batch=max(1, max_calls - 2) + batches.REREAD_CHUNK,
+            max_batch=batches.max_jobs(max_calls),
             flushers=flushers,
             name="kaltura",
             timeout_s=timeout_s,

@@ -275,12 +275,18 @@ class S3Store:
         read."""
         body = PartBuffer(len(data))
         body.write(data)
+        return await self._put_body(key, body, metadata, overwrite=overwrite)
+
+    async def _put_body(
+        self, key: str, body: PartBuffer, metadata: Mapping[str, str], *, overwrite: bool
+    ) -> PutResult:
+        """PUT the whole of `body`, which this takes over: it is released when the PUT is done or failed."""
         try:
-            return await self._put_body(key, body, metadata, overwrite=overwrite)
+            return await self._put_owned(key, body, metadata, overwrite=overwrite)
         finally:
             body.release()
 
-    async def _put_body(
+    async def _put_owned(
         self, key: str, body: PartBuffer, metadata: Mapping[str, str], *, overwrite: bool
     ) -> PutResult:
         with body.getbuffer() as view:
@@ -377,10 +383,7 @@ class S3Store:
         a multipart upload; ItemFailedError (nothing left behind) when the stream is shorter or longer."""
         if self.single_put(expected_size):
             body = await _gather(chunks, expected_size, key)
-            try:
-                return await self._put_body(key, body, metadata, overwrite=overwrite)
-            finally:
-                body.release()
+            return await self._put_body(key, body, metadata, overwrite=overwrite)
         async with self.writer(key, expected_size, metadata, overwrite=overwrite) as upload:
             async for chunk in chunks:
                 await upload.write(chunk)
