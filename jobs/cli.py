@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -167,7 +168,12 @@ def _fail(err: TextIO, message: str, code: int) -> int:
 
 def main() -> NoReturn:
     """The console script `kaltura-archiver`."""
-    sys.exit(run())
+    code = run()
+    # Every resource is closed by now (the streams are flushed at exit as always). Left to the collector, the
+    # ~115,000 objects still tracked (mostly the AWS and Kaltura models) cost 0.15-0.25 s of teardown after a
+    # W2 run of `bin/bench`; frozen, they are not collected but simply freed with the process.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
