@@ -24,7 +24,7 @@ from botocore.config import Config
 
 from adapters.s3 import errors, multipart, proof, wire
 from adapters.s3.checksums import FIELDS, Algorithm, S3Checksum, check_algorithm, of_single
-from adapters.s3.direct import DirectS3, Fallback, put_headers
+from adapters.s3.direct import DirectS3, Fallback, part_headers, put_headers
 from adapters.s3.errors import S3ItemError
 from adapters.s3.multipart import (
     CompletedPart,
@@ -446,18 +446,24 @@ class S3Store:
         algorithm = self.config.checksum_algorithm
 
         async def op(client: Any) -> str:
-            body.seek(0)
-            response = await client.upload_part(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                # the same buffer, rewound, on every attempt: a retry never re-reads the source (and a
-                # file object, not raw bytes, lets aiohttp send a large body in slices)
-                Body=body,
-                ChecksumAlgorithm=algorithm,
-                **{FIELDS[algorithm]: checksum},
-            )
+            # the same buffer on every attempt: a retry never re-reads the source
+            with body.getbuffer() as view:
+                headers = part_headers(algorithm, checksum)
+                response = await self._via_direct(
+                    lambda direct: direct.upload_part(key, upload_id, number, view, headers)
+                )
+            if response is None:
+                body.seek(0)
+                response = await client.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    # a file object, not raw bytes, lets aiohttp send a large body in slices
+                    Body=body,
+                    ChecksumAlgorithm=algorithm,
+                    **{FIELDS[algorithm]: checksum},
+                )
             echoed = response.get(FIELDS[algorithm])
             if echoed and echoed != checksum:
                 raise RetryableError(f"s3.upload_part {key}: part {number} checksum differs")

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import botocore.exceptions
 import pytest
+from botocore.utils import percent_encode
 
-from adapters.s3.direct import Fallback, _error, _locate, _proxy_for, head_response, put_headers
+from adapters.s3.direct import (
+    Fallback,
+    _error,
+    _locate,
+    _proxy_for,
+    head_response,
+    part_headers,
+    part_query,
+    put_headers,
+)
 
 
 def test_put_headers_carry_what_botocores_put_object_sends() -> None:
@@ -100,3 +111,17 @@ def test_the_proxy_is_the_one_the_environment_gives_the_bucket(monkeypatch: pyte
     assert _proxy_for("http://127.0.0.1:9000/bucket/") is None  # an HTTP endpoint: HTTPS_PROXY does not apply
     monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
     assert _proxy_for("https://b.s3.amazonaws.com/") is None
+
+
+def test_a_part_url_carries_its_query_as_sigv4_signs_it() -> None:
+    upload_id = "2~Ab.c-d_e+f/g=h"  # S3's upload ids may hold characters a URL must encode
+    query = part_query(upload_id, 7)
+    assert query == "?partNumber=7&uploadId=" + percent_encode(upload_id)  # SigV4's encoding, in sorted order
+    assert parse_qs(query[1:]) == {"partNumber": ["7"], "uploadId": [upload_id]}
+
+
+def test_part_headers_are_botocores_for_the_checksum() -> None:
+    assert part_headers("CRC32C", "dcDL7g==") == {
+        "x-amz-sdk-checksum-algorithm": "CRC32C",
+        "x-amz-checksum-crc32c": "dcDL7g==",
+    }
