@@ -19,7 +19,7 @@ import hashlib
 import io
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -79,7 +79,11 @@ class PartBuffer(io.BytesIO):
             self.seek(0)
 
     def release(self) -> None:
-        super().close()
+        """Free the bytes. A slice of them still queued in a socket's send buffer (Python 3.12 and later send
+        memoryviews without copying them, and a cancelled upload may leave some unsent until its connection
+        closes) keeps them alive: the last holder frees them then, and this does not fail."""
+        with suppress(BufferError):
+            super().close()
 
     @property
     def size(self) -> int:

@@ -27,6 +27,16 @@ def test_release_frees_the_buffer() -> None:
         buf.read()
 
 
+def test_release_leaves_bytes_still_queued_for_a_socket_to_their_last_holder() -> None:
+    buf = PartBuffer(10)
+    buf.write(b"0123456789")
+    with buf.getbuffer() as view:
+        queued = view[2:5]  # as asyncio (Python >= 3.12) keeps what a socket did not take yet
+    buf.release()  # neither raises nor frees what is still queued
+    assert bytes(queued) == b"234"
+    del queued
+
+
 def test_buffer_has_its_final_size_before_it_is_filled() -> None:
     buf = PartBuffer(8)
     assert buf.size == 8
