@@ -112,20 +112,13 @@ class Pacer:
             self._places.release()
 
     async def ready(self, poll_s: float = 0.005) -> None:
-        """Wait until a call could start now at the steady pace (a free place, a due token, and 1/rate since
-        the last start) without taking anything: a batcher waits here, then sends everything that arrived
-        meanwhile, so batches grow when the rate binds. Saved-up burst tokens are for chains of single calls,
-        each waiting for the one before; a batch spending them at once would only go out smaller."""
+        """Wait until a call could start now (a free place and a due token) without taking either: a batcher
+        waits here, then sends everything that arrived meanwhile, so batches grow when the rate binds."""
         while True:
-            now = self._clock()
-            wait = max(self._wait_s(now), self._since_last_s(now))
+            wait = self._wait_s(self._clock())
             if wait <= 0 and self._places.value > 0:
                 return
             await self._sleep(max(wait, poll_s))
-
-    def _since_last_s(self, now: float) -> float:
-        """How long until 1/rate has passed since the last start (0 or less: it has)."""
-        return self._starts[-1] + 1.0 / self._rate - now if self._starts else 0.0
 
     async def _take_token(self) -> None:
         while True:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final, TextIO
-
-import anyio
+from typing import TextIO
 
 from adapters.kaltura import ClientConfig, KalturaClient, KalturaHttpError, KalturaUnreachableError
 from engine.errors import ConfigError
@@ -19,13 +17,6 @@ from jobs.settings import Settings
 
 # the first call of a run only proves the service answers: a wrong URL should fail in seconds, not minutes
 PROBE_POLICY = RetryPolicy(attempts=3, base_s=0.5, max_s=2.0, budget_s=10.0)
-
-# A run starts with a chain of calls, each waiting for the answer to the one before (probe, list, flavors):
-# paced 1/rate apart they would only add 0.2 s at 10 requests/s before the first byte moves. A few saved-up
-# tokens let such a chain go at once; the pacer's one-second window still holds every second of the run to
-# the rate (the setting is never exceeded, only spent sooner within the second). Batched calls keep the
-# steady pace (`Pacer.ready`): a batch that waits takes in the calls of other entries.
-KALTURA_BURST: Final = 4
 
 
 @dataclass
@@ -49,22 +40,6 @@ def now_s() -> int:
     return int(time.time())
 
 
-def kaltura_pacer(
-    settings: Settings,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-) -> Pacer:
-    """The run's Kaltura pacer: `ARCHIVER_KALTURA_RPS` in every one-second window, with `KALTURA_BURST`."""
-    return Pacer(
-        settings.kaltura_rps,
-        burst=KALTURA_BURST,
-        max_in_flight=settings.kaltura_in_flight,
-        clock=clock,
-        sleep=sleep,
-    )
-
-
 def kaltura_client(settings: Settings) -> KalturaClient:
     """The run's Kaltura client (one session, one pacer) from the settings; ConfigError if one is missing."""
     settings.require("partner_id", "secret")
@@ -78,7 +53,7 @@ def kaltura_client(settings: Settings) -> KalturaClient:
         ks_ttl_s=int(settings.ks_ttl_s),
         request_timeout_s=settings.kaltura_timeout_s,
     )
-    pacer = kaltura_pacer(settings)
+    pacer = Pacer(settings.kaltura_rps, max_in_flight=settings.kaltura_in_flight)
     policy = RetryPolicy(
         attempts=settings.kaltura_retries, base_s=0.5, max_s=30.0, budget_s=settings.kaltura_retry_budget_s
     )

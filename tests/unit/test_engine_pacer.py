@@ -261,18 +261,3 @@ async def test_ready_waits_for_a_token_without_taking_it() -> None:
     await pacer.ready()
     assert clock.now - started == pytest.approx(0.5)  # ready() took nothing: still ready
     assert pacer.statistics().total_calls == 1
-
-
-async def test_a_batcher_keeps_the_steady_pace_where_single_calls_may_burst() -> None:
-    clock = FakeClock()
-    pacer = Pacer(10, burst=4, clock=clock, sleep=clock.sleep)
-    async with pacer.slot():
-        pass
-    started = clock.now
-    await pacer.ready()  # tokens are left, but a batch that waits 1/rate takes in what comes meanwhile
-    assert clock.now - started == pytest.approx(0.1)
-    async with pacer.slot():
-        pass
-    async with pacer.slot():  # a chain of single calls spends the saved tokens at once
-        pass
-    assert clock.now - started == pytest.approx(0.1)
