@@ -4,7 +4,8 @@ Endpoint, credentials and region come from the standard AWS chain (`AWS_ENDPOINT
 unless given. botocore's own retries are off: ours have a budget, see throttling, and re-send a part from
 memory. Uploads refuse to replace an existing object (`If-None-Match: *`) unless told to overwrite; a retry
 that finds its own earlier attempt already done (lost response) is recognised by the object's checksum.
-Single-object PUTs and HEADs take a lighter path than botocore's (`adapters.s3.direct`), same answers.
+Single-object PUTs, HEADs and part uploads take a lighter path than botocore's (`adapters.s3.direct`), same
+answers.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class StoreConfig:
     call_timeout_s: float = 60.0  # whole-call deadline for every call but part uploads
     max_connections: int = 32
     abort_timeout_s: float = 30.0  # the shielded abort's own deadline
-    direct: bool = True  # single PUTs and HEADs over `adapters.s3.direct` (False: all through botocore)
+    direct: bool = True  # PUTs, HEADs and parts over `adapters.s3.direct` (False: all through botocore)
     policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=5, base_s=0.25, budget_s=60.0))
     part_policy: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(attempts=8, base_s=0.25, max_s=10.0, budget_s=300.0)

@@ -14,7 +14,7 @@ What stays botocore's:
 - credentials: the session's chain, refreshed as botocore refreshes them (a Fargate task role works);
 - the signature: `S3SigV4Auth`, with `UNSIGNED-PAYLOAD` as the client is configured (every body carries
   its checksum, which S3 verifies);
-- every other operation, and these two wherever this path cannot serve: when S3 answers with a redirect
+- every other operation, and these three wherever this path cannot serve: when S3 answers with a redirect
   (a bucket in another region), `Fallback` tells the store to send them through botocore from then on.
 
 Answers take botocore's shapes: `head_object`'s response dict, `ClientError` for an error answer. The store's
@@ -80,7 +80,7 @@ class Fallback(Exception):
 
 
 class DirectS3:
-    """PUT and HEAD of one object of one bucket; use as `async with await DirectS3.open(...)`."""
+    """PUT, HEAD and UploadPart of one bucket's objects: `await DirectS3.open(...)`, then `close()`."""
 
     def __init__(
         self,
