@@ -101,26 +101,24 @@ async def test_parts_failing_every_time_fail_cleanly_with_the_upload_aborted(
     assert proxy.requests["CompleteMultipartUpload"] == 0
 
 
-async def test_lost_answer_to_complete_is_recognised_by_the_checksum(
-    proxy: S3FaultProxy, s3_bucket: str
+@pytest.mark.parametrize(
+    ("plan", "fault"),
+    [
+        # S3 completed the upload but the answer was lost: the retry finds the object and it is ours
+        ("lose_next", "lose"),
+        # S3 may answer 200 OK and report a failure in the body: that is a failure (the object does not exist
+        # yet), retried like a 500, never taken for a completed upload
+        ("error200_next", "error200"),
+    ],
+    ids=["lost_answer_recognised_by_the_checksum", "200_with_an_error_in_the_body_retried"],
+)
+async def test_one_failed_answer_to_complete_is_sent_again_and_proves_out(
+    proxy: S3FaultProxy, s3_bucket: str, plan: str, fault: str
 ) -> None:
-    """S3 completed the upload but the answer was lost: the retry finds the object and it is ours."""
     data = os.urandom(11 * MiB)
-    proxy.set_plan(lose_next=1, operations=["CompleteMultipartUpload"])
+    proxy.set_plan(None, **{plan: 1}, operations=["CompleteMultipartUpload"])
     await put_proven(proxy, s3_bucket, data)
-    assert proxy.counters()["faults"] == {"lose": 1}
-    assert proxy.requests["CompleteMultipartUpload"] == 2
-
-
-async def test_complete_answered_200_with_an_error_in_the_body_is_retried(
-    proxy: S3FaultProxy, s3_bucket: str
-) -> None:
-    """S3 may answer CompleteMultipartUpload 200 OK and report a failure in the body: that is a failure (the
-    object does not exist yet), retried like a 500, never taken for a completed upload."""
-    data = os.urandom(11 * MiB)
-    proxy.set_plan(error200_next=1, operations=["CompleteMultipartUpload"])
-    await put_proven(proxy, s3_bucket, data)
-    assert proxy.counters()["faults"] == {"error200": 1}
+    assert proxy.counters()["faults"] == {fault: 1}
     assert proxy.requests["CompleteMultipartUpload"] == 2
 
 
