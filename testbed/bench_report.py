@@ -6,6 +6,7 @@ bytes, GB = 10^9 bytes; RSS is given in MB too, so "peak RSS ≤ 200 MB" compare
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -141,6 +142,7 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     if w2 is not None and anchors:
         best = max(anchors, key=lambda r: r.mb_per_s)
         value = f"{w2.mb_per_s:.1f} vs {best.mb_per_s:.1f} MB/s ({best.label})"
+        value += _medians(_rounds(rows, w2), _rounds(rows, best))
         out.append(
             Target("W2 MB/s against the best anchor", ">= best anchor", value, w2.mb_per_s >= best.mb_per_s)
         )
@@ -153,6 +155,7 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     if w2 is not None and like:
         rival = max(like, key=lambda r: r.mb_per_s)
         value = f"{w2.mb_per_s:.1f} vs {rival.mb_per_s:.1f} MB/s ({rival.label})"
+        value += _medians(_rounds(rows, w2), _rounds(rows, rival))
         out.append(Target("W2 MB/s against rclone in multipart of our part size", ">= (like for like)", value,
                           w2.mb_per_s >= rival.mb_per_s))  # fmt: skip
     w3s = [r for r in rows if r.workload == "W3" and r.tool == OURS and not r.variant]
@@ -177,6 +180,24 @@ def targets(rows: Sequence[Row]) -> list[Target]:
         if per is not None:
             out.append(_per_entry(where, row.archived, per))
     return out
+
+
+def _rounds(rows: Sequence[Row], like: Row) -> list[float]:
+    """MB/s of every complete run of `like`'s workload, tool, concurrency and settings (its rounds)."""
+    key = (like.workload, like.tool, like.concurrency, like.variant)
+    return [
+        r.mb_per_s
+        for r in rows
+        if (r.workload, r.tool, r.concurrency, r.variant) == key and r.archived and not r.failed
+    ]
+
+
+def _medians(ours: Sequence[float], theirs: Sequence[float]) -> str:
+    """The best rounds decide; with several rounds a side, their medians say how often that happens."""
+    if len(ours) < 2 and len(theirs) < 2:
+        return ""
+    mine, other = statistics.median(ours), statistics.median(theirs)
+    return f"; medians {mine:.1f} vs {other:.1f} ({len(ours)} vs {len(theirs)} rounds)"
 
 
 def _per_entry(where: str, archived: int, per: float) -> Target:

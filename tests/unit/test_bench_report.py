@@ -173,6 +173,26 @@ def test_with_rounds_speed_takes_the_best_round_and_memory_the_worst() -> None:
     assert format_table([second]).splitlines()[2].strip() == "note: round 2"
 
 
+def test_w2_values_give_each_sides_median_round_beside_the_best_rounds_that_decide() -> None:
+    ours = [replace(OURS_W1, workload="W2", archived=16, bytes=1_600_000_000, wall_s=w, round=i)
+            for i, w in enumerate((10.0, 20.0, 8.0), 1)]  # fmt: skip
+    rclone = [Row("W2", "rclone", 16, 16, 0, 0, 1_600_000_000, wall_s=w, cpu_s=1.0, peak_rss_mb=47.0, round=i)
+              for i, w in enumerate((9.0, 16.0, 12.0), 1)]  # fmt: skip
+    failed = replace(rclone[0], archived=15, failed=1, bytes=1_500_000_000, wall_s=1.0, round=4)
+    multipart = replace(rclone[1], variant="multipart, 8MiB parts", wall_s=32.0)
+    found = {t.name: t for t in targets([*ours, *rclone, failed, multipart])}
+    best = found["W2 MB/s against the best anchor"]
+    # best rounds 200 vs 177.8 MB/s decide; the medians (160 vs 133.3) leave out the failed round
+    assert best.value == "200.0 vs 177.8 MB/s (rclone x16); medians 160.0 vs 133.3 (3 vs 3 rounds)"
+    assert best.met is True
+    like = found["W2 MB/s against rclone in multipart of our part size"]
+    assert like.value == (
+        "200.0 vs 50.0 MB/s (rclone x16 multipart, 8MiB parts); medians 160.0 vs 50.0 (3 vs 1 rounds)"
+    )
+    one = {t.name: t for t in targets([ours[0], rclone[0]])}["W2 MB/s against the best anchor"]
+    assert one.value == "160.0 vs 177.8 MB/s (rclone x16)"  # one round a side: no median to give
+
+
 def test_the_w1_speed_up_compares_best_rounds_on_both_sides() -> None:
     ours = replace(OURS_W1, wall_s=5.0)  # 100 entries/s
     slow_seq = SEQ_W1  # 4 entries/s: 25x
