@@ -9,7 +9,11 @@ HTTP/1.1 server that keeps connections alive, on a listening socket inherited fr
 
 It is used for HTTP only: HTTPS (verified, with the throw-away CA) stays on `moto.server`, which does TLS.
 
-Usage (by `testbed.s3.S3Server`): `python -m testbed.moto_http --fd N [--threads T]`.
+Usage (by `testbed.s3.S3Server`): `python -m testbed.moto_http --fd N [--threads T] [--check-payload-hash]`.
+
+moto checks no signature. `--check-payload-hash` restores the one check a client's own signing code gets
+wrong most easily: a body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must hash to
+it, or the answer is S3's `400 XAmzContentSHA256Mismatch`.
 Two differences from werkzeug, one undone here: waitress writes response header names capitalized
 (`X-Amz-Meta-Ka-Bytes`), and S3 sends metadata names as stored, lower case, which clients hand on as the
 metadata's keys: `_Task` writes `x-amz-meta-*` names in lower case again. Waitress also drops request
@@ -20,8 +24,11 @@ underscores do not reach moto. Ours use dashes.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import signal
 import socket
+import string
 import sys
 from collections.abc import Sequence
 from typing import Any, Final
@@ -46,10 +53,35 @@ def _lower_metadata_names(head: bytes) -> bytes:
     return b"\r\n".join(lines)
 
 
+_MISMATCH: Final = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>XAmzContentSHA256Mismatch</Code>'
+    b"<Message>The provided 'x-amz-content-sha256' header does not match what was computed.</Message>"
+    b"</Error>"
+)
+
+
+def payload_hash_checked(app: Any) -> Any:
+    """`app` behind S3's check of a signed payload: a body that does not hash to the SHA-256 its request
+    claims is refused before it reaches `app`."""
+
+    def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        claimed = str(environ.get("HTTP_X_AMZ_CONTENT_SHA256", "")).lower()
+        if len(claimed) == 64 and all(c in string.hexdigits for c in claimed):
+            body = environ["wsgi.input"].read()
+            if hashlib.sha256(body).hexdigest() != claimed:
+                start_response("400 Bad Request", [("Content-Type", "application/xml")])
+                return [_MISMATCH]
+            environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return checked
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.moto_http", description=__doc__.splitlines()[0])
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="worker threads")
+    parser.add_argument("--check-payload-hash", action="store_true", help="refuse bodies unlike their hash")
     args = parser.parse_args(argv)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -84,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     listener = socket.socket(fileno=args.fd)
+    app: Any = _Dispatcher(create_backend_app)
     server = create_server(
-        _Dispatcher(create_backend_app),
+        payload_hash_checked(app) if args.check_payload_hash else app,
         sockets=[listener],
         threads=args.threads,
         connection_limit=1000,

@@ -37,11 +37,13 @@ import aiohttp.payload
 import botocore.exceptions
 import certifi
 from aiohttp.abc import AbstractStreamWriter
-from botocore.auth import S3SigV4Auth
+from botocore.auth import UNSIGNED_PAYLOAD, S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 
 from adapters.s3.checksums import FIELDS
 
+_UNSIGNED_PAYLOAD: Final = Config(s3={"payload_signing_enabled": False})  # see DirectS3._signed
 _META: Final = "x-amz-meta-"
 _SLICE_BYTES: Final = 1 << 20  # a body goes to the socket this much at a time
 _PROBE_KEY: Final = "k"
@@ -121,10 +123,16 @@ class DirectS3:
         return self.base_url + quote(key, safe="/~")
 
     async def _signed(self, method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
+        """`headers` with SigV4's for a request whose body is not hashed (`UNSIGNED-PAYLOAD`): the body is
+        not in `request` (it is streamed later), and S3's signer replaces any `x-amz-content-sha256` given
+        with its own idea of the payload, which for a request without a body is the hash of no bytes, a
+        claim S3 refuses for a PUT with a body. Unsigned payload is the client setting it honours."""
         frozen = await self._credentials.get_frozen_credentials()
         request = AWSRequest(method=method, url=url, headers=dict(headers))
-        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        request.context["client_config"] = _UNSIGNED_PAYLOAD
         S3SigV4Auth(frozen, "s3", self.region).add_auth(request)
+        if request.headers.get("x-amz-content-sha256") != UNSIGNED_PAYLOAD:  # botocore changed its mind
+            raise RuntimeError("SigV4 signer did not sign the request for an unsigned payload")
         return dict(request.headers.items())
 
     async def head_object(self, key: str) -> dict[str, Any]:

@@ -9,12 +9,15 @@ installed (not a dependency), so uploads pass the value they computed (`Checksum
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import zlib
 from pathlib import Path
 from typing import Any
@@ -153,6 +156,39 @@ def test_multipart_crc32c_full_object_checksum_covers_the_whole_object(s3: Any, 
         "ChecksumCRC32C": b64_crc32c(PART_1 + PART_2),
         "ChecksumType": "FULL_OBJECT",
     }
+
+
+@pytest.mark.parametrize(
+    ("claimed", "status"),
+    [
+        (hashlib.sha256(b"archive bytes").hexdigest(), 200),
+        ("UNSIGNED-PAYLOAD", 200),
+        (hashlib.sha256(b"").hexdigest(), 400),  # the hash of no body, claimed for a body: S3 refuses it
+    ],
+    ids=["true-hash", "unsigned", "hash-of-nothing"],
+)
+def test_a_body_must_hash_to_the_sha256_its_request_claims(
+    s3_server: S3Server, s3: Any, s3_bucket: str, claimed: str, status: int
+) -> None:
+    request = urllib.request.Request(
+        f"{s3_server.endpoint_url}/{s3_bucket}/k",
+        data=b"archive bytes",
+        method="PUT",
+        headers={"x-amz-content-sha256": claimed, "Content-Type": "binary/octet-stream"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            got, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        got, body = exc.code, exc.read()
+    assert got == status
+    stored = s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0)
+    if status == 400:
+        assert b"<Code>XAmzContentSHA256Mismatch</Code>" in body
+        assert stored == 0
+    else:
+        assert s3.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"archive bytes"
 
 
 def test_https_needs_the_testbed_ca(s3_server_https: S3Server) -> None:
