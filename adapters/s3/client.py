@@ -428,7 +428,11 @@ class S3Store:
     # ------------------------------------------------------------------------------------------ UploadCalls
 
     async def create_upload(self, key: str, metadata: Mapping[str, str]) -> str:
+        attempts = 0
+
         async def op(client: Any) -> str:
+            nonlocal attempts
+            attempts += 1
             response = await client.create_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -439,7 +443,19 @@ class S3Store:
             )
             return str(response["UploadId"])
 
-        return await self._call("s3.create_upload", key, op)
+        upload_id = await self._call("s3.create_upload", key, op)
+        if attempts > 1:  # an attempt whose answer was lost may have created an upload nobody knows of
+            await self._abort_others(key, upload_id)
+        return upload_id
+
+    async def _abort_others(self, key: str, upload_id: str) -> None:
+        """Abort every open upload of `key` but `upload_id`: the checker already swept the ones older than
+        the run, so what is left is a retried request's lost upload (or another writer's, which would
+        lose to our `If-None-Match` completion anyway)."""
+        async for upload in self.open_uploads(key):
+            if upload.upload_id != upload_id:
+                await self.abort_upload(upload.key, upload.upload_id)
+                _log.info("s3.lost_upload_aborted", key=key, initiated=str(upload.initiated))
 
     async def upload_part(
         self, key: str, upload_id: str, number: int, body: PartBuffer, checksum: str, on_retry: OnRetry
@@ -500,8 +516,10 @@ class S3Store:
         if not overwrite:
             args["IfNoneMatch"] = "*"
         size = sum(p.size for p in parts)
+        refused = False  # S3 refused to complete this upload (its key was taken): the upload is still open
 
         async def op(client: Any) -> Completion:
+            nonlocal refused
             try:
                 response = await client.complete_multipart_upload(**args)
             except botocore.exceptions.ClientError as exc:
@@ -509,12 +527,19 @@ class S3Store:
                 done = await self._done_before(client, exc, key, checksum, size, *codes)
                 if done is None:
                     raise
+                refused = errors.error_code(exc) == PRECONDITION_FAILED
                 return done
             return Completion(str(response.get("ETag", "")).strip('"'), wire.parse_checksum(response))
 
         # S3 may take minutes to assemble a large object
         timeout_s = max(self.config.call_timeout_s, 600.0)
-        return await self._call("s3.complete_upload", key, op, timeout_s=timeout_s)
+        done = await self._call("s3.complete_upload", key, op, timeout_s=timeout_s)
+        if refused:  # the object under the key is already ours: this second upload of it is not needed
+            try:
+                await self.abort_upload(key, upload_id)
+            except (RetryableError, ItemFailedError) as exc:  # ours stands; a later sweep aborts this one
+                _log.warning("s3.abort_failed", key=key, error=str(exc))
+        return done
 
     async def abort_upload(self, key: str, upload_id: str) -> None:
         async def op(client: Any) -> None:

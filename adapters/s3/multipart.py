@@ -28,7 +28,7 @@ from anyio.abc import TaskGroup
 
 from adapters.s3.checksums import Algorithm, S3Checksum, b64, digest, of_parts
 from adapters.s3.wire import PutResult
-from engine.errors import ItemFailedError
+from engine.errors import ItemFailedError, RetryableError
 from engine.logs import get_logger
 
 MiB: Final = 1 << 20
@@ -245,7 +245,13 @@ class MultipartWriter:
             cause = f"S3 checksum {done.checksum} differs from ours {ours}"
             raise ItemFailedError("s3.upload", self.key, cause)
         sha256 = self._sha.hexdigest()
-        await self._calls.record(self.key, sha256, ours)
+        try:
+            await self._calls.record(self.key, sha256, ours)
+        except RetryableError as exc:
+            # the object is complete and stays: sending it all again would only meet it under its key (and
+            # leave that second upload open). Without its record it is proven afresh by the next run.
+            cause = f"stored, but its proof record was not written ({exc}): the next run re-proves it"
+            raise ItemFailedError("s3.record", self.key, cause) from None
         self.result = PutResult(self.key, self._bytes_in, sha256, ours, done.etag, len(parts))
         return self.result
 

@@ -17,7 +17,8 @@ import pytest
 
 from adapters.s3 import ArchiveRecord, S3Store, StoreConfig, to_metadata, verify
 from adapters.s3.multipart import MiB
-from engine.errors import RetryableError
+from adapters.s3.proof import from_head
+from engine.errors import ItemFailedError, RetryableError
 from engine.retry import RetryPolicy
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
@@ -141,6 +142,47 @@ async def test_lost_answer_to_a_single_put_is_recognised(proxy: S3FaultProxy, s3
     proxy.set_plan(lose_next=1, operations=["PutObject"])
     await put_proven(proxy, s3_bucket, data)
     assert proxy.requests["PutObject"] == 2
+
+
+async def test_lost_answer_to_create_leaves_no_upload_behind(proxy: S3FaultProxy, s3_bucket: str) -> None:
+    # S3 created the first upload but its id never reached us: the retry's upload is used, the other aborted
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(lose_next=1, operations=["CreateMultipartUpload"])
+    await put_proven(proxy, s3_bucket, data)
+    assert proxy.counters()["faults"] == {"lose": 1}
+    assert proxy.requests["CreateMultipartUpload"] == 2
+    assert proxy.requests["AbortMultipartUpload"] == 1
+
+
+async def test_an_upload_refused_because_our_object_is_there_is_aborted(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    # the same content sent again (a retry after its record failed, or a second writer): S3 refuses to
+    # complete over the object, which is ours, so the put succeeds and its own upload is not left open
+    data = os.urandom(11 * MiB)
+    await put_proven(proxy, s3_bucket, data)
+    await put_proven(proxy, s3_bucket, data)
+    assert proxy.requests["CreateMultipartUpload"] == 2
+    assert proxy.requests["AbortMultipartUpload"] == 1
+
+
+async def test_a_record_that_cannot_be_written_fails_the_item_and_keeps_the_object(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(slowdown_rate=1.0, operations=["PutObjectTagging"])
+    async with store_via(proxy, s3_bucket, HOPELESS) as store:
+        with pytest.raises(ItemFailedError, match=r"s3\.record 0_f: stored, but its proof record was not"):
+            await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
+        head = await store.head("0_f")
+        assert [u async for u in store.open_uploads()] == []
+    assert head is not None
+    assert head.size == len(data)
+    stored = from_head(head)
+    assert stored is not None
+    assert stored.sha256 is None  # unrecorded: the next run proves it again
+    assert proxy.requests["PutObjectTagging"] == HOPELESS.attempts
+    assert proxy.requests["CreateMultipartUpload"] == 1
 
 
 async def test_control_surface_sets_the_plan_and_reports_counters(proxy: S3FaultProxy) -> None:

@@ -87,3 +87,36 @@ async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge
             assert "archived_to_s3" in entries[entry_id]["tags"]
             assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
         assert open_uploads(s3_server, s3_bucket) == []
+
+
+async def test_a_record_write_that_keeps_failing_fails_the_entry_once_then_the_next_run_reproves_it(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the object is complete but its record (SHA-256 tags) cannot be written: the entry fails with that reason
+    # instead of being downloaded and uploaded again, no second upload is left open, and it is not tagged
+    sim = kaltura_sim_factory(entries=6, seed=6, size_mb=7)
+    expected = archivable(sim)
+    async with S3FaultProxy(s3_server.endpoint_url, seed=1) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        proxy.set_plan(slowdown_rate=1.0, operations=["PutObjectTagging"])
+        env = sim_env(sim, s3_bucket)
+        failing = await run_s3copy(env, "--execute")
+        multipart = {r["entry_id"] for r in failing.rows if "proof record" in r["reason"]}
+        assert multipart, failing.rows  # entries over the part size went up in parts, and their record failed
+        for entry_id in multipart:
+            assert failing.outcomes()[entry_id] == "failed"
+        assert failing.code == 1
+        assert proxy.requests["CreateMultipartUpload"] == len(multipart)  # each sent once, not again
+        assert open_uploads(s3_server, s3_bucket) == []
+        entries = sim_entries(sim)
+        assert not any("archived_to_s3" in entries[e]["tags"] for e in multipart)
+
+        proxy.set_plan(slowdown_rate=0.0)
+        again = await run_s3copy(env, "--execute")
+    assert again.code == 0, again.rows
+    assert {r["entry_id"] for r in again.rows if r["outcome"] == "archived"} >= multipart
+    entries = sim_entries(sim)
+    for entry_id in expected:
+        assert "archived_to_s3" in entries[entry_id]["tags"]
+        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
+    assert open_uploads(s3_server, s3_bucket) == []
