@@ -54,7 +54,7 @@ from jobs.s3copy_report import (
     Outcome,
     failed_outcome,
 )
-from jobs.s3copy_reprove import StreamDigest
+from jobs.s3copy_reprove import Layout, StreamDigest, layout_of
 
 TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=600.0)
 
@@ -271,13 +271,18 @@ class S3Copy:
         assert action.source is not None
         assert action.expected is not None
         size = action.expected.source_bytes
-        config = self.store.config
-        digest = StreamDigest(
-            expected_size=size,
-            part_size=part_size(size, config.part_size),
-            algorithm=config.checksum_algorithm,
-        )
         work.attempt += 1
+        head = await self.store.head(work.key, with_tags=False)
+        if head is None or head.checksum is None:
+            found = "no object" if head is None else "no S3 checksum"
+            why = f"unrecorded object {work.key} cannot be proven ({found})"
+            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+        config = self.store.config
+        today = Layout(part_size(size, config.part_size), config.checksum_algorithm)
+        parts = head.checksum.parts
+        first = await self.store.first_part_size(work.key) if parts is None or parts > 1 else None
+        layout = layout_of(head.checksum, size, first, today)
+        digest = StreamDigest(expected_size=size, part_size=layout.part_size, algorithm=layout.algorithm)
         url = await self._url(work)
         async with aclosing(self._chunks(url, work.entry.id)) as chunks:
             async for chunk in chunks:
@@ -287,9 +292,8 @@ class S3Copy:
             raise ItemFailedError(
                 "s3copy.reprove", work.entry.id, f"source ended at {proof.bytes} of {size} B"
             )
-        head = await self.store.head(work.key)
-        if head is None or head.checksum is None or not head.checksum.matches(proof.checksum):
-            found = "no object" if head is None else f"S3 checksum {head.checksum}"
+        if not head.checksum.matches(proof.checksum):
+            found = f"S3 checksum {head.checksum}"
             why = f"unrecorded object {work.key} is not the original ({found}, source {proof.checksum})"
             return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
         await self.gate.record(work.key, proof.sha256, proof.checksum)

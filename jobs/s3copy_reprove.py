@@ -5,6 +5,10 @@ object tags). The object then carries our metadata for the current original but 
 Rather than overwrite it (never) or trust it (never), the original is streamed again and digested the way the
 upload did (same part size, same algorithm): if the object checksum this yields equals the one S3 reports,
 the object is that original, and its record can be written.
+
+The way the upload was digested is read from the object, not from today's settings (`ARCHIVER_PART_SIZE` may
+have changed since): a plain checksum is one PUT's, a composite one of N parts has every part but the last
+the size of part 1 (a HEAD of part 1 says it), and the algorithm is the one S3 reports.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 
 from adapters.s3 import S3Checksum
-from adapters.s3.checksums import Algorithm, digest, of_parts, of_single
+from adapters.s3.checksums import Algorithm, check_algorithm, digest, of_parts, of_single
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,28 @@ class StreamDigest:
             parts = [*self._parts, digest(self._algorithm, self._buffer)] if self._buffer else self._parts
             checksum = of_parts(self._algorithm, parts)
         return StreamProof(self._bytes, self._sha.hexdigest(), checksum)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an object's upload was checksummed: the part size (over the size: one PUT) and the algorithm."""
+
+    part_size: int
+    algorithm: Algorithm
+
+
+def layout_of(stored: S3Checksum, size: int, first_part: int | None, default: Layout) -> Layout:
+    """The layout an object of `size` bytes with checksum `stored` was uploaded in; `first_part` is the size
+    of its part 1 where S3 told it. `default` (today's settings) where the object does not say."""
+    try:
+        algorithm = check_algorithm(stored.algorithm)
+    except ValueError:
+        algorithm = default.algorithm
+    if not stored.composite:
+        return Layout(size + 1, algorithm)  # one PUT: a plain digest of the whole
+    if stored.parts == 1:
+        return Layout(size, algorithm)
+    parts = stored.parts
+    if first_part and (parts is None or -(-size // first_part) == parts):
+        return Layout(first_part, algorithm)
+    return Layout(default.part_size, algorithm)

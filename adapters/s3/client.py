@@ -258,6 +258,23 @@ class S3Store:
             tags = {}
         return wire.parse_head(key, response, tags)
 
+    async def first_part_size(self, key: str) -> int | None:
+        """The size of part 1 of a multipart object (every part but the last has it); None when S3 does
+        not tell (the object is gone, or the server does not answer part HEADs)."""
+
+        async def op(client: Any) -> int | None:
+            try:
+                response = await client.head_object(Bucket=self.bucket, Key=key, PartNumber=1)
+            except botocore.exceptions.ClientError as exc:
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+                if errors.is_not_found(exc) or status in (400, 416, 501):
+                    return None
+                raise
+            length = response.get("ContentLength")
+            return int(length) if length else None
+
+        return await self._call("s3.head_part", key, op)
+
     async def tags(self, key: str) -> dict[str, str]:
         """The object's tags."""
 

@@ -64,6 +64,11 @@ class ArchiveStore(Protocol):
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
         ...
 
+    async def first_part_size(self, key: str) -> int | None:
+        """The size of part 1 of a multipart object (the part size it was uploaded with); None when S3 does
+        not tell."""
+        ...
+
     async def put_bytes(
         self, key: str, data: bytes, metadata: Mapping[str, str], *, overwrite: bool = False
     ) -> PutResult:

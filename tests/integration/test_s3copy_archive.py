@@ -187,3 +187,25 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
     assert "archived_to_s3" not in entries[other]["tags"]
     (row,) = [r for r in second.rows if r["entry_id"] == other]
     assert "is not the original" in row["reason"]
+
+
+async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the_setting_changed(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, aws_env: None
+) -> None:
+    """The operator raised ARCHIVER_PART_SIZE between the run that lost a record and the next one: the object
+    is digested as it was uploaded (S3 tells part 1's size), not as today's setting would cut it."""
+    sim = kaltura_sim_factory(entries=12, seed=6, size_mb=14)
+    first = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="5MiB"), "--execute")
+    client = s3_client(s3_server)
+    archived = first.by_outcome("archived")
+    sizes = {e: client.head_object(Bucket=s3_bucket, Key=e)["ContentLength"] for e in archived}
+    victim = next(e for e, size in sizes.items() if size > 6 << 20)  # 6 MiB parts would cut it elsewhere
+    client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
+    sim.control.patch_entry(victim, tags="lecture")  # ... and before the Kaltura tag
+
+    second = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="6MiB"), "--execute")
+    assert second.outcomes()[victim] == "archived", second.rows
+    assert second.code == 0
+    entries = sim_entries(sim)
+    assert "archived_to_s3" in entries[victim]["tags"]
+    assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id, served_sizes(sim))
