@@ -139,7 +139,8 @@ async def test_an_original_replaced_after_archiving_is_a_conflict_never_overwrit
 async def test_archiving_over_https_proves_every_copy(
     kaltura_sim_factory: Any, s3_server_https: S3Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Over HTTPS botocore streams parts as aws-chunked bodies with a checksum trailer, as on real S3."""
+    """The whole job over verified HTTPS, as against real S3: every part and small object goes as a plain body
+    with the CRC32C we computed in a header (tests/integration/test_s3_https.py shows the wire)."""
     s3_server_https.reset()
     s3_server_https.create_bucket("https-archive")
     sim = kaltura_sim_factory(entries=8, seed=4, size_mb=11)
