@@ -37,6 +37,7 @@ _AWS_SECRET = re.compile(r"""(secret_?access_?key["']?\s*[=:]\s*["']?)([A-Za-z0-
 # KS v1: base64 of "<40 hex sha1>|<fields>"; candidates are long base64 runs, confirmed by decoding
 _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{56,}={0,2}")
 _KS_V1_PLAIN = re.compile(rb"[0-9a-f]{40}\|")
+_SHORTEST_MATCH = 19  # "ks=" and 16 characters; every other pattern needs more
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -70,6 +71,8 @@ def redact_text(text: str) -> str:
             return REDACTED
         if len(secret) >= MIN_SUBSTRING_LEN and secret in text:
             text = text.replace(secret, REDACTED)
+    if len(text) < _SHORTEST_MATCH:  # most report fields (ids, sizes, states): no pattern can match them
+        return text
     text = _KS_V2.sub(REDACTED, text)
     text = _KS_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     text = _AWS_SECRET.sub(lambda m: m.group(1) + REDACTED, text)

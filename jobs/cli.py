@@ -16,8 +16,9 @@ from typing import Any, NoReturn, TextIO
 
 from engine.errors import ArchiverError, ConfigError, FatalError, ItemFailedError, RetryableError
 from engine.logs import bind_run, configure_logging, get_logger, new_run_id
+from engine.redact import add_secret, redact_text
 from engine.settings import help_line, secret_values
-from engine.shutdown import handle_signals
+from engine.shutdown import Shutdown, handle_signals
 from jobs import config, count, demo, download, listing, s3copy
 from jobs.context import RunContext, now_s
 from jobs.options import add_option
@@ -49,6 +50,8 @@ NOT_BUILT: dict[str, str] = {
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # settings the command line sets with options of its own
 _NO_SETTING_FLAG = {"shard", "shards", "doit"}
+# the secrets the AWS standard chain may read from the environment (a task role's never pass through here)
+_AWS_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 _log = get_logger("jobs.cli")
 
@@ -109,6 +112,17 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _register_secrets(cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """Hand the redactor the run's secrets as given (secret settings, AWS keys in the environment) before
+    anything can fail: log events, report rows and the one-line error all pass through it (DESIGN.md §4.8)."""
+    given = [cli.get(s.name) for s in SETTINGS if s.secret]
+    given += [env.get(s.env) for s in SETTINGS if s.secret and s.env]
+    given += [env.get(name) for name in _AWS_SECRET_ENV]
+    for value in given:
+        if isinstance(value, str):
+            add_secret(value.strip())
+
+
 def _level(name: str) -> str:
     return {"NOTSET": "debug", "WARN": "warning"}.get(name, name).lower()
 
@@ -116,10 +130,28 @@ def _level(name: str) -> str:
 async def _run_job(job: Job, args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     ctx = RunContext(settings=settings, run_id=new_run_id(), run_start=now_s(), stdout=out, stderr=err)
     bind_run(ctx.run_id, args.command)
-    async with handle_signals(drain_s=settings.drain_s) as shutdown:
-        ctx.shutdown = shutdown
-        code = await job(args, ctx)
+    shutdown: Shutdown | None = None
+    code: int | None = None
+    try:
+        async with handle_signals(drain_s=settings.drain_s) as shutdown:
+            ctx.shutdown = shutdown
+            code = await job(args, ctx)
+    except Exception as exc:
+        if shutdown is None or not shutdown.cancelled:
+            raise
+        # the cancellation surfaced as an error on the job's way out: the signal still decides the exit
+        return _cut_short(shutdown, error=str(exc))
+    if code is None:  # the scope swallowed the cancellation of the job (second signal or drain deadline)
+        return _cut_short(shutdown)
     return shutdown.exit_code(default=code)
+
+
+def _cut_short(shutdown: Shutdown, error: str | None = None) -> int:
+    """Log that the job was cancelled before it finished (so its summary is missing); the exit code."""
+    name = shutdown.signal.name if shutdown.signal is not None else None
+    _log.warning("run.cut_short", signal=name, drain_s=shutdown.drain_s, error=error,
+                 hint="cancelled before writing its summary: run it again to finish")  # fmt: skip
+    return shutdown.exit_code(default=EXIT_FAILED)
 
 
 def run(
@@ -138,9 +170,11 @@ def run(
         args, extra = parser.parse_known_args(argv)
         if args.job is None:  # whatever its options, a subcommand still to come says so and nothing else
             raise ConfigError(f"{args.command} is not built yet: see CHANGELOG.md for what is available")
+        cli_values = _cli_settings(args)
+        _register_secrets(cli_values, env)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        settings = load_settings(_cli_settings(args), env)
+        settings = load_settings(cli_values, env)
         secrets = secret_values(SETTINGS, vars(settings))
         configure_logging(level=_level(args.loglevel), fmt=args.log_format, stream=err, secrets=secrets)
         return asyncio.run(_run_job(args.job, args, settings, out, err))
@@ -159,9 +193,9 @@ def run(
 
 
 def _fail(err: TextIO, message: str, code: int) -> int:
-    """Report a run-ending error as exactly one line on stderr; the exit code."""
+    """Report a run-ending error as exactly one line on stderr, secrets redacted; the exit code."""
     lines = message.strip().splitlines()
-    err.write((lines[0] if lines else f"{PROG}: error") + "\n")
+    err.write(redact_text(lines[0] if lines else f"{PROG}: error") + "\n")
     err.flush()
     return code
 

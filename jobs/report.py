@@ -1,7 +1,9 @@
 """Report rows on stdout: TSV with a header (the default), a JSON array, or JSON lines.
 
 TSV is unpadded UTF-8: one row per line, fields joined by tabs; tabs and line breaks inside a value become
-spaces so a row stays one line. Missing values are empty; JSON keeps types and writes null.
+spaces so a row stays one line. Missing values are empty; JSON keeps types and writes null. Every value
+passes the same redactor as the logs (DESIGN.md §4.8): a secret quoted in a name or a reason never reaches
+the report.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import TextIO
+
+from engine.redact import redact_value
 
 Value = str | int | float | bool | None
 Row = Mapping[str, Value]
@@ -46,7 +50,7 @@ class ReportWriter:
         return self._rows
 
     def row(self, row: Row) -> None:
-        values = {c: row.get(c) for c in self._columns}
+        values = {c: redact_value(row.get(c)) for c in self._columns}
         if self._fmt == "tsv":
             self._write("\t".join(tsv_field(values[c]) for c in self._columns) + "\n")
         elif self._fmt == "jsonl":

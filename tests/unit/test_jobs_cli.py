@@ -1,12 +1,26 @@
-"""The command line before any call: usage errors, settings errors and subcommands still to come exit 2."""
+"""The command line: usage and settings errors exit 2 in one line (secrets masked); signals exit 130/143."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import io
+import math
+import signal
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
 
+import anyio
 import pytest
+import structlog
 
-from jobs.cli import BUILT, NOT_BUILT, build_parser, run
+from engine.errors import ArchiverError, ConfigError, FatalError
+from engine.redact import REDACTED
+from jobs import listing
+from jobs.cli import BUILT, NOT_BUILT, Job, _run_job, build_parser, run
+from jobs.context import RunContext
+from jobs.settings import Settings, load_settings
 
 
 def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -61,3 +75,128 @@ def test_global_options_go_before_or_after_the_subcommand() -> None:
 def test_settings_have_options_both_spellings() -> None:
     args = build_parser().parse_args(["list", "--kaltura-rps", "3", "--kaltura_in_flight", "2"])
     assert (args.setting_kaltura_rps, args.setting_kaltura_in_flight) == ("3", "2")
+
+
+# -- a run cut short by signals --------------------------------------------------------------------------
+
+
+def drain_settings(drain_s: str) -> Settings:
+    return load_settings({"drain_s": drain_s}, {})
+
+
+def run_job(job: Job, drain_s: str = "0.05") -> tuple[int, list[MutableMapping[str, Any]]]:
+    args = argparse.Namespace(command="s3copy")
+    with structlog.testing.capture_logs() as events:
+        code = asyncio.run(_run_job(job, args, drain_settings(drain_s), io.StringIO(), io.StringIO()))
+    return code, events
+
+
+def test_work_outliving_the_drain_deadline_exits_143_and_says_the_run_was_cut_short() -> None:
+    async def job(_args: argparse.Namespace, ctx: RunContext) -> int:
+        assert ctx.shutdown is not None
+        ctx.shutdown.request(signal.SIGTERM)
+        await anyio.sleep(math.inf)  # in-flight work (or the summary) still running at the deadline
+        return 0
+
+    code, events = run_job(job)
+    assert code == 143
+    (cut,) = [e for e in events if e["event"] == "run.cut_short"]
+    assert (cut["log_level"], cut["signal"]) == ("warning", "SIGTERM")
+
+
+def test_a_second_sigint_cancels_at_once_and_exits_130() -> None:
+    async def job(_args: argparse.Namespace, ctx: RunContext) -> int:
+        assert ctx.shutdown is not None
+        ctx.shutdown.request(signal.SIGINT)
+        ctx.shutdown.request(signal.SIGINT)
+        await anyio.sleep(math.inf)
+        return 0
+
+    code, events = run_job(job, drain_s="3600")
+    assert code == 130
+    run_events = [e["event"] for e in events if e["event"].startswith("run.")]
+    assert run_events == ["run.stopping", "run.aborting", "run.cut_short"]
+
+
+def test_an_error_on_the_way_out_of_a_cancelled_job_still_exits_with_the_signal() -> None:
+    async def job(_args: argparse.Namespace, ctx: RunContext) -> int:
+        assert ctx.shutdown is not None
+        ctx.shutdown.request(signal.SIGTERM)
+        try:
+            await anyio.sleep(math.inf)
+        finally:
+            raise FatalError("connection closed while cancelling")  # the case under test
+
+    code, events = run_job(job)
+    assert code == 143
+    (cut,) = [e for e in events if e["event"] == "run.cut_short"]
+    assert cut["error"] == "connection closed while cancelling"
+
+
+def test_a_job_that_finishes_within_the_drain_keeps_its_summary_and_exits_143() -> None:
+    async def job(_args: argparse.Namespace, ctx: RunContext) -> int:
+        assert ctx.shutdown is not None
+        ctx.shutdown.request(signal.SIGTERM)
+        return 1
+
+    code, events = run_job(job, drain_s="3600")
+    assert code == 143
+    assert "run.cut_short" not in [e["event"] for e in events]
+
+
+def test_an_error_without_a_signal_is_not_taken_for_one() -> None:
+    async def job(_args: argparse.Namespace, _ctx: RunContext) -> int:
+        raise FatalError("bucket gone")
+
+    with pytest.raises(FatalError, match="bucket gone"):
+        run_job(job)
+
+
+# -- secrets never reach the one-line error ---------------------------------------------------------------
+
+
+def fake_secret(what: str) -> str:
+    return f"{what}-{uuid.uuid4().hex}"  # unique: the redactor's registry lives as long as the process
+
+
+def failing_job(exc: Exception) -> Job:
+    async def job(_args: argparse.Namespace, _ctx: RunContext) -> int:
+        raise exc
+
+    return job
+
+
+@pytest.mark.parametrize(
+    ("variable", "error", "code"),
+    [
+        ("KALTURA_SECRET", ConfigError, 2),
+        ("KALTURA_SECRET", FatalError, 3),
+        ("AWS_SECRET_ACCESS_KEY", FatalError, 3),
+        ("AWS_SESSION_TOKEN", ConfigError, 2),
+        ("LDAP_PWD", FatalError, 3),
+    ],
+)
+def test_an_error_quoting_a_secret_prints_one_line_with_the_secret_masked(
+    monkeypatch: pytest.MonkeyPatch, variable: str, error: type[ArchiverError], code: int
+) -> None:
+    secret = fake_secret(variable.lower())
+    monkeypatch.setattr(listing, "run", failing_job(error(f"rejected credentials {secret} for partner 1")))
+    got, out, err = run_cli("list", env={variable: secret})
+    assert (got, out) == (code, "")
+    assert err == f"kaltura-archiver: rejected credentials {REDACTED} for partner 1\n"
+
+
+def test_a_secret_on_the_command_line_is_masked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = fake_secret("cli")
+    monkeypatch.setattr(listing, "run", failing_job(FatalError(f"bad signature with {secret}")))
+    _, _, err = run_cli("list", "--secret", secret)
+    assert err == f"kaltura-archiver: bad signature with {REDACTED}\n"
+
+
+def test_a_settings_error_before_logging_is_configured_masks_the_secret_too() -> None:
+    secret = fake_secret("early")
+    env = {"KALTURA_SECRET": secret, "KALTURA_SERVICE_URL": f"ftp://{secret}@kaltura.example.edu"}
+    code, _, err = run_cli("list", env=env)
+    assert code == 2
+    assert secret not in err
+    assert err.startswith(f"kaltura-archiver: KALTURA_SERVICE_URL='ftp://{REDACTED}@kaltura.example.edu'")

@@ -1,11 +1,15 @@
-"""Report rows: the old tool's columns, unpadded TSV, JSON and JSON lines."""
+"""Report rows: the old tool's columns, unpadded TSV, JSON and JSON lines, secrets masked."""
 
 from __future__ import annotations
 
 import io
 import json
+import uuid
+
+import pytest
 
 from adapters.kaltura.wire import FlavorAsset, MediaEntry
+from engine.redact import REDACTED, add_secret
 from jobs.count import count_line
 from jobs.listing import FLAVOR_COLUMNS, VIDEO_COLUMNS, flavor_rows, original_of, video_row
 from jobs.report import ReportWriter
@@ -95,3 +99,24 @@ def test_empty_json_report_is_an_empty_array() -> None:
 
 def test_count_line_is_the_old_format() -> None:
     assert count_line(42, "Filter(x)") == "#COUNT\t42\tFilter(x)\n"
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "json", "jsonl"])
+def test_a_row_quoting_a_secret_is_masked_in_every_format(fmt: str) -> None:
+    secret = f"admin-secret-{uuid.uuid4().hex}"  # unique: the redactor's registry outlives the test
+    add_secret(secret)
+    ks = "djJ8MTAwMHx" + "A" * 40  # a KS v2 is caught by its shape, registered or not
+    out = io.StringIO()
+    writer = ReportWriter(out, ("entry_id", "reason", "plays"), fmt)
+    writer.row({"entry_id": secret, "reason": f"HTTP 403 for ks={ks} and {secret}", "plays": 3})
+    writer.close()
+    text = out.getvalue()
+    assert secret not in text
+    assert ks not in text
+    if fmt == "tsv":
+        rows = [dict(zip(("entry_id", "reason", "plays"), text.splitlines()[1].split("\t"), strict=True))]
+    else:
+        rows = json.loads(text) if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+    assert rows[0]["entry_id"] == REDACTED
+    assert rows[0]["reason"] == f"HTTP 403 for ks={REDACTED} and {REDACTED}"
+    assert rows[0]["plays"] == (3 if fmt != "tsv" else "3")
