@@ -320,7 +320,13 @@ async def open_writer(
     """Create a multipart upload for `key` and yield its writer; abort it unless `complete()` succeeded."""
     if parts_in_flight < 1:
         raise ValueError(f"parts_in_flight must be at least 1, not {parts_in_flight}")
-    upload_id = await calls.create_upload(key, metadata)
+    # shielded: cancelled while S3 creates it, the upload would exist with nobody knowing its id to abort it;
+    # a cancellation waiting here is delivered at the block's first step, whose way out aborts the upload
+    upload_id: str | None = None
+    with anyio.move_on_after(abort_timeout_s, shield=True):
+        upload_id = await calls.create_upload(key, metadata)
+    if upload_id is None:
+        raise RetryableError(f"s3.create_upload {key}: no answer within {abort_timeout_s:g} s")
     writer: MultipartWriter | None = None
     try:  # from here on the upload exists: every way out below aborts it unless it completed
         try:

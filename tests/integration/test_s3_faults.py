@@ -4,6 +4,7 @@ faults that never end fail cleanly with the upload aborted; a lost answer is rec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -13,7 +14,9 @@ import urllib.request
 from collections.abc import AsyncIterator
 
 import aiohttp
+import anyio
 import pytest
+from aiohttp import web
 
 from adapters.s3 import ArchiveRecord, S3Store, StoreConfig, to_metadata, verify
 from adapters.s3.multipart import MiB
@@ -21,7 +24,7 @@ from adapters.s3.proof import from_head
 from engine.errors import ItemFailedError, RetryableError
 from engine.retry import RetryPolicy
 from testbed.s3 import S3Server
-from testbed.s3_faults import S3FaultProxy
+from testbed.s3_faults import S3FaultProxy, operation_of
 
 PATIENT = RetryPolicy(attempts=10, base_s=0.01, max_s=0.05, budget_s=20.0)
 HOPELESS = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, budget_s=5.0)
@@ -151,6 +154,52 @@ async def test_lost_answer_to_create_leaves_no_upload_behind(proxy: S3FaultProxy
     await put_proven(proxy, s3_bucket, data)
     assert proxy.counters()["faults"] == {"lose": 1}
     assert proxy.requests["CreateMultipartUpload"] == 2
+    assert proxy.requests["AbortMultipartUpload"] == 1
+
+
+class HeldCreate(S3FaultProxy):
+    """The proxy, holding each CreateMultipartUpload until `release` is set, then passing it on to S3."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.seen, self.release, self.done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        operation = operation_of(request.method, request.path, request.query, request.headers)
+        if operation != "CreateMultipartUpload":
+            return await super()._handle(request)
+        self.seen.set()
+        await self.release.wait()
+        try:
+            return await super()._handle(request)
+        finally:
+            self.done.set()
+
+
+async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
+    s3_server: S3Server, aws_env: None, s3_bucket: str
+) -> None:
+    # a shutdown cancels the transfer while CreateMultipartUpload is on its way: S3 still creates the upload,
+    # so its id must still be learnt, and the upload aborted
+    data = os.urandom(11 * MiB)
+    proxy = HeldCreate(s3_server.endpoint_url)
+    async with proxy, store_via(proxy, s3_bucket, PATIENT) as store:
+
+        async def put() -> None:
+            await store.put_stream("0_f", chunks_of(data), len(data), {})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(put)
+            await proxy.seen.wait()
+            tg.cancel_scope.cancel()
+            proxy.release.set()
+        with anyio.fail_after(10):
+            await proxy.done.wait()  # S3 has answered the create, whether or not anyone still listens
+        left = [u async for u in store.open_uploads()]
+        assert await store.head("0_f") is None
+    assert left == []
+    assert proxy.requests["CreateMultipartUpload"] == 1
+    assert proxy.requests["UploadPart"] == 0
     assert proxy.requests["AbortMultipartUpload"] == 1
 
 
