@@ -463,9 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     git = git_state()
     if git["modified"]:
         print(f"note: measuring a working tree with changes to {', '.join(git['modified'])}", flush=True)
-    # no payload-hash check: the anchors and the sequential algorithm sign their bodies over HTTP (we send
+    # no signing checks: the anchors and the sequential algorithm sign their bodies over HTTP (we send
     # UNSIGNED-PAYLOAD), so moto would hash their gigabytes and not ours
-    with S3Server(check_payload_hash=False) as s3:
+    with S3Server(check_signing=False) as s3:
         bench = Bench(s3, overrides=overrides, only=only, variants=not args.no_variants)
         for note in bench.notes:
             print(f"note: {note}", flush=True)

@@ -9,11 +9,14 @@ HTTP/1.1 server that keeps connections alive, on a listening socket inherited fr
 
 It is used for HTTP only: HTTPS (verified, with the throw-away CA) stays on `moto.server`, which does TLS.
 
-Usage (by `testbed.s3.S3Server`): `python -m testbed.moto_http --fd N [--threads T] [--check-payload-hash]`.
+Usage (by `testbed.s3.S3Server`): `python -m testbed.moto_http --fd N [--threads T] [--check-signing]`.
 
-moto checks no signature. `--check-payload-hash` restores the one check a client's own signing code gets
-wrong most easily: a body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must hash to
-it, or the answer is S3's `400 XAmzContentSHA256Mismatch`.
+moto checks no signature. `--check-signing` restores the two checks of S3 that a client's own signing code
+fails first: a SigV4 `Authorization` header must carry the signature of the request as it arrived (the path
+and query as sent, the signed headers, the testbed's secret key), or the answer is S3's `403
+SignatureDoesNotMatch`; and a body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must
+hash to it, or the answer is `400 XAmzContentSHA256Mismatch`. Requests without SigV4 header authentication
+(moto's control API) pass as before.
 Two differences from werkzeug, one undone here: waitress writes response header names capitalized
 (`X-Amz-Meta-Ka-Bytes`), and S3 sends metadata names as stored, lower case, which clients hand on as the
 metadata's keys: `_Task` writes `x-amz-meta-*` names in lower case again. Waitress also drops request
@@ -25,14 +28,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import io
 import signal
 import socket
 import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any, Final
 
+SECRET_ACCESS_KEY: Final = "testing"  # testbed.s3's fixed key (moto's documented dummy)
 DEFAULT_THREADS: Final = 48  # requests served at once: our pools (transfers + checkers) plus room
 BODY_IN_MEMORY: Final = 64 << 20  # request bodies up to this size stay in memory, not a temporary file
 RECV_BYTES: Final = 1 << 20  # read bodies in large pieces (waitress's default, 8 KiB, is 128 reads a MB)
@@ -53,24 +59,75 @@ def _lower_metadata_names(head: bytes) -> bytes:
     return b"\r\n".join(lines)
 
 
+_SIGV4: Final = "AWS4-HMAC-SHA256 "
 _MISMATCH: Final = (
-    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>XAmzContentSHA256Mismatch</Code>'
-    b"<Message>The provided 'x-amz-content-sha256' header does not match what was computed.</Message>"
-    b"</Error>"
+    "400 Bad Request",
+    "XAmzContentSHA256Mismatch",
+    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+)
+_BAD_SIGNATURE: Final = (
+    "403 Forbidden",
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided.",
 )
 
 
-def payload_hash_checked(app: Any) -> Any:
-    """`app` behind S3's check of a signed payload: a body that does not hash to the SHA-256 its request
-    claims is refused before it reaches `app`."""
+def _refuse(start_response: Any, answer: tuple[str, str, str], detail: str = "") -> list[bytes]:
+    status, code, message = answer
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+    body += f"<Detail>{escape(detail)}</Detail></Error>" if detail else "</Error>"
+    start_response(status, [("Content-Type", "application/xml")])
+    return [body.encode()]
+
+
+def signature_problem(environ: Mapping[str, Any], secret_key: str) -> str | None:
+    """What is wrong with the SigV4 header signature of the request in `environ` (None: it is right), by
+    botocore's own signer applied to the request as it arrived: method, raw path and query, signed headers."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    parts = str(environ["HTTP_AUTHORIZATION"])[len(_SIGV4) :].split(",")
+    fields = dict(part.strip().partition("=")[::2] for part in parts)
+    try:
+        access_key, _date, region, service, _end = fields["Credential"].split("/")
+        signed, given = fields["SignedHeaders"].split(";"), fields["Signature"]
+    except (KeyError, ValueError):
+        return "malformed Authorization header"
+    headers: dict[str, str] = {}
+    for name in signed:
+        key = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}.get(name)
+        value = environ.get(key or "HTTP_" + name.upper().replace("-", "_"))
+        if value is None:
+            return f"signed header {name} was not received"
+        headers[name] = str(value)
+    request = AWSRequest(
+        method=environ["REQUEST_METHOD"], url=f"http://{headers.get('host', '')}{environ['REQUEST_URI']}"
+    )
+    for name, value in headers.items():
+        request.headers[name] = value
+    request.context["timestamp"] = headers.get("x-amz-date", "")
+    if "x-amz-content-sha256" not in headers:
+        return "x-amz-content-sha256 is not signed"
+    signer = S3SigV4Auth(Credentials(access_key, secret_key), service, region)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    return None if hmac.compare_digest(expected, given) else f"canonical request:\n{canonical}"
+
+
+def signing_checked(app: Any, secret_key: str) -> Any:
+    """`app` behind S3's checks of a request's signature and of a signed payload's hash."""
 
     def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        if str(environ.get("HTTP_AUTHORIZATION", "")).startswith(_SIGV4):
+            problem = signature_problem(environ, secret_key)
+            if problem is not None:
+                return _refuse(start_response, _BAD_SIGNATURE, problem)
         claimed = str(environ.get("HTTP_X_AMZ_CONTENT_SHA256", "")).lower()
         if len(claimed) == 64 and all(c in string.hexdigits for c in claimed):
             body = environ["wsgi.input"].read()
             if hashlib.sha256(body).hexdigest() != claimed:
-                start_response("400 Bad Request", [("Content-Type", "application/xml")])
-                return [_MISMATCH]
+                return _refuse(start_response, _MISMATCH)
             environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
 
@@ -81,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.moto_http", description=__doc__.splitlines()[0])
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="worker threads")
-    parser.add_argument("--check-payload-hash", action="store_true", help="refuse bodies unlike their hash")
+    parser.add_argument("--check-signing", action="store_true", help="refuse what S3 refuses: bad signatures")
     args = parser.parse_args(argv)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -118,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listener = socket.socket(fileno=args.fd)
     app: Any = _Dispatcher(create_backend_app)
     server = create_server(
-        payload_hash_checked(app) if args.check_payload_hash else app,
+        signing_checked(app, SECRET_ACCESS_KEY) if args.check_signing else app,
         sockets=[listener],
         threads=args.threads,
         connection_limit=1000,

@@ -6,8 +6,8 @@ Run it by hand with `python -m testbed.s3 --port 0 [--https]`: it prints one JSO
 The listening socket is bound here and handed to the server as an inherited file descriptor, so `port=0`
 gives a free port with no race. Over HTTP the server is waitress with keep-alive connections, as real S3
 keeps them (`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes
-every connection. moto needs no credentials and checks no signatures (over HTTP, a signed body must still
-hash to its `x-amz-content-sha256`, as S3 checks: see `testbed.moto_http`); it is started with every
+every connection. moto checks no signatures; over HTTP the testbed checks them, and that a signed body
+hashes to its `x-amz-content-sha256`, as S3 does (see `testbed.moto_http`). moto is started with every
 `AWS_*`/`MOTO_*` variable of the caller removed, so a user's AWS profile, region or endpoint cannot reach it.
 Clients use the fixed keys `testing`/`testing`.
 
@@ -50,12 +50,12 @@ class S3Server(ServerProcess):
     name = "s3"
     region: Final = REGION
 
-    def __init__(self, *, https: bool = False, port: int = 0, check_payload_hash: bool = True) -> None:
-        """`check_payload_hash` (HTTP only): refuse a body that does not hash to the SHA-256 its request
-        claims, as S3 does (moto checks no signature); `bin/bench` turns it off, see testbed.bench_s3copy."""
+    def __init__(self, *, https: bool = False, port: int = 0, check_signing: bool = True) -> None:
+        """`check_signing` (HTTP only): refuse a request whose SigV4 signature is wrong, or whose body does
+        not hash to the SHA-256 it claims, as S3 does (moto checks neither); `bin/bench` turns it off."""
         super().__init__()
         self.https: Final = https
-        self.check_payload_hash: Final = check_payload_hash
+        self.check_signing: Final = check_signing
         self._requested_port = port
         self._port: int | None = None
         self._tls: TlsFiles | None = None
@@ -165,7 +165,7 @@ class S3Server(ServerProcess):
             env["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] = str(KEY_BUFFER_BYTES)
             if self._tls is None:  # moto's app on a keep-alive server, see testbed.moto_http
                 argv = [sys.executable, "-m", "testbed.moto_http", "--fd", fd]
-                argv += ["--check-payload-hash"] if self.check_payload_hash else []
+                argv += ["--check-signing"] if self.check_signing else []
             else:  # moto's own werkzeug server, which does TLS, on this inherited socket
                 argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
                 argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]

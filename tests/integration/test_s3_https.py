@@ -22,6 +22,9 @@ import aioboto3
 import aiohttp
 import crc32c
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from adapters.s3 import ArchiveRecord, PutResult, S3FatalError, S3Store, StoreConfig, to_metadata, verify
 from adapters.s3.multipart import MIN_PART, MiB
@@ -77,6 +80,16 @@ async def test_an_untrusted_certificate_stops_the_run_without_retrying(
         assert store.calls == 1
 
 
+def signed(method: str, url: str, headers: dict[str, str], *, trailer: bool = False) -> dict[str, str]:
+    """`headers` with SigV4's for the testbed's key; `trailer`: the body's checksum comes in its trailer."""
+    request = AWSRequest(method=method, url=url, headers=headers)
+    if trailer:
+        algorithm = {"in": "trailer", "name": "x-amz-checksum-crc32c"}
+        request.context["checksum"] = {"request_algorithm": algorithm}
+    S3SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1").add_auth(request)
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
 async def test_aws_chunked_body_with_checksum_trailer_passes_the_proxy(
     s3_server: S3Server, s3_bucket: str
 ) -> None:
@@ -92,19 +105,18 @@ async def test_aws_chunked_body_with_checksum_trailer_passes_the_proxy(
 
     headers = {
         "Content-Encoding": "aws-chunked",
-        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         "x-amz-decoded-content-length": str(len(data)),
         "x-amz-trailer": "x-amz-checksum-crc32c",
         "x-amz-sdk-checksum-algorithm": "CRC32C",
-        # moto wants a signed request but checks no signature
-        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, "
-        "SignedHeaders=host, Signature=00",
     }
-    read_headers = {"x-amz-checksum-mode": "ENABLED", "Authorization": headers["Authorization"]}
     async with S3FaultProxy(s3_server.endpoint_url) as proxy, aiohttp.ClientSession() as http:
         url = f"{proxy.endpoint_url}/{s3_bucket}/0_chunked"
-        async with http.put(url, data=aws_chunked(), headers=headers) as resp:
+        # signed as botocore signs a body with its checksum in a trailer (the testbed checks signatures)
+        put_headers = signed("PUT", url, headers, trailer=True)
+        assert put_headers["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+        async with http.put(url, data=aws_chunked(), headers=put_headers) as resp:
             assert resp.status == 200, await resp.text()
+        read_headers = signed("GET", url, {"x-amz-checksum-mode": "ENABLED"})
         async with http.get(url, headers=read_headers) as resp:
             assert resp.status == 200
             assert await resp.read() == data

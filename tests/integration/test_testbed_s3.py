@@ -26,7 +26,10 @@ import aioboto3
 import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints
 import crc32c
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import SSLError
 
 from testbed.s3 import S3Server
@@ -189,6 +192,36 @@ def test_a_body_must_hash_to_the_sha256_its_request_claims(
         assert stored == 0
     else:
         assert s3.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"archive bytes"
+
+
+@pytest.mark.parametrize(
+    ("secret", "signed_path", "status"),
+    [
+        ("testing", "/k", 200),
+        ("not-the-key", "/k", 403),  # another secret key
+        ("testing", "/other", 403),  # the signature of another request
+    ],
+    ids=["right", "wrong-key", "other-path"],
+)
+def test_a_sigv4_signature_must_be_the_requests_own(
+    s3_server: S3Server, s3_bucket: str, secret: str, signed_path: str, status: int
+) -> None:
+    body = b"archive bytes"
+    url = f"{s3_server.endpoint_url}/{s3_bucket}"
+    signing = AWSRequest(method="PUT", url=url + signed_path, data=body)
+    signing.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    S3SigV4Auth(Credentials("testing", secret), "s3", "us-east-1").add_auth(signing)
+    headers = {**dict(signing.headers.items()), "Content-Type": "binary/octet-stream"}
+    request = urllib.request.Request(url + "/k", data=body, method="PUT", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            got, answer = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        got, answer = exc.code, exc.read()
+    assert got == status
+    if status == 403:
+        assert b"<Code>SignatureDoesNotMatch</Code>" in answer
 
 
 def test_https_needs_the_testbed_ca(s3_server_https: S3Server) -> None:
