@@ -161,6 +161,18 @@ def test_multipart_crc32c_full_object_checksum_covers_the_whole_object(s3: Any, 
     }
 
 
+def raw_put(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """PUT `body` with exactly `headers` (no SDK in between); the status and the answer's body."""
+    sent = {**headers, "Content-Type": "binary/octet-stream"}  # urllib's default would make it a form
+    request = urllib.request.Request(url, data=body, method="PUT", headers=sent)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
 @pytest.mark.parametrize(
     ("claimed", "status"),
     [
@@ -173,18 +185,8 @@ def test_multipart_crc32c_full_object_checksum_covers_the_whole_object(s3: Any, 
 def test_a_body_must_hash_to_the_sha256_its_request_claims(
     s3_server: S3Server, s3: Any, s3_bucket: str, claimed: str, status: int
 ) -> None:
-    request = urllib.request.Request(
-        f"{s3_server.endpoint_url}/{s3_bucket}/k",
-        data=b"archive bytes",
-        method="PUT",
-        headers={"x-amz-content-sha256": claimed, "Content-Type": "binary/octet-stream"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=10) as response:
-            got, body = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        got, body = exc.code, exc.read()
+    url = f"{s3_server.endpoint_url}/{s3_bucket}/k"
+    got, body = raw_put(url, b"archive bytes", {"x-amz-content-sha256": claimed})
     assert got == status
     stored = s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0)
     if status == 400:
@@ -211,14 +213,7 @@ def test_a_sigv4_signature_must_be_the_requests_own(
     signing = AWSRequest(method="PUT", url=url + signed_path, data=body)
     signing.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
     S3SigV4Auth(Credentials("testing", secret), "s3", "us-east-1").add_auth(signing)
-    headers = {**dict(signing.headers.items()), "Content-Type": "binary/octet-stream"}
-    request = urllib.request.Request(url + "/k", data=body, method="PUT", headers=headers)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=10) as response:
-            got, answer = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        got, answer = exc.code, exc.read()
+    got, answer = raw_put(url + "/k", body, dict(signing.headers.items()))
     assert got == status
     if status == 403:
         assert b"<Code>SignatureDoesNotMatch</Code>" in answer
