@@ -19,6 +19,8 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from importlib import metadata
 
+import anyio
+
 from adapters.kaltura import FilterSpec, KalturaClient
 from adapters.s3 import S3Store, StoreConfig
 from engine.errors import ConfigError
@@ -128,44 +130,53 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         parts_in_flight=config.parts_in_flight,
         part_size=settings.part_size,
     )
-    async with (
-        connected(settings) as (client, _),
-        S3Store(config) as store,
-        client.batching(),
-        Progress(stream=ctx.stderr) as progress,
-    ):
-        await store.check_access()
-        stale = await stale_upload_keys(store)
-        assert settings.partner_id is not None
-        stages = S3Copy(
-            catalog=client,
-            store=store,
-            gate=Gate(dry_run=dry_run, store=store, kaltura=client),
-            log=log,
-            config=JobConfig(settings.partner_id, args.max_size, tool_version(), run_started),
-            stale_keys=stale,
-            progress=progress,
-        )
-        reporter = Reporter(log, writer, progress)
+    reporter: Reporter | None = None
+    try:
+        async with (
+            connected(settings) as (client, _),
+            S3Store(config) as store,
+            client.batching(),
+            Progress(stream=ctx.stderr) as progress,
+        ):
+            await store.check_access()
+            stale = await stale_upload_keys(store)
+            assert settings.partner_id is not None
+            stages = S3Copy(
+                catalog=client,
+                store=store,
+                gate=Gate(dry_run=dry_run, store=store, kaltura=client),
+                log=log,
+                config=JobConfig(settings.partner_id, args.max_size, tool_version(), run_started),
+                stale_keys=stale,
+                progress=progress,
+            )
+            reporter = Reporter(log, writer, progress)
 
-        async def sink(value: Outcome | Failed) -> None:
-            reporter.add(stages.failed(value) if isinstance(value, Failed) else value)
+            async def sink(value: Outcome | Failed) -> None:
+                reporter.add(stages.failed(value) if isinstance(value, Failed) else value)
 
-        result = await run_pipeline(
-            candidates(client, spec, ctx.run_start),
-            [
-                Stage("check", settings.checkers, stages.check),
-                Stage("transfer", settings.transfers, stages.transfer),
-                # finalizers hold no buffer, they only wait for two batched Kaltura calls (re-read, tag
-                # write): twice the checkers, so a full multirequest's worth can be waiting
-                Stage("finalize", 2 * max(settings.checkers, settings.transfers), stages.finalize),
-            ],
-            sink,
-            buffer=max(settings.checkers, settings.transfers),
-            stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
-            drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
-        )
-        kaltura_requests = client.calls
+            result = await run_pipeline(
+                candidates(client, spec, ctx.run_start),
+                [
+                    Stage("check", settings.checkers, stages.check),
+                    Stage("transfer", settings.transfers, stages.transfer),
+                    # finalizers hold no buffer, they only wait for two batched Kaltura calls (re-read, tag
+                    # write): twice the checkers, so a full multirequest's worth can be waiting
+                    Stage("finalize", 2 * max(settings.checkers, settings.transfers), stages.finalize),
+                ],
+                sink,
+                buffer=max(settings.checkers, settings.transfers),
+                stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
+                drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
+            )
+            kaltura_requests = client.calls
+    except anyio.get_cancelled_exc_class():
+        # cut short (a second signal, or work outliving the drain deadline): the report is still closed with
+        # the rows it has, so it stays well-formed; the exit code (130 or 143) says it is not the whole run
+        writer.close()
+        if reporter is not None:
+            reporter.write_summary(ctx.stdout, args.format)
+        raise
     writer.close()
     reporter.write_summary(ctx.stdout, args.format)
     log.run_finished(

@@ -115,12 +115,14 @@ def test_two_sigints_cancel_at_once_exit_130_and_a_second_run_converges(
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    _, err = finish(proc)
+    out, err = finish(proc)
 
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err
     names = [e["event"] for e in events(err)]
     assert {"run.stopping", "run.aborting", "run.cut_short"} <= set(names)
+    rows, summary = tsv(out)  # the report is closed even so: its rows, then its summary
+    assert summary["total"] == len(rows)
     assert_every_new_tag_has_its_proven_object(sim, s3_server, s3_bucket, before)
 
     sim.control.set_faults({"download": {"mbps": 0}})  # the second run at full speed
