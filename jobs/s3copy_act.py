@@ -280,7 +280,8 @@ class S3Copy:
         config = self.store.config
         today = Layout(part_size(size, config.part_size), config.checksum_algorithm)
         parts = head.checksum.parts
-        first = await self.store.first_part_size(work.key) if parts is None or parts > 1 else None
+        several = head.checksum.composite and (parts is None or parts > 1)  # only then is part 1 a question
+        first = await self.store.first_part_size(work.key) if several else None
         layout = layout_of(head.checksum, size, first, today)
         digest = StreamDigest(expected_size=size, part_size=layout.part_size, algorithm=layout.algorithm)
         url = await self._url(work)
