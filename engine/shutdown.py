@@ -39,6 +39,7 @@ class Shutdown:
         self.signal: signal.Signals | None = None  # the first one received
         self._scope: anyio.CancelScope | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadline: float | None = None  # loop time at which the drain is over
 
     @property
     def cancelled(self) -> bool:
@@ -56,7 +57,15 @@ class Shutdown:
         _log.warning("run.stopping", signal=self.signal.name, drain_s=self.drain_s)
         if self._scope is not None and self._loop is not None:
             # the scope's own deadline cancels the body when the drain time is up (anyio uses loop time)
-            self._scope.deadline = min(self._scope.deadline, self._loop.time() + self.drain_s)
+            self._deadline = self._loop.time() + self.drain_s
+            self._scope.deadline = min(self._scope.deadline, self._deadline)
+
+    def time_left(self) -> float | None:
+        """Seconds until the drain is over (0 once it is); None while no signal has come. Cleanups that
+        must not outlast it (an abort at shutdown) take the smaller of their own deadline and this."""
+        if self._deadline is None or self._loop is None:
+            return None
+        return max(0.0, self._deadline - self._loop.time())
 
     def cancel(self) -> None:
         """Cancel the guarded body now."""

@@ -134,7 +134,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     try:
         async with (
             connected(settings) as (client, _),
-            S3Store(config) as store,
+            S3Store(config, time_left=ctx.shutdown.time_left if ctx.shutdown is not None else None) as store,
             client.batching(),
             Progress(stream=ctx.stderr) as progress,
         ):

@@ -33,6 +33,7 @@ from adapters.s3.multipart import (
     MultipartWriter,
     OnRetry,
     PartBuffer,
+    TimeLeft,
     open_writer,
 )
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult, check_storage_class
@@ -87,9 +88,14 @@ class StoreConfig:
 class S3Store:
     """The `ArchiveStore` on S3; use as `async with S3Store(config) as store`."""
 
-    def __init__(self, config: StoreConfig, *, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self, config: StoreConfig, *, pacer: Pacer | None = None, time_left: TimeLeft | None = None
+    ) -> None:
+        """`time_left`: a shutdown's (engine.shutdown.Shutdown.time_left), which the shielded create and
+        abort of an upload stay within."""
         self.config = config
         self._pacer = pacer
+        self._time_left = time_left
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._direct: DirectS3 | None = None
@@ -386,6 +392,7 @@ class S3Store:
             algorithm=self.config.checksum_algorithm,
             overwrite=overwrite,
             abort_timeout_s=self.config.abort_timeout_s,
+            time_left=self._time_left,
         )
 
     async def put_stream(

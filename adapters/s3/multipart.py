@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -37,6 +37,12 @@ MIN_PART: Final = 5 * MiB  # S3's limits
 MAX_PART: Final = 5 * GiB
 MAX_PARTS: Final = 10_000
 DEFAULT_PART: Final = 8 * MiB  # our floor: fewer requests than 5 MiB, still little memory per slot
+# at shutdown, the create and the abort of an upload end this long before the drain does (the run's summary
+# is written in that time), but never take less than ABORT_FLOOR_S
+SUMMARY_RESERVE_S: Final = 1.0
+ABORT_FLOOR_S: Final = 0.5
+
+TimeLeft = Callable[[], float | None]  # seconds until a shutdown's drain is over; None: no shutdown
 
 _log = get_logger("adapters.s3")
 
@@ -316,17 +322,22 @@ async def open_writer(
     algorithm: Algorithm,
     overwrite: bool = False,
     abort_timeout_s: float = 30.0,
+    time_left: TimeLeft | None = None,
 ) -> AsyncIterator[MultipartWriter]:
-    """Create a multipart upload for `key` and yield its writer; abort it unless `complete()` succeeded."""
+    """Create a multipart upload for `key` and yield its writer; abort it unless `complete()` succeeded.
+
+    `time_left` (a shutdown's, see engine.shutdown) shortens the shielded create and abort so that they end
+    before the drain does."""
     if parts_in_flight < 1:
         raise ValueError(f"parts_in_flight must be at least 1, not {parts_in_flight}")
     # shielded: cancelled while S3 creates it, the upload would exist with nobody knowing its id to abort it;
     # a cancellation waiting here is delivered at the block's first step, whose way out aborts the upload
     upload_id: str | None = None
-    with anyio.move_on_after(abort_timeout_s, shield=True):
+    create_s = _within(abort_timeout_s, time_left)
+    with anyio.move_on_after(create_s, shield=True):
         upload_id = await calls.create_upload(key, metadata)
     if upload_id is None:
-        raise RetryableError(f"s3.create_upload {key}: no answer within {abort_timeout_s:g} s")
+        raise RetryableError(f"s3.create_upload {key}: no answer within {create_s:g} s")
     writer: MultipartWriter | None = None
     try:  # from here on the upload exists: every way out below aborts it unless it completed
         try:
@@ -350,7 +361,15 @@ async def open_writer(
             raise writer.error
     finally:
         if writer is None or not writer.completed:
-            await _abort(calls, key, upload_id, abort_timeout_s)
+            await _abort(calls, key, upload_id, _within(abort_timeout_s, time_left))
+
+
+def _within(timeout_s: float, time_left: TimeLeft | None) -> float:
+    """`timeout_s`, or less during a shutdown: what is left of its drain, less the summary's reserve."""
+    left = time_left() if time_left is not None else None
+    if left is None:
+        return timeout_s
+    return min(timeout_s, max(ABORT_FLOOR_S, left - SUMMARY_RESERVE_S))
 
 
 async def _abort(calls: UploadCalls, key: str, upload_id: str, timeout_s: float) -> None:

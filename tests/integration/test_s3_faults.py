@@ -157,16 +157,16 @@ async def test_lost_answer_to_create_leaves_no_upload_behind(proxy: S3FaultProxy
     assert proxy.requests["AbortMultipartUpload"] == 1
 
 
-class HeldCreate(S3FaultProxy):
-    """The proxy, holding each CreateMultipartUpload until `release` is set, then passing it on to S3."""
+class Held(S3FaultProxy):
+    """The proxy, holding each request of `operation` until `release` is set, then passing it on to S3."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, operation: str) -> None:
         super().__init__(upstream)
+        self.operation = operation
         self.seen, self.release, self.done = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        operation = operation_of(request.method, request.path, request.query, request.headers)
-        if operation != "CreateMultipartUpload":
+        if operation_of(request.method, request.path, request.query, request.headers) != self.operation:
             return await super()._handle(request)
         self.seen.set()
         await self.release.wait()
@@ -182,7 +182,7 @@ async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
     # a shutdown cancels the transfer while CreateMultipartUpload is on its way: S3 still creates the upload,
     # so its id must still be learnt, and the upload aborted
     data = os.urandom(11 * MiB)
-    proxy = HeldCreate(s3_server.endpoint_url)
+    proxy = Held(s3_server.endpoint_url, "CreateMultipartUpload")
     async with proxy, store_via(proxy, s3_bucket, PATIENT) as store:
 
         async def put() -> None:
@@ -201,6 +201,41 @@ async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
     assert proxy.requests["CreateMultipartUpload"] == 1
     assert proxy.requests["UploadPart"] == 0
     assert proxy.requests["AbortMultipartUpload"] == 1
+
+
+async def test_at_shutdown_an_abort_s3_does_not_answer_ends_within_the_drain(
+    s3_server: S3Server, aws_env: None, s3_bucket: str
+) -> None:
+    # a shutdown with 2.5 s of its drain left: the abort of a cancelled upload that S3 holds gives up after
+    # 1.5 s (the last second is the summary's), not after its own 30 s; the upload is gone once S3 answers
+    data = os.urandom(6 * MiB)
+
+    stalled_now = anyio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:  # a download that stops after its first part
+        async for chunk in chunks_of(data):
+            yield chunk
+        stalled_now.set()
+        await anyio.sleep_forever()
+
+    proxy = Held(s3_server.endpoint_url, "AbortMultipartUpload")
+    async with proxy, S3Store(store_via(proxy, s3_bucket, PATIENT).config, time_left=lambda: 2.5) as store:
+
+        async def put() -> None:
+            await store.put_stream("0_f", stalled(), 20 * MiB, {})
+
+        with anyio.fail_after(15):  # a guard: an abort held for its own 30 s would trip it
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(put)
+                await stalled_now.wait()  # the upload exists, its first part is on its way
+                tg.cancel_scope.cancel()
+        assert proxy.seen.is_set()
+        assert not proxy.done.is_set()  # the put gave up while S3 still held its abort
+        proxy.release.set()
+        with anyio.fail_after(10):
+            await proxy.done.wait()
+        left = [u async for u in store.open_uploads()]
+    assert left == []
 
 
 async def test_an_upload_refused_because_our_object_is_there_is_aborted(

@@ -120,6 +120,22 @@ async def test_request_in_process_stops_intake_and_cancels_after_the_drain() -> 
     assert shutdown.exit_code() == 143
 
 
+async def test_time_left_counts_down_the_drain_from_the_first_signal() -> None:
+    async with handle_signals(drain_s=30) as shutdown:
+        assert shutdown.time_left() is None  # no shutdown under way
+        shutdown.request(signal.SIGTERM)
+        first = shutdown.time_left()
+        assert first is not None
+        assert 0 < first <= 30
+        await anyio.sleep(0.05)
+        later = shutdown.time_left()
+        assert later is not None
+        assert later < first
+        shutdown.request(signal.SIGTERM)  # a second signal cancels; it does not move the drain's end
+        assert shutdown.time_left() is not None
+    assert shutdown.cancelled
+
+
 async def test_previous_signal_handlers_are_restored() -> None:
     before = signal.getsignal(signal.SIGTERM)
     async with handle_signals():
