@@ -146,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from waitress.server import create_server
     from waitress.task import WSGITask
 
+    from testbed import moto_faithful
+
+    moto_faithful.apply()
+
     class _Task(WSGITask):  # type: ignore[misc]
         def build_response_header(self) -> bytes:
             return _lower_metadata_names(super().build_response_header())

@@ -3,12 +3,13 @@
 Run it by hand with `python -m testbed.s3 --port 0 [--https]`: it prints one JSON line
 (`endpoint_url`, `region`, and for HTTPS `ca_bundle`) once moto answers, and serves until SIGTERM or SIGINT.
 
-The listening socket is bound here and handed to the server as an inherited file descriptor, so `port=0`
-gives a free port with no race. Over HTTP the server is waitress with keep-alive connections, as real S3
-keeps them (`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes
-every connection. moto checks no signatures; over HTTP the testbed checks them, and that a signed body
-hashes to its `x-amz-content-sha256`, as S3 does (see `testbed.moto_http`). moto is started with every
-`AWS_*`/`MOTO_*` variable of the caller removed, so a user's AWS profile, region or endpoint cannot reach it.
+The listening socket is bound here and handed to the server as an inherited file descriptor, so `port=0` gives
+a free port with no race. Over HTTP the server is waitress with keep-alive connections, as real S3 keeps them
+(`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes every
+connection. Both answer as S3 does where moto 5 does not for stale uploads (`testbed.moto_faithful`). moto
+checks no signatures; over HTTP the testbed checks them, and that a signed body hashes to its
+`x-amz-content-sha256`, as S3 does (see `testbed.moto_http`). moto is started with every `AWS_*`/`MOTO_*`
+variable of the caller removed, so a user's AWS profile, region or endpoint cannot reach it.
 Clients use the fixed keys `testing`/`testing`.
 
 HTTPS uses a throw-away CA (see `testbed.tls`): pass `verify=server.verify` to boto3/aioboto3 clients, or let
@@ -167,7 +168,8 @@ class S3Server(ServerProcess):
                 argv = [sys.executable, "-m", "testbed.moto_http", "--fd", fd]
                 argv += ["--check-signing"] if self.check_signing else []
             else:  # moto's own werkzeug server, which does TLS, on this inherited socket
-                argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+                argv = [sys.executable, "-m", "testbed.moto_faithful"]  # moto.server, see there
+                argv += ["-H", "127.0.0.1", "-p", str(self._port)]
                 argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]
                 env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=fd)
             listener.set_inheritable(True)

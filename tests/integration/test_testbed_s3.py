@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +335,48 @@ def test_moto_dies_with_a_killed_parent() -> None:
         cli.wait(10)
     assert wait_gone(moto)
     shutil.rmtree(workdir)  # nobody was left to remove it
+
+
+@pytest.fixture(params=["http", "https"])
+def either_s3(request: pytest.FixtureRequest) -> tuple[Any, str]:
+    """A boto3 client and a new bucket on moto over HTTP (waitress) or HTTPS (moto's werkzeug server)."""
+    server: S3Server = request.getfixturevalue("s3_server" if request.param == "http" else "s3_server_https")
+    bucket = f"faithful-{request.param}"
+    server.reset()
+    server.create_bucket(bucket)
+    return boto3.client("s3", **server.client_kwargs()), bucket
+
+
+def test_a_part_or_completion_for_an_aborted_upload_is_no_such_upload(either_s3: tuple[Any, str]) -> None:
+    # S3 answers 404 NoSuchUpload (a client gives up on that upload); moto 5 alone answers 500 (retried)
+    client, bucket = either_s3
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    part = client.upload_part(Bucket=bucket, Key="gone", UploadId=upload_id, PartNumber=1, Body=b"p" * 1024)
+    client.abort_multipart_upload(Bucket=bucket, Key="gone", UploadId=upload_id)
+    for call in (
+        lambda: client.upload_part(Bucket=bucket, Key="gone", UploadId=upload_id, PartNumber=2, Body=b"q"),
+        lambda: client.complete_multipart_upload(
+            Bucket=bucket,
+            Key="gone",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        ),
+    ):
+        with pytest.raises(client.exceptions.ClientError) as failed:
+            call()
+        assert failed.value.response["Error"]["Code"] == "NoSuchUpload"
+        assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_open_uploads_are_listed_with_their_own_initiation_times(either_s3: tuple[Any, str]) -> None:
+    client, bucket = either_s3
+    start = datetime.now(UTC).replace(microsecond=0)
+    first = client.create_multipart_upload(Bucket=bucket, Key="a")["UploadId"]
+    time.sleep(1.1)  # S3 lists times to the millisecond: a second apart tells the two uploads' times apart
+    second = client.create_multipart_upload(Bucket=bucket, Key="b")["UploadId"]
+    end = datetime.now(UTC)
+    listed = {u["UploadId"]: u["Initiated"] for u in client.list_multipart_uploads(Bucket=bucket)["Uploads"]}
+    assert set(listed) == {first, second}
+    assert start <= listed[first] < listed[second] <= end
+    assert listed[second] - listed[first] >= timedelta(seconds=1)
