@@ -26,6 +26,7 @@ import anyio
 
 from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
 from adapters.s3 import (
+    NO_SUCH_UPLOAD,
     PRECONDITION_FAILED,
     ArchiveRecord,
     ArchiveStore,
@@ -215,6 +216,17 @@ class S3Copy:
                     )
                 break
             except S3ItemError as exc:
+                if exc.code == NO_SUCH_UPLOAD and work.attempt < policy.attempts:
+                    # our upload was aborted under us (another run's sweep of stale uploads, a lifecycle
+                    # rule): a new upload is the fix; a conditional completion still never overwrites
+                    _log.warning(
+                        "transfer.upload_aborted_elsewhere",
+                        entry_id=work.entry.id,
+                        attempt=work.attempt,
+                        error=str(exc),
+                    )
+                    await anyio.sleep(policy.backoff_s(work.attempt))
+                    continue
                 if exc.code != PRECONDITION_FAILED:
                     raise
                 if work.put_first:

@@ -2,12 +2,15 @@
 
 - The finalizer re-reads the entry just before tagging: an original replaced (`media.updateContent`) while
   its copy was streaming is a conflict, never tagged, and the copy already in S3 is left where it is.
+- An upload aborted under a transfer (another run's sweep of stale uploads) is sent again as a new upload,
+  within the transfer's budget; then the entry fails with the reason, with no object and no upload left.
 - A dry run facing existing state (an open multipart upload, a proven copy without its tag, a copy that lost
   its proof record) plans the right action for each and writes nothing to S3 or Kaltura.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from adapters.s3.wire import parse_head, parse_tags
+from jobs.s3copy_act import TRANSFER_POLICY
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
@@ -225,3 +229,47 @@ async def test_a_dry_run_facing_existing_state_plans_each_case_and_writes_nothin
     calls = sim.control.counters()["calls"]
     kaltura_writes = {"media.update", "media.updatecontent", "flavorasset.delete"}
     assert not {*kaltura_writes, "flavorasset.geturl"} & set(calls)
+
+
+class AbortingProxy(S3FaultProxy):
+    """The S3 fault proxy, aborting each multipart upload (on moto, as another run's sweep would) just before
+    its first part goes through: every part then meets S3's NoSuchUpload."""
+
+    def __init__(self, upstream: str, *, moto: Any) -> None:
+        super().__init__(upstream)
+        self.moto = moto
+        self.aborted: list[str] = []
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        operation = operation_of(request.method, request.path, request.query, request.headers)
+        upload_id = request.query.get("uploadId", "")
+        if operation == "UploadPart" and upload_id not in self.aborted:
+            bucket, key = request.path.lstrip("/").split("/", 1)
+            abort = self.moto.abort_multipart_upload
+            await asyncio.to_thread(abort, Bucket=bucket, Key=key, UploadId=upload_id)
+            self.aborted.append(upload_id)
+        return await super()._handle(request)
+
+
+async def test_an_upload_aborted_under_every_attempt_fails_the_entry_with_nothing_left_behind(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = kaltura_sim_factory(entries=6, seed=3, size_mb=12)  # 3 parts of 5 MiB
+    victim = sorted(archivable(sim))[0]
+    async with AbortingProxy(s3_server.endpoint_url, moto=s3_client(s3_server)) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        run = await run_s3copy(sim_env(sim, s3_bucket), "--execute", "--id", victim)
+        requests = proxy.counters()["requests"]
+
+    # each attempt made a new upload, found it aborted, and the transfer tried again, up to its budget
+    attempts = TRANSFER_POLICY.attempts
+    assert len(run.entry_events("transfer.upload_aborted_elsewhere")) == attempts - 1
+    assert requests["CreateMultipartUpload"] == attempts
+    assert len(set(proxy.aborted)) == attempts
+    assert run.code == 1
+    assert run.outcomes() == {victim: "failed"}
+    assert "NoSuchUpload" in run.rows[0]["reason"]
+    assert "CompleteMultipartUpload" not in requests
+    assert objects(s3_server, s3_bucket) == {}
+    assert open_uploads(s3_server, s3_bucket) == []
+    assert ARCHIVED_TAG not in sim_entries(sim)[victim]["tags"]
