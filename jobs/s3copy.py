@@ -16,7 +16,6 @@ import argparse
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from datetime import UTC, datetime
 from importlib import metadata
 
 import anyio
@@ -38,7 +37,7 @@ from jobs.s3copy_report import COLUMNS, Outcome, Reporter
 from jobs.settings import Settings
 
 JOB = "s3copy"
-STALE_KEYS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
+STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary after in-flight work is cut off
 
 _log = get_logger("jobs.s3copy")
@@ -96,16 +95,19 @@ async def candidates(
                 yield Candidate(entry, tuple(flavors.get(entry.id, ())))
 
 
-async def stale_upload_keys(store: S3Store) -> set[str]:
-    """The keys with a multipart upload left open by an earlier run (at most STALE_KEYS_LIMIT of them)."""
-    keys: set[str] = set()
+async def stale_uploads(store: S3Store) -> dict[str, set[str]]:
+    """key -> ids of the multipart uploads open before this run made any (left by an earlier run, or by one
+    still running), at most STALE_UPLOADS_LIMIT of them. Ids, not a time: no clock to compare with S3's."""
+    stale: dict[str, set[str]] = {}
+    count = 0
     async for upload in store.open_uploads():
-        keys.add(upload.key)
-        if len(keys) >= STALE_KEYS_LIMIT:
+        if count == STALE_UPLOADS_LIMIT:
             hint = "add an AbortIncompleteMultipartUpload lifecycle rule to the bucket"
-            _log.warning("s3copy.stale_uploads_truncated", limit=STALE_KEYS_LIMIT, hint=hint)
+            _log.warning("s3copy.stale_uploads_truncated", limit=STALE_UPLOADS_LIMIT, hint=hint)
             break
-    return keys
+        stale.setdefault(upload.key, set()).add(upload.upload_id)
+        count += 1
+    return stale
 
 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -119,7 +121,6 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
     started = time.monotonic()
-    run_started = datetime.now(UTC)
     _log.info(
         "s3copy.starting",
         dry_run=dry_run,
@@ -139,15 +140,15 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             Progress(stream=ctx.stderr) as progress,
         ):
             await store.check_access()
-            stale = await stale_upload_keys(store)
+            stale = await stale_uploads(store)
             assert settings.partner_id is not None
             stages = S3Copy(
                 catalog=client,
                 store=store,
                 gate=Gate(dry_run=dry_run, store=store, kaltura=client),
                 log=log,
-                config=JobConfig(settings.partner_id, args.max_size, tool_version(), run_started),
-                stale_keys=stale,
+                config=JobConfig(settings.partner_id, args.max_size, tool_version()),
+                stale_uploads=stale,
                 progress=progress,
             )
             reporter = Reporter(log, writer, progress)

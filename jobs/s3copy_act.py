@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +97,6 @@ class JobConfig:
     partner_id: int
     max_size_kb: int
     tool: str
-    run_started: datetime  # multipart uploads initiated before this are stale
     policy: RetryPolicy = TRANSFER_POLICY
 
 
@@ -112,7 +111,7 @@ class S3Copy:
         gate: Gate,
         log: EventLog,
         config: JobConfig,
-        stale_keys: Collection[str] = (),
+        stale_uploads: Mapping[str, Collection[str]] | None = None,
         progress: Progress | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -121,7 +120,7 @@ class S3Copy:
         self.gate = gate
         self.log = log
         self.config = config
-        self.stale_keys = set(stale_keys)
+        self.stale_uploads = dict(stale_uploads or {})  # key -> upload ids open at the run's start
         self.progress = progress
         self.clock = clock
 
@@ -132,8 +131,9 @@ class S3Copy:
         entry = candidate.entry
         started = self.clock()
         key = self.store.key_for(entry.id)
-        if key in self.stale_keys:
-            await self._abort_stale(entry.id, key)
+        stale = self.stale_uploads.pop(key, None)
+        if stale:
+            await self._abort_stale(entry.id, key, stale)
         action = self._facts_plan(candidate, None)
         put_first = self._put_first(entry, action)
         if not put_first:
@@ -171,14 +171,13 @@ class S3Copy:
         size = blind.expected.source_bytes if blind.expected is not None else 0
         return size > 0 and self.store.single_put(size)
 
-    async def _abort_stale(self, entry_id: str, key: str) -> None:
-        self.stale_keys.discard(key)
+    async def _abort_stale(self, entry_id: str, key: str, upload_ids: Collection[str]) -> None:
         if self.gate.dry_run:
             self.log.entry(
                 events.PLANNED, entry_id, from_state=None, to_state=None, operation="abort_stale_uploads"
             )
             return
-        aborted = await self.gate.abort_stale_uploads(key, initiated_before=self.config.run_started)
+        aborted = await self.gate.abort_stale_uploads(key, upload_ids)
         if aborted:
             self.log.entry(
                 events.STALE_UPLOAD_ABORTED, entry_id, from_state=None, to_state=None, uploads=aborted

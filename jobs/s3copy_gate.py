@@ -6,8 +6,7 @@ reached the gate anyway would be a bug, so it raises instead of happening (DESIG
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from adapters.kaltura import MediaEntry
@@ -55,10 +54,10 @@ class Gate:
         self._open("record", key)
         await self._store.record(key, sha256, checksum)
 
-    async def abort_stale_uploads(self, key: str, *, initiated_before: datetime) -> int:
-        """Abort the multipart uploads of `key` that a run before this one left open."""
+    async def abort_stale_uploads(self, key: str, upload_ids: Collection[str]) -> int:
+        """Abort the multipart uploads of `key` that were open when this run started (`upload_ids`)."""
         self._open("abort stale uploads of", key)
-        return await self._store.abort_uploads(key, initiated_before=initiated_before)
+        return await self._store.abort_uploads(key, upload_ids=upload_ids)
 
     async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
         """Set the entry's tags (the full list, re-read just before)."""

@@ -11,10 +11,9 @@ answers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
@@ -436,13 +435,14 @@ class S3Store:
                 return
             markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
 
-    async def abort_uploads(self, key: str | None = None, *, initiated_before: datetime | None = None) -> int:
-        """Abort the open uploads of `key` (or all under our prefix, or only those started before a time:
-        other tasks sharing the bucket may be uploading right now); how many were aborted."""
+    async def abort_uploads(
+        self, key: str | None = None, *, upload_ids: Collection[str] | None = None
+    ) -> int:
+        """Abort the open uploads of `key` (or all under our prefix), or only those of `upload_ids` (the ones
+        seen open before: a run sharing the bucket may be uploading others right now); how many."""
         aborted = 0
         async for upload in self.open_uploads(key):
-            started = upload.initiated
-            if initiated_before is not None and started is not None and started >= initiated_before:
+            if upload_ids is not None and upload.upload_id not in upload_ids:
                 continue
             await self.abort_upload(upload.key, upload.upload_id)
             _log.info("s3.stale_upload_aborted", key=upload.key, initiated=str(upload.initiated))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
@@ -102,6 +101,8 @@ class ArchiveStore(Protocol):
         """Multipart uploads still open for `key`, or for every key under the prefix."""
         ...
 
-    async def abort_uploads(self, key: str | None = None, *, initiated_before: datetime | None = None) -> int:
-        """Abort open uploads of `key` (or under the prefix, optionally only older ones); how many."""
+    async def abort_uploads(
+        self, key: str | None = None, *, upload_ids: Collection[str] | None = None
+    ) -> int:
+        """Abort open uploads of `key` (or under the prefix), or only those of `upload_ids`; how many."""
         ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -45,7 +44,7 @@ async def test_a_dry_run_gate_refuses_every_write_and_lets_nothing_through() -> 
     writes = [
         gate.put_stream("0_a", chunks(), 1, {}),
         gate.record("0_a", "ab" * 32, checksum),
-        gate.abort_stale_uploads("0_a", initiated_before=datetime.now(UTC)),
+        gate.abort_stale_uploads("0_a", {"upload-1"}),
         gate.write_tags("0_a", "archived_to_s3"),
     ]
     for write in writes:
