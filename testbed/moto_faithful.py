@@ -3,8 +3,10 @@
 - A part or a completion for an upload that is gone (aborted, or completed already): S3 answers `404
   NoSuchUpload`; moto 5 looks the upload up without a check and answers `500 InternalError`, which a client
   rightly retries as a server fault. Concurrent runs and a second sweep of stale uploads meet this case.
-- ListMultipartUploads: S3 gives each upload's initiation time; moto gives every upload the same fixed date in
-  2010, so "started before this run" (what a sweep of stale uploads aborts) would hold for every upload.
+- ListMultipartUploads: S3 gives each upload's initiation time, and at most 1,000 uploads a page (in key
+  order, then by initiation time) with `NextKeyMarker`/`NextUploadIdMarker` to go on from; moto gives every
+  upload the same fixed date in 2010 and every upload on one page. A bucket the old tool used may hold
+  thousands of uploads it left open, which a sweep of stale uploads must page through.
 
 `apply()` patches moto's S3 backend and response in the process that serves it: `testbed.moto_http` calls it
 (HTTP), and `python -m testbed.moto_faithful ARGS` runs `moto.server ARGS` with it (HTTPS). It changes
@@ -14,15 +16,12 @@ nothing else and can be called more than once.
 from __future__ import annotations
 
 import functools
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-_FIXED_INITIATED = "2010-11-10T20:48:33.000Z"  # what moto 5 writes for every upload
-_UPLOAD = re.compile(r"<Upload>.*?</Upload>", re.S)
-_UPLOAD_ID = re.compile(r"<UploadId>([^<]*)</UploadId>")
+MAX_UPLOADS = 1000  # S3's page size for ListMultipartUploads (and the most `max-uploads` may ask)
 
 
 def s3_time(moment: datetime) -> str:
@@ -30,20 +29,26 @@ def s3_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def with_initiated(body: str, initiated: dict[str, str]) -> str:
-    """The ListMultipartUploads XML `body` with each upload's fixed date replaced by its time in
-    `initiated` (upload id -> S3 time); uploads not in it keep what they had."""
-
-    def one(match: re.Match[str]) -> str:
-        upload = match.group(0)
-        found = _UPLOAD_ID.search(upload)
-        when = initiated.get(found.group(1)) if found else None
-        return upload.replace(_FIXED_INITIATED, when) if when else upload
-
-    return _UPLOAD.sub(one, body)
+def upload_page(
+    uploads: Iterable[Any], *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+) -> tuple[list[Any], bool]:
+    """One page of `uploads` (objects with `key_name`, `id`, `initiated`) as S3 pages them: under `prefix`,
+    in key order then initiation order, after the markers; and whether more follow."""
+    ordered = sorted(
+        (u for u in uploads if u.key_name.startswith(prefix)), key=lambda u: (u.key_name, u.initiated, u.id)
+    )
+    if key_marker:  # after the marked upload; or, with no such upload, after the marked key
+        marked = [u.key_name == key_marker and u.id == upload_id_marker for u in ordered]
+        if any(marked):
+            ordered = ordered[marked.index(True) + 1 :]
+        else:
+            ordered = [u for u in ordered if u.key_name > key_marker]
+    size = max(1, min(max_uploads, MAX_UPLOADS))
+    return ordered[:size], len(ordered) > size
 
 
 def apply() -> None:
+    from moto.core import responses as core_responses
     from moto.s3 import exceptions, models, responses
 
     multipart: Any = models.FakeMultipart
@@ -75,15 +80,46 @@ def apply() -> None:
     backend.complete_multipart_upload = upload_must_exist(backend.complete_multipart_upload)
 
     response: Any = responses.S3Response
-    listed = response.list_multipart_uploads
 
-    @functools.wraps(listed)
     def list_uploads(self: Any) -> Any:
-        status, headers, body = listed(self)
-        uploads = self.backend.list_multipart_uploads(self.bucket_name)
-        initiated = {upload_id: s3_time(u.initiated) for upload_id, u in uploads.items()}
-        text = body.decode() if isinstance(body, bytes) else body
-        return status, headers, with_initiated(text, initiated)
+        query = self.querystring
+
+        def first(name: str, default: str = "") -> str:
+            values = query.get(name) or [default]
+            value = values[0]
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        page, truncated = upload_page(
+            self.backend.list_multipart_uploads(self.bucket_name).values(),
+            prefix=first("prefix"),
+            key_marker=first("key-marker"),
+            upload_id_marker=first("upload-id-marker"),
+            max_uploads=int(first("max-uploads", str(MAX_UPLOADS))),
+        )
+        result: dict[str, Any] = {
+            "Bucket": self.bucket_name,
+            "KeyMarker": first("key-marker"),
+            "UploadIdMarker": first("upload-id-marker"),
+            "MaxUploads": int(first("max-uploads", str(MAX_UPLOADS))),
+            "IsTruncated": truncated,
+            "Uploads": [
+                {
+                    "Key": u.key_name,
+                    "UploadId": u.id,
+                    "StorageClass": u.storage or "STANDARD",
+                    "Initiated": s3_time(u.initiated),
+                    "ChecksumAlgorithm": u.metadata.get("x-amz-checksum-algorithm"),
+                    "ChecksumType": u.metadata.get("x-amz-checksum-type"),
+                }
+                for u in page
+            ],
+        }
+        if first("prefix"):
+            result["Prefix"] = first("prefix")
+        if truncated:
+            result["NextKeyMarker"], result["NextUploadIdMarker"] = page[-1].key_name, page[-1].id
+        self.data["Action"] = "ListMultipartUploads"
+        return self.serialized(core_responses.ActionResult(result))
 
     response.list_multipart_uploads = list_uploads
 

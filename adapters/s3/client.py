@@ -440,10 +440,11 @@ class S3Store:
     ) -> int:
         """Abort the open uploads of `key` (or all under our prefix), or only those of `upload_ids` (the ones
         seen open before: a run sharing the bucket may be uploading others right now); how many."""
+        # the whole listing first: an abort between two pages can take away the upload the next page starts
+        # after, and S3 then goes on from the next key, leaving the rest of that key's uploads unlisted
+        found = [u async for u in self.open_uploads(key) if upload_ids is None or u.upload_id in upload_ids]
         aborted = 0
-        async for upload in self.open_uploads(key):
-            if upload_ids is not None and upload.upload_id not in upload_ids:
-                continue
+        for upload in found:
             await self.abort_upload(upload.key, upload.upload_id)
             _log.info("s3.stale_upload_aborted", key=upload.key, initiated=str(upload.initiated))
             aborted += 1
@@ -473,13 +474,13 @@ class S3Store:
         return upload_id
 
     async def _abort_others(self, key: str, upload_id: str) -> None:
-        """Abort every open upload of `key` but `upload_id`: the checker already swept the ones older than
-        the run, so what is left is a retried request's lost upload (or another writer's, which would
-        lose to our `If-None-Match` completion anyway)."""
-        async for upload in self.open_uploads(key):
-            if upload.upload_id != upload_id:
-                await self.abort_upload(upload.key, upload.upload_id)
-                _log.info("s3.lost_upload_aborted", key=key, initiated=str(upload.initiated))
+        """Abort every open upload of `key` but `upload_id`: the checker already swept the ones open at the
+        run's start, so what is left is a retried request's lost upload (or another writer's, which sends
+        its entry again as a new upload, and whose completion never overwrites ours anyway)."""
+        others = [u async for u in self.open_uploads(key) if u.upload_id != upload_id]  # listed, then aborted
+        for upload in others:
+            await self.abort_upload(upload.key, upload.upload_id)
+            _log.info("s3.lost_upload_aborted", key=key, initiated=str(upload.initiated))
 
     async def upload_part(
         self, key: str, upload_id: str, number: int, body: PartBuffer, checksum: str, on_retry: OnRetry

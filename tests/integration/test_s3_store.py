@@ -3,6 +3,7 @@ and never leave a short, failed or cancelled upload behind."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -210,6 +211,20 @@ async def test_stale_uploads_of_a_key_are_listed_and_aborted(s3_bucket: str) -> 
         assert [u.key async for u in store.open_uploads("0_ab")] == ["0_ab"]  # not 0_abc
         assert await store.abort_uploads("0_abc") == 2
         assert await open_keys(store) == ["0_ab"]
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_more_open_uploads_than_one_page_are_all_listed_and_swept(s3_bucket: str) -> None:
+    # S3 lists 1,000 uploads a page; a bucket the old tool used may hold thousands it left open
+    async with S3Store(config(s3_bucket)) as store:
+        # 0_0999 has three uploads, and the first page ends after the first of them
+        keys = [f"0_{n:04d}" for n in range(1001)] + ["0_0999", "0_0999"]
+        created = await asyncio.gather(*(store.create_upload(key, {}) for key in keys))
+        listed = [(u.key, u.upload_id) async for u in store.open_uploads()]
+        assert sorted(listed) == sorted(zip(keys, created, strict=True))
+        assert len(set(listed)) == len(keys)
+        assert await store.abort_uploads() == len(keys)
+        assert await open_keys(store) == []
 
 
 @pytest.mark.usefixtures("aws_env")

@@ -380,3 +380,16 @@ def test_open_uploads_are_listed_with_their_own_initiation_times(either_s3: tupl
     assert set(listed) == {first, second}
     assert start <= listed[first] < listed[second] <= end
     assert listed[second] - listed[first] >= timedelta(seconds=1)
+
+
+def test_open_uploads_come_in_pages_in_key_then_initiation_order(either_s3: tuple[Any, str]) -> None:
+    client, bucket = either_s3
+    made = [(key, client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]) for key in "cabba"]
+    order = sorted(made, key=lambda upload: (upload[0], made.index(upload)))  # by key, then as created
+    pages = list(client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, MaxUploads=2))
+    assert [len(p.get("Uploads", [])) for p in pages] == [2, 2, 1]
+    assert [p["IsTruncated"] for p in pages] == [True, True, False]
+    assert [(u["Key"], u["UploadId"]) for p in pages for u in p["Uploads"]] == order
+    assert (pages[0]["NextKeyMarker"], pages[0]["NextUploadIdMarker"]) == order[1]
+    under_b = client.list_multipart_uploads(Bucket=bucket, Prefix="b")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in under_b] == [u for u in order if u[0] == "b"]
