@@ -11,14 +11,14 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import anyio
 import pytest
 from aiohttp import web
 
-from adapters.s3 import ArchiveRecord, S3Store, StoreConfig, to_metadata, verify
+from adapters.s3 import ArchiveRecord, ObjectHead, S3Store, StoreConfig, to_metadata, verify
 from adapters.s3.multipart import MiB
 from adapters.s3.proof import from_head
 from engine.errors import ItemFailedError, RetryableError
@@ -70,6 +70,23 @@ async def put_proven(proxy: S3FaultProxy, bucket: str, data: bytes) -> None:
     assert left == []
 
 
+async def put_refused(
+    proxy: S3FaultProxy,
+    bucket: str,
+    data: bytes,
+    error: type[Exception],
+    match: str,
+    metadata: Mapping[str, str] | None = None,
+) -> ObjectHead | None:
+    """Upload `data` as `0_f` through the proxy, hopelessly: the put raises `error` (matching `match`) and
+    leaves no upload open; what S3 then holds under the key."""
+    async with store_via(proxy, bucket, HOPELESS) as store:
+        with pytest.raises(error, match=match):
+            await store.put_stream("0_f", chunks_of(data), len(data), metadata or {})
+        assert [u async for u in store.open_uploads()] == []
+        return await store.head("0_f")
+
+
 async def test_slowdowns_and_resets_on_parts_are_retried_until_the_object_verifies(
     proxy: S3FaultProxy, s3_bucket: str
 ) -> None:
@@ -96,11 +113,7 @@ async def test_parts_failing_every_time_fail_cleanly_with_the_upload_aborted(
 ) -> None:
     data = os.urandom(12 * MiB)
     proxy.set_plan(slowdown_rate=0.5, reset_rate=0.5)
-    async with store_via(proxy, s3_bucket, HOPELESS) as store:
-        with pytest.raises(RetryableError, match="upload_part"):
-            await store.put_stream("0_f", chunks_of(data), len(data), {})
-        assert [u async for u in store.open_uploads()] == []
-        assert await store.head("0_f") is None
+    assert await put_refused(proxy, s3_bucket, data, RetryableError, "upload_part") is None
     assert proxy.requests["AbortMultipartUpload"] == 1
     assert proxy.requests["CompleteMultipartUpload"] == 0
 
@@ -131,11 +144,7 @@ async def test_complete_always_answered_200_with_an_error_fails_with_the_upload_
 ) -> None:
     data = os.urandom(11 * MiB)
     proxy.set_plan(error200_next=100, operations=["CompleteMultipartUpload"])
-    async with store_via(proxy, s3_bucket, HOPELESS) as store:
-        with pytest.raises(RetryableError, match="InternalError"):
-            await store.put_stream("0_f", chunks_of(data), len(data), {})
-        assert await store.head("0_f") is None
-        assert [u async for u in store.open_uploads()] == []
+    assert await put_refused(proxy, s3_bucket, data, RetryableError, "InternalError") is None
     assert proxy.requests["CompleteMultipartUpload"] == HOPELESS.attempts
     assert proxy.requests["AbortMultipartUpload"] == 1
 
@@ -255,11 +264,8 @@ async def test_a_record_that_cannot_be_written_fails_the_item_and_keeps_the_obje
 ) -> None:
     data = os.urandom(11 * MiB)
     proxy.set_plan(slowdown_rate=1.0, operations=["PutObjectTagging"])
-    async with store_via(proxy, s3_bucket, HOPELESS) as store:
-        with pytest.raises(ItemFailedError, match=r"s3\.record 0_f: stored, but its proof record was not"):
-            await store.put_stream("0_f", chunks_of(data), len(data), to_metadata(record(data)))
-        head = await store.head("0_f")
-        assert [u async for u in store.open_uploads()] == []
+    refused = r"s3\.record 0_f: stored, but its proof record was not"
+    head = await put_refused(proxy, s3_bucket, data, ItemFailedError, refused, to_metadata(record(data)))
     assert head is not None
     assert head.size == len(data)
     stored = from_head(head)
