@@ -1,5 +1,6 @@
-"""A fault-injecting reverse proxy for S3: answers `503 SlowDown`, resets the connection, loses an answer or
-answers `200 OK` with an error in the body, on chosen calls.
+"""A fault-injecting reverse proxy for S3: answers `503 SlowDown`, resets the connection, loses an answer,
+answers `200 OK` with an error in the body or `409 ConditionalRequestConflict`, on chosen calls; and can hide
+response headers (S3 leaves `x-amz-tagging-count` out for a caller that may not read tags).
 
 `async with S3FaultProxy(upstream_url) as proxy:` serves on 127.0.0.1 (a free port) and forwards every
 request to the upstream S3 (moto), streaming bodies both ways. Headers pass unchanged (`Host` included, so a
@@ -9,7 +10,8 @@ UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random dra
 
 Control, under `/__faults` (no bucket name can start with `_`):
 `POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
-"error200_next": 0, "operations": ["UploadPart"], "seed": 1}` replaces the plan; `GET /__faults` shows it;
+"error200_next": 0, "conflict_next": 0, "operations": ["UploadPart"], "hide_headers": [], "seed": 1}` replaces
+the plan; `GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind.
 
 `python -m testbed.s3_faults --upstream URL --port 0` prints `{"endpoint_url": ...}` and serves until
@@ -45,6 +47,8 @@ RESET: Final = "reset"
 LOSE: Final = "lose"  # forwarded and done upstream, then the answer is lost (connection reset)
 # S3 may answer CompleteMultipartUpload (and CopyObject) `200 OK` and then report a failure in the body
 ERROR_200: Final = "error200"
+# a conditional write (If-None-Match) that met a concurrent write of the key: S3 says to send it again
+CONFLICT: Final = "conflict"
 
 # re-made per hop by each side's HTTP stack; everything else passes as it came
 _HOP_BY_HOP: Final = frozenset(
@@ -70,6 +74,11 @@ _INTERNAL_XML: Final = (
     "<Message>We encountered an internal error. Please try again.</Message><RequestId>{rid}</RequestId>"
     "<HostId>s3-faults</HostId></Error>"
 )
+_CONFLICT_XML: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code>'
+    "<Message>A conflicting operation occurred. If using PutObject you can retry the request.</Message>"
+    "<RequestId>{rid}</RequestId><HostId>s3-faults</HostId></Error>"
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,9 @@ class FaultPlan:
     reset_next: int = 0
     lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
     error200_next: int = 0  # the next N matching calls are answered 200 OK with an InternalError body
+    conflict_next: int = 0  # the next N matching calls are answered 409 ConditionalRequestConflict
     operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
+    hide_headers: frozenset[str] = frozenset()  # response headers (lower case) left out of every answer
 
     @classmethod
     def from_json(cls, body: dict[str, Any], base: FaultPlan | None = None) -> FaultPlan:
@@ -91,6 +102,8 @@ class FaultPlan:
         known = {k: v for k, v in body.items() if k in asdict(plan)}
         if "operations" in known:
             known["operations"] = frozenset(str(op) for op in known["operations"])
+        if "hide_headers" in known:
+            known["hide_headers"] = frozenset(str(name).lower() for name in known["hide_headers"])
         plan = replace(plan, **known)
         for rate in (plan.slowdown_rate, plan.reset_rate):
             if not 0.0 <= rate <= 1.0:
@@ -100,6 +113,7 @@ class FaultPlan:
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["operations"] = sorted(self.operations)
+        out["hide_headers"] = sorted(self.hide_headers)
         return out
 
 
@@ -193,6 +207,9 @@ class S3FaultProxy:
         if plan.error200_next > 0:
             self.plan = replace(plan, error200_next=plan.error200_next - 1)
             return ERROR_200
+        if plan.conflict_next > 0:
+            self.plan = replace(plan, conflict_next=plan.conflict_next - 1)
+            return CONFLICT
         draw = self._rng.random()
         if draw < plan.slowdown_rate:
             return SLOWDOWN
@@ -250,6 +267,8 @@ class S3FaultProxy:
                 return await self._slowdown(request)
             if fault == ERROR_200:
                 return await self._error_200(request)
+            if fault == CONFLICT:
+                return await self._conflict(request)
             if fault == LOSE:
                 await self._forward(request, lose=True)
             return await self._reset(request)
@@ -282,6 +301,12 @@ class S3FaultProxy:
         body = _INTERNAL_XML.format(rid=uuid.uuid4().hex[:16].upper())
         return web.Response(status=200, text=body, content_type="application/xml")
 
+    async def _conflict(self, request: web.Request) -> web.StreamResponse:
+        """S3's answer to a conditional write that met a concurrent one (not forwarded: nothing written)."""
+        await _drain(request)
+        body = _CONFLICT_XML.format(rid=uuid.uuid4().hex[:16].upper())
+        return web.Response(status=409, text=body, content_type="application/xml")
+
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         if not request.content.at_eof():
             await request.content.readany()  # some of the body has arrived, as in a real mid-transfer reset
@@ -310,8 +335,9 @@ class S3FaultProxy:
                 await upstream.read()  # S3 has done it and answered; the client will never know
                 return web.StreamResponse()
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            hidden = _HOP_BY_HOP | self.plan.hide_headers
             for name, value in upstream.headers.items():
-                if name.lower() not in _HOP_BY_HOP:
+                if name.lower() not in hidden:
                     response.headers.add(name, value)
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():

@@ -65,3 +65,11 @@ def test_draws_are_reproducible_with_a_seed() -> None:
     assert run(5) == run(5)
     assert run(5) != run(6)
     assert set(run(5)) == {"slowdown", "reset", None}
+
+
+def test_hidden_headers_come_from_the_control_body_in_lower_case() -> None:
+    plan = FaultPlan.from_json({"hide_headers": ["X-Amz-Tagging-Count"], "conflict_next": 1})
+    assert plan.hide_headers == frozenset({"x-amz-tagging-count"})
+    assert plan.as_json()["hide_headers"] == ["x-amz-tagging-count"]
+    proxy = S3FaultProxy("http://127.0.0.1:1", plan=plan)
+    assert [proxy._decide("UploadPart") for _ in range(2)] == ["conflict", None]
