@@ -1,4 +1,4 @@
-"""Two answers of moto's S3 made what S3 answers, for what s3copy decides on them.
+"""Answers of moto's S3 made what S3 answers, for what s3copy decides on them.
 
 - A part or a completion for an upload that is gone (aborted, or completed already): S3 answers `404
   NoSuchUpload`; moto 5 looks the upload up without a check and answers `500 InternalError`, which a client
@@ -7,6 +7,9 @@
   order, then by initiation time) with `NextKeyMarker`/`NextUploadIdMarker` to go on from; moto gives every
   upload the same fixed date in 2010 and every upload on one page. A bucket the old tool used may hold
   thousands of uploads it left open, which a sweep of stale uploads must page through.
+- A PutObject or UploadPart whose `x-amz-checksum-*` header does not match its body: S3 refuses it with `400
+  BadDigest`; moto stores the body and reports the claimed checksum as the object's, so a wrong checksum of
+  ours would pass every test and fail every write on S3.
 
 `apply()` patches moto's S3 backend and response in the process that serves it: `testbed.moto_http` calls it
 (HTTP), and `python -m testbed.moto_faithful ARGS` runs `moto.server ARGS` with it (HTTPS). It changes
@@ -15,13 +18,38 @@ nothing else and can be called more than once.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import sys
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import crc32c
+
 MAX_UPLOADS = 1000  # S3's page size for ListMultipartUploads (and the most `max-uploads` may ask)
+
+
+_DIGESTS: dict[str, Callable[[bytes], bytes]] = {
+    "x-amz-checksum-crc32c": lambda body: crc32c.crc32c(body).to_bytes(4, "big"),
+    "x-amz-checksum-crc32": lambda body: zlib.crc32(body).to_bytes(4, "big"),
+    "x-amz-checksum-sha256": lambda body: hashlib.sha256(body).digest(),
+    "x-amz-checksum-sha1": lambda body: hashlib.sha1(body).digest(),  # S3's algorithm
+}
+
+
+def checksum_mismatch(headers: Any, body: bytes) -> str | None:
+    """The `x-amz-checksum-*` header that `body` does not match, if any (an aws-chunked body carries its
+    checksum in a trailer, which moto reads itself: not checked here)."""
+    if "aws-chunked" in str(headers.get("Content-Encoding") or ""):
+        return None
+    for name, digest in _DIGESTS.items():
+        claimed = headers.get(name)
+        if claimed is not None and base64.b64encode(digest(body)).decode() != claimed:
+            return name
+    return None
 
 
 def s3_time(moment: datetime) -> str:
@@ -47,7 +75,8 @@ def upload_page(
     return ordered[:size], len(ordered) > size
 
 
-def apply() -> None:
+def apply(*, check_bodies: bool = True) -> None:
+    """Patch moto; `check_bodies` adds the checksum check of bodies (off in `bin/bench`, which measures)."""
     from moto.core import responses as core_responses
     from moto.s3 import exceptions, models, responses
 
@@ -80,6 +109,24 @@ def apply() -> None:
     backend.complete_multipart_upload = upload_must_exist(backend.complete_multipart_upload)
 
     response: Any = responses.S3Response
+
+    class BadDigest(exceptions.S3ClientError):
+        code = "BadDigest"
+
+    def body_checked(method: Any) -> Any:
+        @functools.wraps(method)
+        def checked(self: Any) -> Any:
+            wrong = checksum_mismatch(self.headers, bytes(self.body or b""))
+            if wrong is not None:
+                why = f"The {wrong} you specified did not match the calculated checksum."
+                raise BadDigest("BadDigest", why)
+            return method(self)
+
+        return checked
+
+    if check_bodies:
+        response.put_object = body_checked(response.put_object)
+        response.upload_part = body_checked(response.upload_part)
 
     def list_uploads(self: Any) -> Any:
         query = self.querystring

@@ -16,7 +16,8 @@ fails first: a SigV4 `Authorization` header must carry the signature of the requ
 and query as sent, the signed headers, the testbed's secret key), or the answer is S3's `403
 SignatureDoesNotMatch`; and a body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must
 hash to it, or the answer is `400 XAmzContentSHA256Mismatch`. Requests without SigV4 header authentication
-(moto's control API) pass as before.
+(moto's control API) pass as before. With it, a body must also match its `x-amz-checksum-*` header (`400
+BadDigest`, see `testbed.moto_faithful`).
 Two differences from werkzeug, one undone here: waitress writes response header names capitalized
 (`X-Amz-Meta-Ka-Bytes`), and S3 sends metadata names as stored, lower case, which clients hand on as the
 metadata's keys: `_Task` writes `x-amz-meta-*` names in lower case again. Waitress also drops request
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from testbed import moto_faithful
 
-    moto_faithful.apply()
+    moto_faithful.apply(check_bodies=args.check_signing)
 
     class _Task(WSGITask):  # type: ignore[misc]
         def build_response_header(self) -> bytes:

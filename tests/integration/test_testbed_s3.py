@@ -344,7 +344,8 @@ def either_s3(request: pytest.FixtureRequest) -> tuple[Any, str]:
     bucket = f"faithful-{request.param}"
     server.reset()
     server.create_bucket(bucket)
-    return boto3.client("s3", **server.client_kwargs()), bucket
+    no_retries = Config(retries={"mode": "standard", "total_max_attempts": 1})  # an S3 refusal is the answer
+    return boto3.client("s3", config=no_retries, **server.client_kwargs()), bucket
 
 
 def test_a_part_or_completion_for_an_aborted_upload_is_no_such_upload(either_s3: tuple[Any, str]) -> None:
@@ -393,3 +394,27 @@ def test_open_uploads_come_in_pages_in_key_then_initiation_order(either_s3: tupl
     assert (pages[0]["NextKeyMarker"], pages[0]["NextUploadIdMarker"]) == order[1]
     under_b = client.list_multipart_uploads(Bucket=bucket, Prefix="b")["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in under_b] == [u for u in order if u[0] == "b"]
+
+
+def test_a_body_that_does_not_match_its_checksum_header_is_refused_as_bad_digest(
+    either_s3: tuple[Any, str],
+) -> None:
+    # S3 checks the checksum a client claims; moto 5 alone stores the body and reports the claim as its own
+    client, bucket = either_s3
+    body, wrong = b"the bytes sent", b64_crc32c(b"other bytes")
+    with pytest.raises(client.exceptions.ClientError) as refused:
+        client.put_object(Bucket=bucket, Key="k", Body=body, ChecksumCRC32C=wrong)
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key="p", ChecksumAlgorithm="CRC32C")["UploadId"]
+    with pytest.raises(client.exceptions.ClientError) as refused:
+        client.upload_part(
+            Bucket=bucket, Key="p", UploadId=upload_id, PartNumber=1, Body=body, ChecksumCRC32C=wrong
+        )
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert client.list_parts(Bucket=bucket, Key="p", UploadId=upload_id).get("Parts", []) == []
+    # the right checksum passes, and S3 reports the body's own
+    client.put_object(Bucket=bucket, Key="k", Body=body, **crc32c_args(body))
+    head = client.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32C"] == b64_crc32c(body)
