@@ -26,6 +26,7 @@ import anyio
 
 from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
 from adapters.s3 import (
+    CONDITIONAL_CONFLICT,
     NO_SUCH_UPLOAD,
     PRECONDITION_FAILED,
     ArchiveRecord,
@@ -57,6 +58,12 @@ from jobs.s3copy_report import (
 )
 from jobs.s3copy_reprove import Layout, StreamDigest, layout_of
 
+# S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
+# so it never overwrites); code -> why
+_SEND_AGAIN = {
+    NO_SUCH_UPLOAD: "our upload was aborted (another run's sweep of stale uploads, or a lifecycle rule)",
+    CONDITIONAL_CONFLICT: "S3 met a concurrent write of the key and asks for the write again",
+}
 TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=600.0)
 
 _log = get_logger("jobs.s3copy")
@@ -215,13 +222,13 @@ class S3Copy:
                     )
                 break
             except S3ItemError as exc:
-                if exc.code == NO_SUCH_UPLOAD and work.attempt < policy.attempts:
-                    # our upload was aborted under us (another run's sweep of stale uploads, a lifecycle
-                    # rule): a new upload is the fix; a conditional completion still never overwrites
+                if exc.code in _SEND_AGAIN and work.attempt < policy.attempts:
                     _log.warning(
-                        "transfer.upload_aborted_elsewhere",
+                        "transfer.sending_again",
                         entry_id=work.entry.id,
                         attempt=work.attempt,
+                        code=exc.code,
+                        why=_SEND_AGAIN[exc.code],
                         error=str(exc),
                     )
                     await anyio.sleep(policy.backoff_s(work.attempt))

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from adapters.s3.checksums import ALGORITHMS, Algorithm, S3Checksum
-from adapters.s3.client import NO_SUCH_UPLOAD, PRECONDITION_FAILED, S3Store, StoreConfig
+from adapters.s3.client import (
+    CONDITIONAL_CONFLICT,
+    NO_SUCH_UPLOAD,
+    PRECONDITION_FAILED,
+    S3Store,
+    StoreConfig,
+)
 from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.interfaces import ArchiveStore, PartWriter
 from adapters.s3.multipart import WriterStats, part_size
@@ -12,6 +18,7 @@ from adapters.s3.wire import STORAGE_CLASSES, ObjectHead, OpenUpload, PutResult
 
 __all__ = [
     "ALGORITHMS",
+    "CONDITIONAL_CONFLICT",
     "NO_SUCH_UPLOAD",
     "PRECONDITION_FAILED",
     "STORAGE_CLASSES",

@@ -46,6 +46,7 @@ T = TypeVar("T")
 
 PRECONDITION_FAILED: Final = "PreconditionFailed"  # S3ItemError.code when the key already holds an object
 NO_SUCH_UPLOAD: Final = "NoSuchUpload"
+CONDITIONAL_CONFLICT: Final = "ConditionalRequestConflict"  # 409: a concurrent write; send again
 SLOWEST_PART_RATE: Final = 256 * 1024  # B/s: below this a part attempt is given up and sent again
 
 _log = get_logger("adapters.s3")
@@ -249,9 +250,14 @@ class S3Store:
         if response is None:
             return None
         tags: dict[str, str] | None = None
-        if record_only and proof.record_in_metadata(response.get("Metadata") or {}):
+        in_metadata = proof.record_in_metadata(response.get("Metadata") or {})
+        if record_only and in_metadata:
             with_tags = False
-        if with_tags and int(response.get("TagCount") or 0) > 0:
+        # S3 leaves the tag count out when there are none, and for a caller that may not read tags: with no
+        # record in the metadata, read them (a refusal stops the run with its reason) rather than take the
+        # object for one whose proof record was never written
+        count = response.get("TagCount")
+        if with_tags and (int(count or 0) > 0 or (count is None and not in_metadata)):
             try:
                 tags = await self.tags(key)
             except S3ItemError as exc:
@@ -632,4 +638,11 @@ async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) ->
     return body
 
 
-__all__ = ["NO_SUCH_UPLOAD", "PRECONDITION_FAILED", "S3ItemError", "S3Store", "StoreConfig"]
+__all__ = [
+    "CONDITIONAL_CONFLICT",
+    "NO_SUCH_UPLOAD",
+    "PRECONDITION_FAILED",
+    "S3ItemError",
+    "S3Store",
+    "StoreConfig",
+]

@@ -73,7 +73,7 @@ async def test_two_overlapping_runs_both_archive_everything_and_a_third_run_chan
     aborted = entries_events(events_b, "entry.stale_upload_aborted")
     assert aborted
     # the first run met its uploads aborted (S3's NoSuchUpload) and sent those entries again
-    resent = entries_events(events_a, "transfer.upload_aborted_elsewhere")
+    resent = entries_events(events_a, "transfer.sending_again")
     assert resent
     assert resent <= aborted
     # so every entry ended archived (or found archived) in both runs, with no failure

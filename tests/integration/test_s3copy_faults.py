@@ -3,8 +3,10 @@ a proven object, a truncated download never becomes an object, and a clean run a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
 from testbed.s3 import S3Server
@@ -120,3 +122,66 @@ async def test_a_record_write_that_keeps_failing_fails_the_entry_once_then_the_n
         assert "archived_to_s3" in entries[entry_id]["tags"]
         assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
     assert open_uploads(s3_server, s3_bucket) == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "size_mb"),
+    [("CompleteMultipartUpload", 12), ("PutObject", 1)],
+    ids=["multipart_completion", "single_put"],
+)
+async def test_a_conditional_write_met_by_a_concurrent_one_is_sent_again_and_archives(
+    kaltura_sim_factory: Any,
+    s3_server: S3Server,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    size_mb: int,
+) -> None:
+    # S3's 409 ConditionalRequestConflict to an If-None-Match write: "retry the upload" (a new one)
+    sim = kaltura_sim_factory(entries=6, seed=6, size_mb=size_mb)
+    victim = sorted(archivable(sim))[0]
+    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        proxy.set_plan(conflict_next=1, operations=[operation])
+        run = await run_s3copy(sim_env(sim, s3_bucket), "--execute", "--id", victim)
+        counters = proxy.counters()
+    assert run.code == 0, run.rows
+    assert run.outcomes() == {victim: "archived"}
+    (again,) = run.entry_events("transfer.sending_again")
+    assert again["code"] == "ConditionalRequestConflict"
+    assert counters["faults"] == {"conflict": 1}
+    assert counters["requests"][operation] == 2
+    assert open_uploads(s3_server, s3_bucket) == []
+    entry = sim_entries(sim)[victim]
+    assert "archived_to_s3" in entry["tags"]
+    assert_proven_copy(s3_server, s3_bucket, entry, sim.partner_id, served_sizes(sim))
+
+
+async def test_heads_without_a_tag_count_read_the_record_from_the_tags(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # S3 leaves x-amz-tagging-count out when the caller may not read tags (and when there are none): a
+    # multipart copy's record lives in its tags, so it must be read, not taken for missing
+    sim = kaltura_sim_factory(entries=8, seed=6, size_mb=7)
+    expected = archivable(sim)
+    env = sim_env(sim, s3_bucket)
+    async with S3FaultProxy(s3_server.endpoint_url) as proxy:
+        point_aws_at(monkeypatch, proxy.endpoint_url)
+        proxy.set_plan(hide_headers=["x-amz-tagging-count"], operations=[])
+        first = await run_s3copy(env, "--execute")
+        assert first.code == 0, first.rows
+        assert set(first.by_outcome("archived")) == expected
+        multipart = proxy.requests["CreateMultipartUpload"]
+        assert multipart > 0
+        assert proxy.requests["GetObjectTagging"] == multipart  # each multipart copy's proof read its tags
+        via_proxy = boto3.client("s3", **{**s3_server.client_kwargs(), "endpoint_url": proxy.endpoint_url})
+        # in a thread: the proxy answers on this event loop
+        head = await asyncio.to_thread(via_proxy.head_object, Bucket=s3_bucket, Key=sorted(expected)[0])
+        assert "TagCount" not in head
+
+        proxy.requests.clear()
+        second = await run_s3copy(env, "--execute")
+    assert second.code == 0, second.rows
+    assert set(second.by_outcome("unchanged")) == expected
+    assert not {"PutObject", "CreateMultipartUpload", "PutObjectTagging"} & set(proxy.requests)
+    assert proxy.requests["GetObjectTagging"] == multipart  # a copy with its record in metadata needs none

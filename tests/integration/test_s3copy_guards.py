@@ -263,7 +263,7 @@ async def test_an_upload_aborted_under_every_attempt_fails_the_entry_with_nothin
 
     # each attempt made a new upload, found it aborted, and the transfer tried again, up to its budget
     attempts = TRANSFER_POLICY.attempts
-    assert len(run.entry_events("transfer.upload_aborted_elsewhere")) == attempts - 1
+    assert len(run.entry_events("transfer.sending_again")) == attempts - 1
     assert requests["CreateMultipartUpload"] == attempts
     assert len(set(proxy.aborted)) == attempts
     assert run.code == 1
