@@ -263,7 +263,7 @@ class S3Store:
             except S3ItemError as exc:
                 if exc.code != "InvalidObjectState":
                     raise
-                # moto refuses tag reads on archived classes (AWS allows them): the record is unknown
+                # a store may refuse tag reads on archived classes (moto 5 does; S3 does not): record unknown
                 _log.warning("s3.tags_unreadable", key=key, storage_class=response.get("StorageClass"))
         elif with_tags:
             tags = {}

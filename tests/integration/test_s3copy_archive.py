@@ -210,3 +210,30 @@ async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the
     entries = sim_entries(sim)
     assert "archived_to_s3" in entries[victim]["tags"]
     assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id, served_sizes(sim))
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+async def test_copies_in_an_archive_class_are_proven_and_a_second_run_changes_nothing(
+    kaltura_sim_factory: Any,
+    s3_server: S3Server,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    storage_class: str,
+) -> None:
+    # multipart copies keep their proof record in tags, which S3 reads on archived objects too
+    sim = kaltura_sim_factory(entries=6, seed=6, size_mb=7)
+    expected = archivable(sim)
+    point_aws_at(monkeypatch, s3_server.endpoint_url)
+    env = sim_env(sim, s3_bucket, ARCHIVER_STORAGE_CLASS=storage_class)
+    first = await run_s3copy(env, "--execute")
+    assert first.code == 0, first.rows
+    assert set(first.by_outcome("archived")) == expected
+    client = s3_client(s3_server)
+    entries = sim_entries(sim)
+    for entry_id in expected:
+        assert client.head_object(Bucket=s3_bucket, Key=entry_id)["StorageClass"] == storage_class
+        assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
+    second = await run_s3copy(env, "--execute")
+    assert second.code == 0, second.rows
+    assert set(second.by_outcome("unchanged")) == expected
+    assert not second.entry_events("s3.tags_unreadable")

@@ -418,3 +418,16 @@ def test_a_body_that_does_not_match_its_checksum_header_is_refused_as_bad_digest
     client.put_object(Bucket=bucket, Key="k", Body=body, **crc32c_args(body))
     head = client.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
     assert head["ChecksumCRC32C"] == b64_crc32c(body)
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_tags_of_an_archived_object_are_read_but_not_its_data(
+    either_s3: tuple[Any, str], storage_class: str
+) -> None:
+    client, bucket = either_s3
+    client.put_object(Bucket=bucket, Key="cold", Body=b"archived", StorageClass=storage_class, Tagging="a=1")
+    assert client.get_object_tagging(Bucket=bucket, Key="cold")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    assert client.head_object(Bucket=bucket, Key="cold")["StorageClass"] == storage_class
+    with pytest.raises(client.exceptions.ClientError) as refused:
+        client.get_object(Bucket=bucket, Key="cold")
+    assert refused.value.response["Error"]["Code"] == "InvalidObjectState"
