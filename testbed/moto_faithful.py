@@ -13,6 +13,8 @@
 - GetObjectTagging on an object in GLACIER or DEEP_ARCHIVE: S3 answers (tags are not the archived data);
   moto 5 refuses it with `403 InvalidObjectState`, as for a GET of the data, so a multipart copy in those
   classes (its proof record is in its tags) could not be proven in a test.
+- CompleteMultipartUpload: S3's answer carries the object's checksum (`<ChecksumCRC32C>xxx-3`, with its
+  `ChecksumType`); moto 5's carries none, so a client's comparison of it with its own was never tested.
 - A PutObject or UploadPart whose `x-amz-checksum-*` header does not match its body: S3 refuses it with `400
   BadDigest`; moto stores the body and reports the claimed checksum as the object's, so a wrong checksum of
   ours would pass every test and fail every write on S3.
@@ -56,6 +58,24 @@ def checksum_mismatch(headers: Any, body: bytes) -> str | None:
         if claimed is not None and base64.b64encode(digest(body)).decode() != claimed:
             return name
     return None
+
+
+def with_checksum(body: str | bytes, key: Any) -> str | bytes:
+    """A CompleteMultipartUpload answer `body` with the checksum of the object `key` it made, as S3 gives it
+    (composite: `value-parts`); unchanged when the object has no checksum or the answer already has one."""
+    algorithm = getattr(key, "checksum_algorithm", None)
+    value = getattr(key, "checksum_value", None)
+    if not algorithm or not value:
+        return body
+    text = body.decode() if isinstance(body, bytes) else body
+    kind = key.checksum_type or "COMPOSITE"
+    if kind == "COMPOSITE" and key.checksum_parts:
+        value = f"{value}-{key.checksum_parts}"
+    name = f"Checksum{algorithm.upper()}"
+    end = "</CompleteMultipartUploadResult>"
+    if end not in text or f"<{name}>" in text:
+        return body
+    return text.replace(end, f"<{name}>{value}</{name}><ChecksumType>{kind}</ChecksumType>{end}")
 
 
 def s3_time(moment: datetime) -> str:
@@ -143,6 +163,19 @@ def apply(*, check_bodies: bool = True) -> None:
         return status, out, body
 
     response.head_object = head_object
+
+    posted = response._key_response_post
+
+    @functools.wraps(posted)
+    def key_response_post(
+        self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str
+    ) -> Any:
+        status, out, text = posted(self, request, body, bucket_name, query, key_name)
+        if status == 200 and "uploadId" in query and "uploads" not in query:
+            text = with_checksum(text, self.backend.get_object(bucket_name, key_name))
+        return status, out, text
+
+    response._key_response_post = key_response_post
 
     tagging = response.get_object_tagging
 
