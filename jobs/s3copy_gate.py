@@ -55,9 +55,10 @@ class Gate:
         await self._store.record(key, sha256, checksum)
 
     async def abort_stale_uploads(self, key: str, upload_ids: Collection[str]) -> int:
-        """Abort the multipart uploads of `key` that were open when this run started (`upload_ids`)."""
+        """Abort the multipart uploads of `key` listed open when this run started (`upload_ids`): no second
+        listing, and an upload begun since is left alone; how many were still open."""
         self._open("abort stale uploads of", key)
-        return await self._store.abort_uploads(key, upload_ids=upload_ids)
+        return sum([await self._store.abort_upload(key, upload_id) for upload_id in sorted(upload_ids)])
 
     async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
         """Set the entry's tags (the full list, re-read just before)."""

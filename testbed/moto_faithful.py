@@ -60,18 +60,26 @@ def checksum_mismatch(headers: Any, body: bytes) -> str | None:
     return None
 
 
-def with_checksum(body: str | bytes, key: Any) -> str | bytes:
-    """A CompleteMultipartUpload answer `body` with the checksum of the object `key` it made, as S3 gives it
-    (composite: `value-parts`); unchanged when the object has no checksum or the answer already has one."""
-    algorithm = getattr(key, "checksum_algorithm", None)
+def qualified_checksum(key: Any) -> str | None:
+    """The checksum of moto's object `key` as S3 writes it (a composite one with its part count: `xxx-3`);
+    None when it has none."""
     value = getattr(key, "checksum_value", None)
-    if not algorithm or not value:
+    if not getattr(key, "checksum_algorithm", None) or not value:
+        return None
+    if key.checksum_type == "COMPOSITE" and key.checksum_parts:
+        return f"{value}-{key.checksum_parts}"
+    return str(value)
+
+
+def with_checksum(body: str | bytes, key: Any) -> str | bytes:
+    """A CompleteMultipartUpload answer `body` with the checksum of the object `key` it made, as S3 gives it;
+    unchanged when the object has no checksum or the answer already has one."""
+    value = qualified_checksum(key)
+    if value is None:
         return body
     text = body.decode() if isinstance(body, bytes) else body
     kind = key.checksum_type or "COMPOSITE"
-    if kind == "COMPOSITE" and key.checksum_parts:
-        value = f"{value}-{key.checksum_parts}"
-    name = f"Checksum{algorithm.upper()}"
+    name = f"Checksum{key.checksum_algorithm.upper()}"
     end = "</CompleteMultipartUploadResult>"
     if end not in text or f"<{name}>" in text:
         return body
@@ -157,9 +165,10 @@ def apply(*, check_bodies: bool = True) -> None:
         status, out, body = headed(self, bucket_name, query, key_name, headers)
         if status == 200 and not query.get("partNumber") and headers.get("x-amz-checksum-mode") == "ENABLED":
             key = self.backend.get_object(bucket_name, key_name)
-            name = f"x-amz-checksum-{(key.checksum_algorithm or '').lower()}" if key is not None else ""
-            if name in out and key.checksum_type == "COMPOSITE" and key.checksum_parts:
-                out[name] = f"{key.checksum_value}-{key.checksum_parts}"
+            value = qualified_checksum(key)
+            name = f"x-amz-checksum-{key.checksum_algorithm.lower()}" if value is not None else ""
+            if name in out:
+                out[name] = value
         return status, out, body
 
     response.head_object = head_object
@@ -199,18 +208,19 @@ def apply(*, check_bodies: bool = True) -> None:
             value = values[0]
             return value.decode() if isinstance(value, bytes) else str(value)
 
+        max_uploads = int(first("max-uploads", str(MAX_UPLOADS)))
         page, truncated = upload_page(
             self.backend.list_multipart_uploads(self.bucket_name).values(),
             prefix=first("prefix"),
             key_marker=first("key-marker"),
             upload_id_marker=first("upload-id-marker"),
-            max_uploads=int(first("max-uploads", str(MAX_UPLOADS))),
+            max_uploads=max_uploads,
         )
         result: dict[str, Any] = {
             "Bucket": self.bucket_name,
             "KeyMarker": first("key-marker"),
             "UploadIdMarker": first("upload-id-marker"),
-            "MaxUploads": int(first("max-uploads", str(MAX_UPLOADS))),
+            "MaxUploads": max_uploads,
             "IsTruncated": truncated,
             "Uploads": [
                 {

@@ -6,8 +6,8 @@ Run it by hand with `python -m testbed.s3 --port 0 [--https]`: it prints one JSO
 The listening socket is bound here and handed to the server as an inherited file descriptor, so `port=0` gives
 a free port with no race. Over HTTP the server is waitress with keep-alive connections, as real S3 keeps them
 (`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes every
-connection. Both answer as S3 does where moto 5 does not for stale uploads (`testbed.moto_faithful`). moto
-checks no signatures; over HTTP the testbed checks them, and that a signed body hashes to its
+connection. Both answer as S3 does where moto 5 does not and s3copy decides on it (`testbed.moto_faithful`).
+moto checks no signatures; over HTTP the testbed checks them, and that a signed body hashes to its
 `x-amz-content-sha256`, as S3 does (see `testbed.moto_http`). moto is started with every `AWS_*`/`MOTO_*`
 variable of the caller removed, so a user's AWS profile, region or endpoint cannot reach it.
 Clients use the fixed keys `testing`/`testing`.

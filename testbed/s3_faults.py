@@ -64,21 +64,23 @@ _HOP_BY_HOP: Final = frozenset(
     }
 )
 
-_SLOWDOWN_XML: Final = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-    "<Message>Please reduce your request rate.</Message><RequestId>{rid}</RequestId>"
-    "<HostId>s3-faults</HostId></Error>"
-)
-_INTERNAL_XML: Final = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n\n<Error><Code>InternalError</Code>'
-    "<Message>We encountered an internal error. Please try again.</Message><RequestId>{rid}</RequestId>"
-    "<HostId>s3-faults</HostId></Error>"
-)
-_CONFLICT_XML: Final = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code>'
-    "<Message>A conflicting operation occurred. If using PutObject you can retry the request.</Message>"
+_ERROR_XML: Final = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n{gap}<Error><Code>{code}</Code><Message>{message}</Message>'
     "<RequestId>{rid}</RequestId><HostId>s3-faults</HostId></Error>"
 )
+# the faults answered by the proxy itself (not forwarded: nothing happens in S3): status, S3 code, message
+_ANSWERS: Final = {
+    # after the body, as S3 does, so the client reads a 503 and not a reset
+    SLOWDOWN: (503, "SlowDown", "Please reduce your request rate."),
+    # the failure S3 reports after it has begun answering: status 200, the error in the body
+    ERROR_200: (200, "InternalError", "We encountered an internal error. Please try again."),
+    # a conditional write that met a concurrent one
+    CONFLICT: (
+        409,
+        "ConditionalRequestConflict",
+        "A conflicting operation occurred. If using PutObject you can retry the request.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -263,12 +265,8 @@ class S3FaultProxy:
         fault = self._decide(operation)
         if fault is not None:
             self.faults[fault] += 1
-            if fault == SLOWDOWN:
-                return await self._slowdown(request)
-            if fault == ERROR_200:
-                return await self._error_200(request)
-            if fault == CONFLICT:
-                return await self._conflict(request)
+            if fault in _ANSWERS:
+                return await self._answer(request, fault)
             if fault == LOSE:
                 await self._forward(request, lose=True)
             return await self._reset(request)
@@ -289,23 +287,13 @@ class S3FaultProxy:
             return web.json_response(self.plan.as_json())
         return web.json_response({"error": "unknown control request"}, status=404)
 
-    async def _slowdown(self, request: web.Request) -> web.StreamResponse:
-        await _drain(request)  # answer after the body, as S3 does, so the client reads a 503 and not a reset
-        body = _SLOWDOWN_XML.format(rid=uuid.uuid4().hex[:16].upper())
-        return web.Response(status=503, text=body, content_type="application/xml")
-
-    async def _error_200(self, request: web.Request) -> web.StreamResponse:
-        """The failure S3 reports after it has begun answering: status 200, the error in the body (the call
-        did not happen: it is not forwarded)."""
+    async def _answer(self, request: web.Request, fault: str) -> web.StreamResponse:
+        """S3's error answer for `fault`, given once the request's body has arrived."""
         await _drain(request)
-        body = _INTERNAL_XML.format(rid=uuid.uuid4().hex[:16].upper())
-        return web.Response(status=200, text=body, content_type="application/xml")
-
-    async def _conflict(self, request: web.Request) -> web.StreamResponse:
-        """S3's answer to a conditional write that met a concurrent one (not forwarded: nothing written)."""
-        await _drain(request)
-        body = _CONFLICT_XML.format(rid=uuid.uuid4().hex[:16].upper())
-        return web.Response(status=409, text=body, content_type="application/xml")
+        status, code, message = _ANSWERS[fault]
+        gap = "\n" if status == 200 else ""  # S3 begins a 200 error body with a blank line
+        body = _ERROR_XML.format(gap=gap, code=code, message=message, rid=uuid.uuid4().hex[:16].upper())
+        return web.Response(status=status, text=body, content_type="application/xml")
 
     async def _reset(self, request: web.Request) -> web.StreamResponse:
         if not request.content.at_eof():

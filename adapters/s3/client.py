@@ -11,7 +11,7 @@ answers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -441,19 +441,16 @@ class S3Store:
                 return
             markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
 
-    async def abort_uploads(
-        self, key: str | None = None, *, upload_ids: Collection[str] | None = None
-    ) -> int:
-        """Abort the open uploads of `key` (or all under our prefix), or only those of `upload_ids` (the ones
-        seen open before: a run sharing the bucket may be uploading others right now); how many."""
+    async def abort_uploads(self, key: str | None = None) -> int:
+        """Abort the open uploads of `key`, or all under our prefix; how many."""
         # the whole listing first: an abort between two pages can take away the upload the next page starts
         # after, and S3 then goes on from the next key, leaving the rest of that key's uploads unlisted
-        found = [u async for u in self.open_uploads(key) if upload_ids is None or u.upload_id in upload_ids]
+        found = [u async for u in self.open_uploads(key)]
         aborted = 0
         for upload in found:
-            await self.abort_upload(upload.key, upload.upload_id)
-            _log.info("s3.stale_upload_aborted", key=upload.key, initiated=str(upload.initiated))
-            aborted += 1
+            if await self.abort_upload(upload.key, upload.upload_id):
+                _log.info("s3.stale_upload_aborted", key=upload.key, initiated=str(upload.initiated))
+                aborted += 1
         return aborted
 
     # ------------------------------------------------------------------------------------------ UploadCalls
@@ -572,15 +569,19 @@ class S3Store:
                 _log.warning("s3.abort_failed", key=key, error=str(exc))
         return done
 
-    async def abort_upload(self, key: str, upload_id: str) -> None:
-        async def op(client: Any) -> None:
+    async def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort one upload; False when it was gone already (aborted or completed): what we wanted."""
+
+        async def op(client: Any) -> bool:
             try:
                 await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except botocore.exceptions.ClientError as exc:
-                if errors.error_code(exc) != NO_SUCH_UPLOAD:  # already gone is what we wanted
+                if errors.error_code(exc) != NO_SUCH_UPLOAD:
                     raise
+                return False
+            return True
 
-        await self._call("s3.abort_upload", key, op)
+        return await self._call("s3.abort_upload", key, op)
 
     async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
         tag_set = [{"Key": k, "Value": v} for k, v in proof.to_tags(sha256, checksum).items()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -101,8 +101,10 @@ class ArchiveStore(Protocol):
         """Multipart uploads still open for `key`, or for every key under the prefix."""
         ...
 
-    async def abort_uploads(
-        self, key: str | None = None, *, upload_ids: Collection[str] | None = None
-    ) -> int:
-        """Abort open uploads of `key` (or under the prefix), or only those of `upload_ids`; how many."""
+    async def abort_uploads(self, key: str | None = None) -> int:
+        """Abort open uploads of `key` (or under the prefix); how many."""
+        ...
+
+    async def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort one upload; False when it was gone already."""
         ...

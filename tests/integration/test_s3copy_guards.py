@@ -4,6 +4,7 @@
   its copy was streaming is a conflict, never tagged, and the copy already in S3 is left where it is.
 - An upload aborted under a transfer (another run's sweep of stale uploads) is sent again as a new upload,
   within the transfer's budget; then the entry fails with the reason, with no object and no upload left.
+- The sweep of stale uploads aborts only the upload ids listed at the run's start, never one begun since.
 - A dry run facing existing state (an open multipart upload, a proven copy without its tag, a copy that lost
   its proof record) plans the right action for each and writes nothing to S3 or Kaltura.
 """
@@ -11,14 +12,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from adapters.kaltura import MediaEntry
+from adapters.s3 import S3Store, StoreConfig
 from adapters.s3.wire import parse_head, parse_tags
 from jobs.s3copy_act import TRANSFER_POLICY
+from jobs.s3copy_gate import Gate
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
@@ -273,3 +277,23 @@ async def test_an_upload_aborted_under_every_attempt_fails_the_entry_with_nothin
     assert objects(s3_server, s3_bucket) == {}
     assert open_uploads(s3_server, s3_bucket) == []
     assert ARCHIVED_TAG not in sim_entries(sim)[victim]["tags"]
+
+
+class NoTags:
+    """A Kaltura side the test never reaches (the gate's tag writer)."""
+
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
+        raise AssertionError("no tag write expected")
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_sweep_given_upload_ids_leaves_an_upload_begun_since_open(s3_bucket: str) -> None:
+    async with S3Store(StoreConfig(bucket=s3_bucket)) as store:
+        gate = Gate(dry_run=False, store=store, kaltura=NoTags())
+        left = await store.create_upload("0_abc", {})  # a killed run's
+        seen = {u.upload_id async for u in store.open_uploads()}
+        begun = await store.create_upload("0_abc", {})  # another run's, begun after the listing
+        assert await gate.abort_stale_uploads("0_abc", seen) == 1
+        assert [u.upload_id async for u in store.open_uploads("0_abc")] == [begun]
+        assert left in seen
+        assert await gate.abort_stale_uploads("0_abc", seen) == 0  # gone already: nothing to do
