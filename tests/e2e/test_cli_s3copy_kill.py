@@ -56,8 +56,13 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
         )  # fmt: skip
         try:
             async with asyncio.timeout(120):
-                # kill once some objects are complete and parts of others are on their way
-                while completed(proxy) < 8 or proxy.counters()["requests"].get("UploadPart", 0) < 60:
+                # kill once some objects are complete and parts of others are on their way (an upload is open:
+                # transfers waiting for Kaltura between entries can leave none for a moment)
+                while (
+                    completed(proxy) < 8
+                    or proxy.counters()["requests"].get("UploadPart", 0) < 60
+                    or not open_uploads(s3_server, s3_bucket)
+                ):
                     assert first.returncode is None, "the run ended before it could be killed"
                     await asyncio.sleep(0.05)
         finally:
