@@ -19,6 +19,7 @@ from engine.logs import get_logger
 from engine.pacer import Pacer
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 OnRetry = Callable[[int, BaseException, float], None]
 
@@ -55,7 +56,9 @@ async def retry(
 
     A throttled error tells the pacer to slow down; its `retry_after` is a floor for the pause. `on_retry`
     hears (attempt that failed, error, pause in seconds) before each pause. The error that ends the retries
-    is raised as it is, with a note saying what was tried and for how long.
+    is raised as a copy of the last one (same class and fields) with a note saying what was tried and for how
+    long: the last one itself may be shared (a batch hands one error to every entry in it), so it is never
+    changed.
     """
     started = clock()
     attempt = 0
@@ -70,8 +73,9 @@ async def retry(
             spent = clock() - started
             if attempt >= policy.attempts or spent + pause > policy.budget_s:
                 what = describe or getattr(op, "__name__", "operation")
-                exc.add_note(f"gave up on {what} after {attempt} attempt(s) in {spent:.1f} s")
-                raise
+                mine = own_copy(exc)
+                mine.add_note(f"gave up on {what} after {attempt} attempt(s) in {spent:.1f} s")
+                raise mine from exc
             _log.debug(
                 "call.retrying", what=describe, attempt=attempt, pause_s=round(pause, 3), error=str(exc)
             )
@@ -82,3 +86,12 @@ async def retry(
             if pacer is not None:
                 pacer.on_success()
             return result
+
+
+def own_copy(exc: E) -> E:
+    """A copy of `exc` (same class, arguments, fields and notes) that this caller alone may annotate."""
+    clone = type(exc).__new__(type(exc), *exc.args)
+    clone.__dict__.update({k: v for k, v in vars(exc).items() if k != "__notes__"})
+    for note in getattr(exc, "__notes__", ()):
+        clone.add_note(note)
+    return clone.with_traceback(exc.__traceback__)

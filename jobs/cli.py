@@ -1,7 +1,9 @@
 """The `kaltura-archiver` command line: global options, one subcommand per job, exit codes (DESIGN.md §2).
 
-0 all good · 1 some entries failed · 2 usage or configuration error (one line naming the fix, no traceback) ·
-3 fatal run error (credentials, bucket) · 130 SIGINT · 143 SIGTERM after draining.
+Every way a run can end maps to its exit code through one table, `engine.errors.EXIT_CODES`: 0 all good ·
+1 some entries failed · 2 usage or configuration error (one line naming the fix, no traceback) · 3 fatal run
+error (credentials, bucket) · 130 SIGINT · 141 the report's reader went away · 143 SIGTERM after draining.
+A subcommand's module is imported only when that subcommand runs, so `--help` and a bad option answer fast.
 """
 
 from __future__ import annotations
@@ -9,34 +11,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+import traceback
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from engine.errors import ArchiverError, ConfigError, FatalError, ItemFailedError, RetryableError
+from engine.errors import ConfigError, ExitCode, RetryableError, exit_code_for, primary
 from engine.logs import bind_run, configure_logging, get_logger, new_run_id
 from engine.redact import add_secret, redact_text
 from engine.settings import help_line, secret_values
 from engine.shutdown import Shutdown, handle_signals
-from jobs import config, count, demo, download, listing, s3copy
-from jobs.context import RunContext, now_s
-from jobs.options import add_option
+from jobs.flags import add_option
 from jobs.settings import SETTINGS, Settings, load_settings
 
+if TYPE_CHECKING:
+    from jobs.context import RunContext
+
 PROG = "kaltura-archiver"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FATAL, EXIT_SIGINT = 0, 1, 2, 3, 130
 
-Job = Callable[[argparse.Namespace, RunContext], Awaitable[int]]
+Job = Callable[[argparse.Namespace, "RunContext"], Awaitable[int]]
 
-# subcommand -> (module with add_arguments and run, one-line description)
-BUILT: dict[str, tuple[Any, str]] = {
-    "config": (config, "check Kaltura credentials and show the settings in use"),
-    "list": (listing, "TSV of matching entries (--mode video or flavor)"),
-    "count": (count, "#COUNT<TAB>n<TAB><filter> of matching entries"),
-    "download": (download, "save one entry's original to a local file"),
-    "demo": (demo, "run the whole life cycle against the local testbed"),
-    "s3copy": (s3copy, "archive originals to S3, proven, and tag them (dry run unless --execute)"),
+# subcommand -> (module with add_arguments and run, imported when the subcommand runs; one-line description)
+BUILT: dict[str, tuple[str, str]] = {
+    "config": ("jobs.config", "check Kaltura credentials, the bucket and the placeholder files"),
+    "list": ("jobs.listing", "TSV of matching entries (--mode video or flavor)"),
+    "count": ("jobs.count", "#COUNT<TAB>n<TAB><filter> of matching entries"),
+    "download": ("jobs.download", "save one entry's original to a local file"),
+    "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
+    "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
 }
 NOT_BUILT: dict[str, str] = {
     "health": "TSV verdict per entry against the archive invariants",
@@ -56,15 +60,15 @@ _AWS_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_T
 _log = get_logger("jobs.cli")
 
 
-class UsageError(Exception):
-    """argparse found the command line wrong."""
+class UsageError(ConfigError):
+    """argparse found the command line wrong (exit 2, like any bad input)."""
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser that reports a usage error as one line (raised, so `run` decides the exit)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -86,14 +90,19 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
                    help=help_line(setting))
 
 
-def build_parser() -> Parser:
+def build_parser(only: Collection[str] | None = None) -> Parser:
+    """The whole command line; with `only`, just those subcommands get their options (and their modules are
+    the only ones imported): the others are listed, so `--help` still names them all."""
     parser = Parser(prog=PROG, description="Archive old, unplayed Kaltura video to S3 and report on it.")
     _add_common(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=Parser)
     subparsers.required = True
-    for name, (module, summary) in BUILT.items():
+    for name, (module_name, summary) in BUILT.items():
         usage = f"{PROG} {name} [options]"
         sub = subparsers.add_parser(name, help=summary, description=summary, usage=usage)
+        if only is not None and name not in only:
+            continue
+        module = importlib.import_module(module_name)
         _add_common(sub, top=False)
         module.add_arguments(sub)
         _add_settings(sub)
@@ -102,6 +111,11 @@ def build_parser() -> Parser:
         sub = subparsers.add_parser(name, help=f"{summary} (not built yet)", description=summary)
         sub.set_defaults(job=None)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> tuple[str, ...]:
+    """The subcommand named on the command line (the first word that is one), if any."""
+    return tuple(word for word in argv if word in BUILT or word in NOT_BUILT)[:1]
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,11 +137,23 @@ def _register_secrets(cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
             add_secret(value.strip())
 
 
+def unrecognized(extra: Sequence[str]) -> str:
+    """The usage error for words the parser did not know. Only option names are shown: a value typed after a
+    misspelt option may be a secret (`--secrett S`), so values are counted, never echoed."""
+    names = [word.split("=", 1)[0] for word in extra if word.startswith("-") and len(word) > 1]
+    values = len(extra) - len(names)
+    shown = " ".join(names) if names else "no option"
+    hidden = f" and {values} value(s), not shown" if values else ""
+    return f"unrecognized arguments: {shown}{hidden}"
+
+
 def _level(name: str) -> str:
     return {"NOTSET": "debug", "WARN": "warning"}.get(name, name).lower()
 
 
 async def _run_job(job: Job, args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from jobs.context import RunContext, now_s  # the Kaltura adapter: only once a job really runs
+
     ctx = RunContext(settings=settings, run_id=new_run_id(), run_start=now_s(), stdout=out, stderr=err)
     bind_run(ctx.run_id, args.command)
     shutdown: Shutdown | None = None
@@ -140,7 +166,7 @@ async def _run_job(job: Job, args: argparse.Namespace, settings: Settings, out: 
         if shutdown is None or not shutdown.cancelled:
             raise
         # the cancellation surfaced as an error on the job's way out: the signal still decides the exit
-        return _cut_short(shutdown, error=str(exc))
+        return _cut_short(shutdown, error=str(primary(exc)))
     if code is None:  # the scope swallowed the cancellation of the job (second signal or drain deadline)
         return _cut_short(shutdown)
     return shutdown.exit_code(default=code)
@@ -151,7 +177,7 @@ def _cut_short(shutdown: Shutdown, error: str | None = None) -> int:
     name = shutdown.signal.name if shutdown.signal is not None else None
     _log.warning("run.cut_short", signal=name, drain_s=shutdown.drain_s, error=error,
                  hint="cancelled before writing its summary: run it again to finish")  # fmt: skip
-    return shutdown.exit_code(default=EXIT_FAILED)
+    return shutdown.exit_code(default=ExitCode.FAILED)
 
 
 def run(
@@ -163,41 +189,80 @@ def run(
 ) -> int:
     """Run the command line; the exit code. Nothing here calls sys.exit (main does)."""
     env = os.environ if env is None else env
+    argv = sys.argv[1:] if argv is None else list(argv)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    logging_on = False
     try:
-        parser = build_parser()
+        parser = build_parser(only=_command_of(argv))
         args, extra = parser.parse_known_args(argv)
         if args.job is None:  # whatever its options, a subcommand still to come says so and nothing else
             raise ConfigError(f"{args.command} is not built yet: see CHANGELOG.md for what is available")
         cli_values = _cli_settings(args)
         _register_secrets(cli_values, env)
         if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            parser.error(unrecognized(extra))
         settings = load_settings(cli_values, env)
         secrets = secret_values(SETTINGS, vars(settings))
         configure_logging(level=_level(args.loglevel), fmt=args.log_format, stream=err, secrets=secrets)
+        logging_on = True
         return asyncio.run(_run_job(args.job, args, settings, out, err))
-    except UsageError as exc:
-        return _fail(err, str(exc), EXIT_USAGE)
-    except ConfigError as exc:
-        return _fail(err, f"{PROG}: {exc}", EXIT_USAGE)
-    except ItemFailedError as exc:
-        return _fail(err, f"{PROG}: {exc}", EXIT_FAILED)
-    except (FatalError, RetryableError) as exc:
-        return _fail(err, f"{PROG}: {exc}", EXIT_FATAL)
-    except KeyboardInterrupt:
-        return EXIT_SIGINT
-    except ArchiverError as exc:
-        return _fail(err, f"{PROG}: {exc}", EXIT_FATAL)
+    except (Exception, KeyboardInterrupt, BaseExceptionGroup) as exc:  # one table decides every exit
+        return ended_by(exc, err, logging_on=logging_on)
 
 
-def _fail(err: TextIO, message: str, code: int) -> int:
-    """Report a run-ending error as exactly one line on stderr, secrets redacted; the exit code."""
+def ended_by(exc: BaseException, err: TextIO, *, logging_on: bool) -> int:
+    """The exit code of a run that `exc` ended, with its one line on stderr (none after an interrupt or
+    when the report's reader went away); the trace goes to the DEBUG log only, redacted like every event."""
+    error = primary(exc)  # an exception group from a task group is unwrapped here, once
+    code = exit_code_for(error)
+    if logging_on:
+        trace = "".join(traceback.format_exception(exc))
+        _log.debug("run.error_trace", error_type=type(error).__name__, trace=trace)
+    if code is ExitCode.SIGINT:
+        return code
+    if code is ExitCode.OUTPUT_CLOSED:
+        _quiet_stdout()
+        if logging_on:
+            _log.warning("run.output_closed", hint="the report's reader stopped reading: the run stopped too")
+        return code
+    _fail(err, error_line(error))
+    return code
+
+
+def error_line(error: BaseException) -> str:
+    """What a person reads about the error that ended the run: one line that says what to do."""
+    if isinstance(error, ConfigError | RetryableError) or exit_code_for(error) is not ExitCode.FATAL:
+        text = str(error)
+        if isinstance(error, RetryableError):
+            notes = getattr(error, "__notes__", None) or ["still failing after retries"]
+            text += f" ({notes[-1]}): check the service and run again (work done is kept)"
+        return f"{PROG}: {text}"
+    if isinstance(error, OSError) and error.strerror:
+        where = f" {error.filename!r}" if error.filename is not None else ""
+        return f"{PROG}: {error.strerror}{where}: check the path, its permissions and free space"
+    if type(error).__module__.split(".")[0] in ("engine", "adapters", "jobs"):
+        return f"{PROG}: {error}"
+    return (
+        f"{PROG}: unexpected {type(error).__name__}: {error} "
+        "(run again with --loglevel DEBUG for the trace, and report it)"
+    )
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot fail a second time on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's StringIO): nothing left to flush
+        pass
+
+
+def _fail(err: TextIO, message: str) -> None:
+    """Report a run-ending error as exactly one line on stderr, secrets redacted."""
     lines = message.strip().splitlines()
     err.write(redact_text(lines[0] if lines else f"{PROG}: error") + "\n")
     err.flush()
-    return code
 
 
 def main() -> NoReturn:

@@ -8,28 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from adapters.kaltura.filters import DEFAULT_STATUSES, KNOWN_STATUSES, MAX_PAGE_SIZE, FilterSpec
 from engine.errors import ConfigError
-
-
-def add_option(parser: argparse.ArgumentParser | Any, *names: str, **kwargs: Any) -> argparse.Action:
-    """`parser.add_argument` with the other spelling (dashes/underscores) of each long name added."""
-    spelled: list[str] = []
-    for name in names:
-        spelled.append(name)
-        if name.startswith("--"):
-            body = name[2:]
-            for other in (body.replace("_", "-"), body.replace("-", "_")):
-                if other != body and f"--{other}" not in spelled:
-                    spelled.append(f"--{other}")
-    if "dest" not in kwargs:
-        first_long = next((n for n in names if n.startswith("--")), None)
-        if first_long is not None:
-            kwargs["dest"] = first_long[2:].replace("-", "_")
-    action: argparse.Action = parser.add_argument(*spelled, **kwargs)
-    return action
+from jobs.flags import add_option as add_option  # re-exported: the one import subcommands need for options
 
 
 def _non_negative_int(text: str) -> int:

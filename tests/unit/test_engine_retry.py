@@ -42,6 +42,14 @@ class Flaky:
         return "ok"
 
 
+class Blocked(RetryableError):
+    """A retryable error whose constructor takes other arguments than its message (as the adapters' do)."""
+
+    def __init__(self, operation: str, code: str) -> None:
+        super().__init__(f"{operation}: {code}", throttled=True)
+        self.code = code
+
+
 def always_max() -> float:
     return 1.0
 
@@ -176,3 +184,32 @@ async def test_poll_gives_up_at_its_deadline() -> None:
     with pytest.raises(DeadlineError, match=r"waiting for replacement did not finish within 0\.05 s"):
         await poll(never, timeout_s=0.05, first_s=0.01, what="replacement")
     assert calls >= 1
+
+
+async def test_an_error_shared_by_many_callers_gets_no_note_and_each_caller_one() -> None:
+    """A batch hands one error object to every entry in it: each entry's reason names its own give-up once."""
+    shared = Blocked("flavorAsset.getUrl", "ACTION_BLOCKED")
+    raised: list[BaseException] = []
+
+    async def fail() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise shared
+
+    async def caller(name: str) -> None:
+        clock = FakeTime()
+        try:
+            await retry(fail, policy=RetryPolicy(attempts=2), describe=name, clock=clock, sleep=clock.sleep,
+                        draw=always_max)
+        except RetryableError as exc:
+            raised.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(50):
+            tg.start_soon(caller, f"entry {i}")
+    assert not hasattr(shared, "__notes__")
+    assert len(raised) == 50
+    for i, exc in enumerate(sorted(raised, key=lambda e: int(e.__notes__[0].split()[4]))):
+        assert type(exc) is Blocked
+        assert (str(exc), exc.code, exc.throttled) == (str(shared), "ACTION_BLOCKED", True)
+        assert exc.__notes__ == [f"gave up on entry {i} after 2 attempt(s) in 0.5 s"]
+        assert exc.__cause__ is shared

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import math
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
@@ -15,10 +18,11 @@ import anyio
 import pytest
 import structlog
 
-from engine.errors import ArchiverError, ConfigError, FatalError
+from engine.errors import ArchiverError, ConfigError, FatalError, RetryableError
+from engine.logs import configure_logging
 from engine.redact import REDACTED
 from jobs import listing
-from jobs.cli import BUILT, NOT_BUILT, Job, _run_job, build_parser, run
+from jobs.cli import BUILT, NOT_BUILT, Job, _run_job, build_parser, ended_by, run
 from jobs.context import RunContext
 from jobs.settings import Settings, load_settings
 
@@ -200,3 +204,86 @@ def test_a_settings_error_before_logging_is_configured_masks_the_secret_too() ->
     assert code == 2
     assert secret not in err
     assert err.startswith(f"kaltura-archiver: KALTURA_SERVICE_URL='ftp://{REDACTED}@kaltura.example.edu'")
+
+
+# -- the end of a run: one table, one line ----------------------------------------------------------------
+
+
+def test_a_misspelt_option_never_echoes_the_value_after_it() -> None:
+    code, out, err = run_cli("list", "--secrett", "s3cr3t-value-typed-by-hand", "--oops=also-secret")
+    assert (code, out) == (2, "")
+    assert err == (
+        "kaltura-archiver: unrecognized arguments: --secrett --oops and 1 value(s), not shown "
+        "(see kaltura-archiver --help)\n"
+    )
+
+
+def test_help_loads_no_subcommand_module() -> None:
+    """`kaltura-archiver --help` answers without importing the Kaltura, AWS or HTTP clients."""
+    script = (
+        "import sys\nfrom jobs import cli\ntry:\n    cli.run(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('aiohttp', 'KalturaClient', 'aioboto3', 'botocore') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def ended(exc: BaseException) -> tuple[int, str]:
+    err = io.StringIO()
+    return ended_by(exc, err, logging_on=False), err.getvalue()
+
+
+def test_a_fatal_error_inside_a_task_group_is_one_line_and_exit_3() -> None:
+    fatal = FatalError("s3.head_bucket: the bucket does not exist: check AWS_BUCKET")
+    group = BaseExceptionGroup("unhandled errors in a TaskGroup", [asyncio.CancelledError(), fatal])
+    line = "kaltura-archiver: s3.head_bucket: the bucket does not exist: check AWS_BUCKET\n"
+    assert ended(group) == (3, line)
+
+
+def test_retries_running_out_name_the_call_and_what_to_do() -> None:
+    error = RetryableError("media.list -: HTTP 503")
+    error.add_note("gave up on media.list after 6 attempt(s) in 300.0 s")
+    assert ended(ExceptionGroup("tg", [error])) == (3, (
+        "kaltura-archiver: media.list -: HTTP 503 (gave up on media.list after 6 attempt(s) in 300.0 s): "
+        "check the service and run again (work done is kept)\n"
+    ))  # fmt: skip
+
+
+def test_an_os_error_names_the_path_and_the_fix() -> None:
+    error = PermissionError(13, "Permission denied", "/proc/0_aaaaaaaa.mp4.part")
+    assert ended(error) == (3, (
+        "kaltura-archiver: Permission denied '/proc/0_aaaaaaaa.mp4.part': "
+        "check the path, its permissions and free space\n"
+    ))  # fmt: skip
+
+
+def test_an_unexpected_error_is_one_line_pointing_at_the_debug_trace() -> None:
+    code, err = ended(ExceptionGroup("tg", [ZeroDivisionError("division by zero")]))
+    assert code == 3
+    assert err == (
+        "kaltura-archiver: unexpected ZeroDivisionError: division by zero "
+        "(run again with --loglevel DEBUG for the trace, and report it)\n"
+    )
+
+
+def test_a_closed_report_pipe_is_141_with_no_line() -> None:
+    assert ended(ExceptionGroup("tg", [BrokenPipeError(32, "Broken pipe")])) == (141, "")
+
+
+def test_an_interrupt_is_130_with_no_line() -> None:
+    assert ended(KeyboardInterrupt()) == (130, "")
+
+
+def test_the_trace_is_logged_at_debug_only_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = f"admin-secret-{uuid.uuid4().hex}"
+    err = io.StringIO()
+    configure_logging(level="debug", fmt="json", stream=err, secrets=[secret])
+    code = ended_by(ExceptionGroup("tg", [FatalError(f"refused with {secret}")]), err, logging_on=True)
+    assert code == 3
+    lines = err.getvalue().splitlines()
+    assert lines[-1] == f"kaltura-archiver: refused with {REDACTED}"
+    traces = [json.loads(line) for line in lines if '"run.error_trace"' in line]
+    assert len(traces) == 1
+    assert traces[0]["level"] == "debug"
+    assert "engine.errors.FatalError: refused with" in traces[0]["trace"]
+    assert secret not in err.getvalue()
