@@ -79,8 +79,9 @@ EXIT_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (BrokenPipeError, ExitCode.OUTPUT_CLOSED),
     (KeyboardInterrupt, ExitCode.SIGINT),
 )
-# when several errors end a run at once (a task group), the one a person must act on first is reported
-_SEVERITY = (ExitCode.USAGE, ExitCode.FATAL, ExitCode.OUTPUT_CLOSED, ExitCode.SIGINT, ExitCode.FAILED)
+# when several errors end a run at once (a task group, `config`'s checks), the most serious one is reported:
+# a service's refusal before a setting to fix, both before the report's reader leaving or one entry failing
+_SEVERITY = (ExitCode.FATAL, ExitCode.USAGE, ExitCode.OUTPUT_CLOSED, ExitCode.SIGINT, ExitCode.FAILED)
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
@@ -97,7 +98,8 @@ def _lookup(exc: BaseException) -> ExitCode:
 
 def primary(exc: BaseException) -> BaseException:
     """The error to report for `exc`: itself, or for an exception group (errors raised inside a task group)
-    the leaf a person must act on first, by `_SEVERITY`; cancellations are never chosen over an error."""
+    the most serious leaf, by `_SEVERITY` (the first of equals); cancellations are never chosen over an
+    error."""
     if not isinstance(exc, BaseExceptionGroup):
         return exc
     leaves = list(leaf_errors(exc)) or [exc]

@@ -1,21 +1,32 @@
-"""`config`: prove the Kaltura credentials and the bucket; show what a run would use (never a secret).
+"""`config`: check everything a run needs and print one line per check (never a secret).
 
-Exit 2 when the Kaltura service or the S3 endpoint does not answer at all (a setting to fix), 3 when one
-answers but refuses (credentials, permissions, no such bucket); each as one line naming the fix.
+Each check prints `name<TAB>ok …` or `name<TAB>FAIL <reason>`; every check runs even after one fails, so one
+call shows all there is to fix. The exit code is the table's for the most pressing failure: 2 for a setting to
+fix (a service that does not answer, AWS_BUCKET unset, a placeholder file missing), 3 for a refusal
+(credentials, permissions, no such bucket); its one line goes to stderr as for any run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import anyio
+
 from adapters.s3 import S3Store, StoreConfig
-from engine.errors import ConfigError, RetryableError
-from jobs.context import PROBE_POLICY, RunContext, connected
+from engine.errors import ConfigError
+from jobs.context import PROBE_POLICY, RunContext, connected, prove_bucket
 from jobs.settings import Settings
 
 PROBE_CALL_S = 15.0  # each bucket probe's deadline: an endpoint that answers does so well within it
+
+# what a placeholder file must start with to be what its setting says (an MP4's `ftyp` box at offset 4)
+_SIGNATURES = {
+    "placeholder_video": (4, b"ftyp", "an MP4 video"),
+    "placeholder_image": (0, b"\xff\xd8\xff", "a JPEG image"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,37 +37,60 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Checks:
+    """The report's rows, and the errors of the checks that failed (raised together at the end)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+        self.errors: list[Exception] = []
+
+    def show(self, name: str, value: str) -> None:
+        self.rows.append((name, value))
+
+    async def check(self, name: str, probe: Callable[[], Awaitable[str]]) -> None:
+        """Run one check: its row says `ok …` or `FAIL <reason>`; a failure is kept for the exit code."""
+        try:
+            self.rows.append((name, f"ok {await probe()}".rstrip()))
+        except Exception as exc:  # every check runs; the CLI's table decides what the failures mean
+            self.rows.append((name, f"FAIL {exc}"))
+            self.errors.append(exc)
+
+
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     s = ctx.settings
-    async with connected(s) as (client, entries):
-        expires = client.ks_expires_at
-    bucket = await check_bucket(s)
-    rows = [
-        ("kaltura_service_url", s.service_url),
-        ("kaltura_partner_id", str(s.partner_id)),
-        ("kaltura_user_id", s.user_id or ""),
-        ("kaltura_credentials", "ok"),
-        ("kaltura_ks_expires", iso(expires)),
-        ("kaltura_entries", str(entries)),
-        ("kaltura_rps", f"{s.kaltura_rps:g}"),
-        ("kaltura_in_flight", str(s.kaltura_in_flight)),
-        ("aws_bucket", bucket),
-        ("placeholder_video", _file_state(s.placeholder_video)),
-        ("placeholder_image", _file_state(s.placeholder_image)),
-        ("dry_run", "false" if s.doit else "true"),
-    ]
-    for name, value in rows:
+    checks = Checks()
+    checks.show("kaltura_service_url", s.service_url)
+    checks.show("kaltura_partner_id", str(s.partner_id or ""))
+    checks.show("kaltura_user_id", s.user_id or "")
+
+    async def kaltura() -> str:
+        async with connected(s) as (client, entries):
+            expires = client.ks_expires_at
+        checks.show("kaltura_ks_expires", iso(expires))
+        checks.show("kaltura_entries", str(entries))
+        return ""
+
+    await checks.check("kaltura_credentials", kaltura)
+    checks.show("kaltura_rps", f"{s.kaltura_rps:g}")
+    checks.show("kaltura_in_flight", str(s.kaltura_in_flight))
+    await checks.check("aws_bucket", lambda: check_bucket(s))
+    for name in _SIGNATURES:
+        await checks.check(name, functools.partial(check_file, name, getattr(s, name)))
+    checks.show("dry_run", "false" if s.doit else "true")
+    for name, value in checks.rows:
         ctx.stdout.write(f"{name}\t{value}\n")
+    if checks.errors:
+        raise ExceptionGroup("config: some checks failed", checks.errors)
     return 0
 
 
 async def check_bucket(settings: Settings) -> str:
-    """`<bucket> ok` once `ArchiveStore.check_access` proved it, `(not set)` without AWS_BUCKET.
+    """The bucket, once `ArchiveStore.check_access` proved it; ConfigError without AWS_BUCKET.
 
     Refusals (no such bucket, access denied, no credentials) are S3FatalError (exit 3); an endpoint that
     never answers within the probe's retries is a ConfigError (exit 2)."""
-    if not settings.aws_bucket:
-        return "(not set)"
+    settings.require("aws_bucket")
+    assert settings.aws_bucket is not None
     config = StoreConfig(
         bucket=settings.aws_bucket,
         prefix=settings.s3_prefix,
@@ -64,16 +98,21 @@ async def check_bucket(settings: Settings) -> str:
         policy=PROBE_POLICY,
         call_timeout_s=PROBE_CALL_S,
     )
+    async with S3Store(config) as store:
+        await prove_bucket(store, settings.aws_bucket)
+    return settings.aws_bucket
+
+
+async def check_file(name: str, path: str) -> str:
+    """`path` (a placeholder file) exists, can be read and starts as its kind of file does."""
+    env = name.upper()
+    offset, magic, kind = _SIGNATURES[name]
     try:
-        async with S3Store(config) as store:
-            await store.check_access()
-    except RetryableError:
-        raise ConfigError(
-            f"AWS_BUCKET={settings.aws_bucket!r}: the S3 endpoint does not answer: "
-            "check AWS_ENDPOINT_URL (or AWS_REGION) and the network"
-        ) from None
-    return f"{settings.aws_bucket} ok"
-
-
-def _file_state(path: str) -> str:
-    return f"{path} ({'found' if os.path.isfile(path) else 'missing'})"
+        async with await anyio.open_file(path, "rb") as f:
+            head = await f.read(offset + len(magic))
+            size = (await anyio.Path(path).stat()).st_size
+    except OSError as exc:
+        raise ConfigError(f"{env}={path!r} cannot be read ({exc.strerror}): set it to {kind} file") from None
+    if head[offset:] != magic:
+        raise ConfigError(f"{env}={path!r} is not {kind}: set it to {kind} file")
+    return f"{path} ({size} bytes)"

@@ -6,14 +6,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from adapters.kaltura import ClientConfig, KalturaClient, KalturaHttpError, KalturaUnreachableError
-from engine.errors import ConfigError
+from engine.errors import ConfigError, RetryableError
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from engine.shutdown import Shutdown
 from jobs.settings import Settings
+
+if TYPE_CHECKING:
+    from adapters.s3 import ArchiveStore
 
 # the first call of a run only proves the service answers: a wrong URL should fail in seconds, not minutes
 PROBE_POLICY = RetryPolicy(attempts=3, base_s=0.5, max_s=2.0, budget_s=10.0)
@@ -79,3 +82,15 @@ async def connected(settings: Settings) -> AsyncIterator[tuple[KalturaClient, in
                 "check the URL"
             ) from None
         yield client, entries
+
+
+async def prove_bucket(store: ArchiveStore, bucket: str) -> None:
+    """Prove the bucket exists and may be used (refusals stop the run, exit 3); an S3 endpoint that never
+    answers is a setting to fix (exit 2), as an unanswering Kaltura service URL is."""
+    try:
+        await store.check_access()
+    except RetryableError:
+        raise ConfigError(
+            f"AWS_BUCKET={bucket!r}: the S3 endpoint does not answer: "
+            "check AWS_ENDPOINT_URL (or AWS_REGION) and the network"
+        ) from None

@@ -26,7 +26,7 @@ from engine.errors import ConfigError
 from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
-from jobs.context import RunContext, connected
+from jobs.context import RunContext, connected, prove_bucket
 from jobs.events import EventLog
 from jobs.options import add_filter_options, add_option, filter_spec
 from jobs.report import FORMATS, ReportWriter
@@ -139,7 +139,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             client.batching(),
             Progress(stream=ctx.stderr) as progress,
         ):
-            await store.check_access()
+            await prove_bucket(store, config.bucket)
             stale = await stale_uploads(store)
             assert settings.partner_id is not None
             stages = S3Copy(

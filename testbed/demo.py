@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 
 from testbed.kaltura_sim import KalturaSim, SimOptions
 from testbed.ldap import LdapServer
+from testbed.placeholders import write_placeholders
 from testbed.s3 import S3Server
 
 BUCKET = "kaltura-archive-demo"
@@ -70,11 +73,13 @@ def print_catalog(summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[
         print(f"  edge case {name}: {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}", file=out)
 
 
-def cli_env(sim: KalturaSim, s3: S3Server) -> dict[str, str]:
-    """The environment of a task pointed at the testbed (legacy variable names included)."""
+def cli_env(sim: KalturaSim, s3: S3Server, files: Path) -> dict[str, str]:
+    """The environment of a task pointed at the testbed (legacy variable names included), with stand-in
+    placeholder files written into `files`."""
     env = dict(os.environ)
     env.update(s3.client_env())
     env.update(sim.client_env())
+    env.update(write_placeholders(files))
     env["AWS_BUCKET"] = BUCKET
     return env
 
@@ -116,10 +121,11 @@ async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO) -> int:
         await s3.acreate_bucket(BUCKET)
         catalog = await sim.control.acatalog()
         print_catalog(catalog["summary"], catalog["edge_cases"], out)
-        env = cli_env(sim, s3)
         ok = True
-        for step in LIFE_CYCLE:
-            ok = await run_step(step, env, out) and ok
+        with tempfile.TemporaryDirectory(prefix="kaltura-archiver-demo-") as files:
+            env = cli_env(sim, s3, Path(files))
+            for step in LIFE_CYCLE:
+                ok = await run_step(step, env, out) and ok
     print("\ndemo finished" + ("" if ok else " with failures (see above)"), file=out)
     return 0 if ok else 1
 

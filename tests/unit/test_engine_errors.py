@@ -64,8 +64,14 @@ def test_a_group_is_reported_by_its_most_pressing_error_not_by_the_cancellations
 
 def test_a_bad_setting_found_inside_a_group_is_exit_2() -> None:
     config = ConfigError("ARCHIVER_PART_SIZE='x' is not a size")
-    group = ExceptionGroup("task group", [RetryableError("503"), config])
+    group = ExceptionGroup("task group", [ItemFailedError("op", "0_a", "x"), config])
     assert (primary(group), exit_code_for(group)) == (config, ExitCode.USAGE)
+
+
+def test_a_refusal_is_reported_before_a_setting_to_fix() -> None:
+    refused = FatalError("INVALID_KS: check KALTURA_SECRET")
+    group = ExceptionGroup("config", [ConfigError("AWS_BUCKET is not set"), refused])
+    assert (primary(group), exit_code_for(group)) == (refused, ExitCode.FATAL)
 
 
 def test_a_closed_pipe_in_a_group_is_141() -> None:
