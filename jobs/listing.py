@@ -8,6 +8,7 @@ Columns are the old tool's, so existing spreadsheets and scripts keep working, p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -15,8 +16,9 @@ from datetime import UTC, datetime
 
 import anyio
 
-from adapters.kaltura import EntryPage, FlavorAsset, ListingStats, MediaEntry
+from adapters.kaltura import EntryPage, FilterSpec, FlavorAsset, ListingStats, MediaEntry
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
+from engine.errors import primary
 from engine.progress import Progress
 from jobs.context import RunContext, connected
 from jobs.events import EventLog, RunSummary
@@ -113,15 +115,44 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """List the selection; exit 1 if some requested ids do not exist."""
     spec = filter_spec(args)
     stats = ListingStats()
-    unknown: list[str] = []
     started = time.monotonic()
+    log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)
+    columns = VIDEO_COLUMNS if args.mode == "video" else FLAVOR_COLUMNS
+    writer = ReportWriter(ctx.stdout, columns, args.format)
+
+    def finished(**extra: object) -> None:
+        """The run.finished every job ends with (counts, rates and the EMF block); listing changes nothing."""
+        log.run_finished(
+            RunSummary({"listed": stats.entries}, bytes=0, elapsed_s=time.monotonic() - started),
+            rows=writer.rows,
+            unknown_ids=stats.unknown_ids,
+            requests=stats.requests,
+            crowded_seconds=stats.crowded_seconds,
+            filter=spec.describe(),
+            **extra,
+        )
+
+    try:
+        await write_listing(args, ctx, spec, writer, stats)
+    except Exception as exc:  # a fatal error: the rows so far stay a well-formed report; the summary says so
+        with contextlib.suppress(BrokenPipeError):
+            writer.close()
+        finished(error=str(primary(exc)))
+        raise
+    writer.close()
+    finished()
+    return 1 if stats.unknown_ids else 0
+
+
+async def write_listing(
+    args: argparse.Namespace, ctx: RunContext, spec: FilterSpec, writer: ReportWriter, stats: ListingStats
+) -> None:
+    """List the selection into `writer`, a page of entries ahead of their flavors' look-up."""
     async with connected(ctx.settings) as (client, _):
-        columns = VIDEO_COLUMNS if args.mode == "video" else FLAVOR_COLUMNS
-        writer = ReportWriter(ctx.stdout, columns, args.format)
         send, receive = anyio.create_memory_object_stream[EntryPage](1)
 
         async def produce() -> None:
-            pages = client.list_pages(spec, run_start=ctx.run_start, on_unknown=unknown.append, stats=stats)
+            pages = client.list_pages(spec, run_start=ctx.run_start, stats=stats)
             async with send, aclosing(pages):
                 async for page in pages:
                     await send.send(page)
@@ -136,18 +167,6 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                     for entry in page:
                         write_rows(writer, args.mode, entry, flavors.get(entry.id, []))
                     progress.add(done=len(page))
-    writer.close()
-    # the run.finished every job ends with (counts, rates and the EMF block); listing changes nothing
-    log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)
-    log.run_finished(
-        RunSummary({"listed": stats.entries}, bytes=0, elapsed_s=time.monotonic() - started),
-        rows=writer.rows,
-        unknown_ids=len(unknown),
-        requests=stats.requests,
-        crowded_seconds=stats.crowded_seconds,
-        filter=spec.describe(),
-    )
-    return 1 if unknown else 0
 
 
 def write_rows(writer: ReportWriter, mode: str, entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> None:

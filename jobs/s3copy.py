@@ -13,16 +13,18 @@ flight, say) are left alone. Pool sizes, part size and memory come from the `ARC
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from importlib import metadata
+from typing import TextIO
 
 import anyio
 
 from adapters.kaltura import FilterSpec, KalturaClient
 from adapters.s3 import S3Store, StoreConfig
-from engine.errors import ConfigError
+from engine.errors import ConfigError, primary
 from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
@@ -33,7 +35,7 @@ from jobs.report import FORMATS, ReportWriter
 from jobs.s3copy_act import Candidate, JobConfig, S3Copy
 from jobs.s3copy_gate import Gate
 from jobs.s3copy_plan import DEFAULT_MAX_SIZE_KB
-from jobs.s3copy_report import COLUMNS, Outcome, Reporter
+from jobs.s3copy_report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.settings import Settings
 
 JOB = "s3copy"
@@ -85,10 +87,10 @@ def store_config(settings: Settings) -> StoreConfig:
 
 
 async def candidates(
-    client: KalturaClient, spec: FilterSpec, run_start: int
+    client: KalturaClient, spec: FilterSpec, run_start: int, on_unknown: Callable[[str], None] | None = None
 ) -> AsyncGenerator[Candidate, None]:
     """The selected entries with their flavors: one flavor look-up per listed page."""
-    async with aclosing(client.list_pages(spec, run_start=run_start)) as pages:
+    async with aclosing(client.list_pages(spec, run_start=run_start, on_unknown=on_unknown)) as pages:
         async for page in pages:
             flavors = await client.flavors_of([e.id for e in page])
             for entry in page:
@@ -108,6 +110,13 @@ async def stale_uploads(store: S3Store) -> dict[str, set[str]]:
         stale.setdefault(upload.key, set()).add(upload.upload_id)
         count += 1
     return stale
+
+
+def close_report(writer: ReportWriter, reporter: Reporter, stream: TextIO, fmt: str) -> None:
+    """End the report (a JSON array is closed) and write its `#SUMMARY` lines; nothing if its reader left."""
+    with contextlib.suppress(BrokenPipeError):
+        writer.close()
+        reporter.write_summary(stream, fmt)
 
 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -131,7 +140,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         parts_in_flight=config.parts_in_flight,
         part_size=settings.part_size,
     )
-    reporter: Reporter | None = None
+    reporter = Reporter(log, writer)
     try:
         async with (
             connected(settings) as (client, _),
@@ -151,13 +160,16 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 stale_uploads=stale,
                 progress=progress,
             )
-            reporter = Reporter(log, writer, progress)
+            reporter.progress = progress
+
+            def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
+                reporter.add(Outcome(entry_id, "check", FAILED, None, None, "no such entry in Kaltura"))
 
             async def sink(value: Outcome | Failed) -> None:
                 reporter.add(stages.failed(value) if isinstance(value, Failed) else value)
 
             result = await run_pipeline(
-                candidates(client, spec, ctx.run_start),
+                candidates(client, spec, ctx.run_start, unknown),
                 [
                     Stage("check", settings.checkers, stages.check),
                     Stage("transfer", settings.transfers, stages.transfer),
@@ -174,12 +186,15 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     except anyio.get_cancelled_exc_class():
         # cut short (a second signal, or work outliving the drain deadline): the report is still closed with
         # the rows it has, so it stays well-formed; the exit code (130 or 143) says it is not the whole run
-        writer.close()
-        if reporter is not None:
-            reporter.write_summary(ctx.stdout, args.format)
+        close_report(writer, reporter, ctx.stdout, args.format)
         raise
-    writer.close()
-    reporter.write_summary(ctx.stdout, args.format)
+    except Exception as exc:
+        # a fatal error (the bucket, credentials, Kaltura never answering): the report and the run's summary
+        # still say what was done before it; the CLI gives the error its line and exit code
+        close_report(writer, reporter, ctx.stdout, args.format)
+        log.run_finished(reporter.summary(time.monotonic() - started), error=str(primary(exc)))
+        raise
+    close_report(writer, reporter, ctx.stdout, args.format)
     log.run_finished(
         reporter.summary(time.monotonic() - started),
         planned_bytes=reporter.planned_bytes,

@@ -253,9 +253,11 @@ class KalturaClient:
         """The entries `spec` selects as of `run_start`, one at a time."""
         return listing.list_entries(self, spec, run_start=run_start, on_unknown=on_unknown, stats=stats)
 
-    async def count_entries(self, spec: FilterSpec, *, run_start: int) -> int:
+    async def count_entries(
+        self, spec: FilterSpec, *, run_start: int, stats: ListingStats | None = None
+    ) -> int:
         """How many entries `spec` selects (`media.count` when the filter is all server-side)."""
-        return await listing.count_entries(self, spec, run_start=run_start)
+        return await listing.count_entries(self, spec, run_start=run_start, stats=stats)
 
     async def check_access(self, *, policy: RetryPolicy | None = None) -> int:
         """Prove the credentials with one cheap call; the number of listable entries (any status or type)."""

@@ -48,8 +48,10 @@ class MediaCatalog(Protocol):
         """`list_pages`, one entry at a time."""
         ...
 
-    async def count_entries(self, spec: FilterSpec, *, run_start: int) -> int:
-        """How many entries `spec` selects as of `run_start`."""
+    async def count_entries(
+        self, spec: FilterSpec, *, run_start: int, stats: ListingStats | None = None
+    ) -> int:
+        """How many entries `spec` selects as of `run_start` (`stats` counts ids Kaltura does not know)."""
         ...
 
     async def get_media(self, entry_id: str) -> MediaEntry:

@@ -249,9 +249,12 @@ def server_countable(spec: FilterSpec) -> bool:
     return not spec.client_side and not spec.by_id
 
 
-async def count_entries(client: MediaLister, spec: FilterSpec, *, run_start: int) -> int:
+async def count_entries(
+    client: MediaLister, spec: FilterSpec, *, run_start: int, stats: ListingStats | None = None
+) -> int:
     """How many entries `spec` selects as of `run_start`: `media.count` when the whole filter is the
-    server's, else by listing. Like the old tool, `skip` and `max_entries` do not limit a count."""
+    server's, else by listing (into `stats`, if given). Like the old tool, `skip` and `max_entries` do not
+    limit a count."""
     spec = dataclasses.replace(spec, skip=0, max_entries=-1)
     if server_countable(spec):
         window = created_window(spec, now=run_start, snapshot=run_start)
@@ -262,7 +265,7 @@ async def count_entries(client: MediaLister, spec: FilterSpec, *, run_start: int
         )
         return await client.count_media(flt)
     total = 0
-    async with aclosing(list_pages(client, spec, run_start=run_start)) as pages:
+    async with aclosing(list_pages(client, spec, run_start=run_start, stats=stats)) as pages:
         async for page in pages:
             total += len(page)
     return total
