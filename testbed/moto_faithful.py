@@ -18,14 +18,18 @@
 - A PutObject or UploadPart whose `x-amz-checksum-*` header does not match its body: S3 refuses it with `400
   BadDigest`; moto stores the body and reports the claimed checksum as the object's, so a wrong checksum of
   ours would pass every test and fail every write on S3.
+- A key over 1,024 bytes (UTF-8): S3 answers `400 KeyTooLongError`; moto stores it, so a prefix that makes
+  keys too long would pass every test and fail every entry on S3.
 
 `apply()` patches moto's S3 backend and response in the process that serves it: `testbed.moto_http` calls it
-(HTTP), and `python -m testbed.moto_faithful ARGS` runs `moto.server ARGS` with it (HTTPS). It changes
-nothing else and can be called more than once.
+(HTTP), and `python -m testbed.moto_faithful -H HOST -p PORT -c CERT -k KEY` serves moto's app with it as
+`moto.server` does (HTTPS), behind the checks of `testbed.moto_http` that need no signature: an unknown
+access key id, a HEAD answered without a body. It changes nothing else and can be called more than once.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import functools
 import hashlib
@@ -38,6 +42,7 @@ from typing import Any
 import crc32c
 
 MAX_UPLOADS = 1000  # S3's page size for ListMultipartUploads (and the most `max-uploads` may ask)
+MAX_KEY_BYTES = 1024  # S3's longest object key, in UTF-8 bytes
 
 
 _DIGESTS: dict[str, Callable[[bytes], bytes]] = {
@@ -147,6 +152,19 @@ def apply(*, check_bodies: bool = True) -> None:
     class BadDigest(exceptions.S3ClientError):
         code = "BadDigest"
 
+    class KeyTooLong(exceptions.S3ClientError):
+        code = "KeyTooLongError"
+
+    keyed = response._key_response
+
+    @functools.wraps(keyed)
+    def key_response(self: Any, request: Any, full_url: str) -> Any:
+        if len(self.parse_key_name().encode()) > MAX_KEY_BYTES:
+            raise KeyTooLong("KeyTooLongError", "Your key is too long")
+        return keyed(self, request, full_url)
+
+    response._key_response = key_response
+
     def body_checked(method: Any) -> Any:
         @functools.wraps(method)
         def checked(self: Any) -> Any:
@@ -245,11 +263,45 @@ def apply(*, check_bodies: bool = True) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`moto.server` with the answers above."""
-    from moto import server
+    """`moto.server -H HOST -p PORT -c CERT -k KEY` (HTTPS) with the answers above, its app behind the
+    checks of `testbed.moto_http` that need no body: an unknown access key id is refused, a HEAD answered
+    without a body. (moto.server's own `main` builds the same app but takes no WSGI wrapper.)"""
+    import signal
 
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    from testbed.moto_http import ACCESS_KEY_ID, access_key_checked, bodiless_head
+
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed.moto_faithful", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("-c", "--ssl-cert", required=True)
+    parser.add_argument("-k", "--ssl-key", required=True)
+    args = parser.parse_args(argv)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     apply()
-    server.main(list(sys.argv[1:] if argv is None else argv))
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # as moto.server sets it
+    run_simple(
+        args.host,
+        args.port,
+        bodiless_head(access_key_checked(app, ACCESS_KEY_ID)),
+        threaded=True,
+        ssl_context=(args.ssl_cert, args.ssl_key),
+        request_handler=MotoRequestHandler,
+    )
     return 0
 
 

@@ -11,13 +11,18 @@ It is used for HTTP only: HTTPS (verified, with the throw-away CA) stays on `mot
 
 Usage (by `testbed.s3.S3Server`): `python -m testbed.moto_http --fd N [--threads T] [--check-signing]`.
 
-moto checks no signature. `--check-signing` restores the two checks of S3 that a client's own signing code
-fails first: a SigV4 `Authorization` header must carry the signature of the request as it arrived (the path
-and query as sent, the signed headers, the testbed's secret key), or the answer is S3's `403
-SignatureDoesNotMatch`; and a body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must
-hash to it, or the answer is `400 XAmzContentSHA256Mismatch`. Requests without SigV4 header authentication
-(moto's control API) pass as before. With it, a body must also match its `x-amz-checksum-*` header (`400
-BadDigest`, see `testbed.moto_faithful`).
+moto checks no signature. `--check-signing` restores the checks of S3 that a client's own signing code
+fails first: a SigV4 `Authorization` header must name the testbed's access key id, or the answer is S3's
+`403 InvalidAccessKeyId`, and carry the signature of the request as it arrived (the path and query as sent,
+the signed headers, the testbed's secret key), or the answer is S3's `403 SignatureDoesNotMatch`; and a
+body whose `x-amz-content-sha256` is a SHA-256 (not `UNSIGNED-PAYLOAD`) must hash to it, or the answer is
+`400 XAmzContentSHA256Mismatch`. Requests without SigV4 header authentication (moto's control API) pass as
+before. With it, a body must also match its `x-amz-checksum-*` header (`400 BadDigest`, see
+`testbed.moto_faithful`).
+Always, as S3 does: an answer to a HEAD carries no body (waitress sends what the app gives, and an error's
+XML would be read as the start of the next answer on the connection); and moto reads a key from the path as
+sent (`RAW_URI`, which werkzeug's server gives and waitress does not), so a key's `%3F` stays in the key
+instead of starting a query.
 Two differences from werkzeug, one undone here: waitress writes response header names capitalized
 (`X-Amz-Meta-Ka-Bytes`), and S3 sends metadata names as stored, lower case, which clients hand on as the
 metadata's keys: `_Task` writes `x-amz-meta-*` names in lower case again. Waitress also drops request
@@ -39,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+ACCESS_KEY_ID: Final = "testing"  # testbed.s3's fixed key id: any other is unknown, as to S3
 SECRET_ACCESS_KEY: Final = "testing"  # testbed.s3's fixed key (moto's documented dummy)
 DEFAULT_THREADS: Final = 48  # requests served at once: our pools (transfers + checkers) plus room
 BODY_IN_MEMORY: Final = 64 << 20  # request bodies up to this size stay in memory, not a temporary file
@@ -71,14 +77,102 @@ _BAD_SIGNATURE: Final = (
     "SignatureDoesNotMatch",
     "The request signature we calculated does not match the signature you provided.",
 )
+_UNKNOWN_KEY: Final = (
+    "403 Forbidden",
+    "InvalidAccessKeyId",
+    "The AWS Access Key Id you provided does not exist in our records.",
+)
 
 
-def _refuse(start_response: Any, answer: tuple[str, str, str], detail: str = "") -> list[bytes]:
+def _refuse(
+    start_response: Any, answer: tuple[str, str, str], detail: str = "", *, element: str = "Detail"
+) -> list[bytes]:
     status, code, message = answer
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
-    body += f"<Detail>{escape(detail)}</Detail></Error>" if detail else "</Error>"
+    body += f"<{element}>{escape(detail)}</{element}></Error>" if detail else "</Error>"
     start_response(status, [("Content-Type", "application/xml")])
     return [body.encode()]
+
+
+def access_key_of(environ: Mapping[str, Any]) -> str | None:
+    """The access key id a SigV4 `Authorization` header names; None without one (or when unreadable)."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if not authorization.startswith(_SIGV4):
+        return None
+    for part in authorization[len(_SIGV4) :].split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "Credential":
+            return value.split("/", 1)[0]
+    return None
+
+
+def _drain(environ: Mapping[str, Any]) -> None:
+    """Read the request's body to its end, as S3 does before an error answer: a server that answers and
+    closes (werkzeug's) while a client still sends would reset an upload the client should see refused."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # a chunked body (botocore's aws-chunked over HTTPS), de-chunked
+        while stream.read(RECV_BYTES):
+            pass
+        return
+    left = int(environ.get("CONTENT_LENGTH") or 0)
+    while left > 0:
+        chunk = stream.read(min(left, RECV_BYTES))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def access_key_checked(app: Any, access_key_id: str) -> Any:
+    """`app` behind S3's first check of a signed request: an access key id S3 does not know is `403
+    InvalidAccessKeyId` (with the id in `AWSAccessKeyId`, as S3 gives it), before any signature check."""
+
+    def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        given = access_key_of(environ)
+        if given is not None and given != access_key_id:
+            _drain(environ)
+            return _refuse(start_response, _UNKNOWN_KEY, given, element="AWSAccessKeyId")
+        return app(environ, start_response)
+
+    return checked
+
+
+def bodiless_head(app: Any) -> Any:
+    """`app` whose answers to HEAD carry no body, as HTTP requires: an error answer's XML is dropped, and its
+    length stated as `Content-Length`. waitress sends what the app gives, and the bytes of a body after a HEAD
+    answer would be read as the start of the next answer on a kept-alive connection."""
+
+    def served(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] != "HEAD":
+            return app(environ, start_response)
+        started: list[tuple[str, list[tuple[str, str]], Any]] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append((status, headers, exc_info))
+            return lambda data: None  # the app's `write`: nothing of it is sent
+
+        chunks = app(environ, start)
+        try:
+            length = sum(len(chunk) for chunk in chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        status, headers, exc_info = started[-1]
+        if not any(name.lower() == "content-length" for name, _ in headers):  # else waitress sends it chunked
+            headers = [*headers, ("Content-Length", str(length))]
+        start_response(status, headers, exc_info)
+        return []
+
+    return served
+
+
+def raw_uri_kept(app: Any) -> Any:
+    """`app` given the request's path as sent (`RAW_URI`, as werkzeug's server gives it): moto reads a key
+    from it, and without it from the decoded path, where a key's `%3F` is a `?` that cuts it short."""
+
+    def served(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
+        return app(environ, start_response)
+
+    return served
 
 
 def signature_problem(environ: Mapping[str, Any], secret_key: str) -> str | None:
@@ -179,8 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     listener = socket.socket(fileno=args.fd)
     app: Any = _Dispatcher(create_backend_app)
+    if args.check_signing:
+        app = access_key_checked(signing_checked(app, SECRET_ACCESS_KEY), ACCESS_KEY_ID)
     server = create_server(
-        signing_checked(app, SECRET_ACCESS_KEY) if args.check_signing else app,
+        bodiless_head(raw_uri_kept(app)),
         sockets=[listener],
         threads=args.threads,
         connection_limit=1000,

@@ -8,9 +8,10 @@ a free port with no race. Over HTTP the server is waitress with keep-alive conne
 (`testbed.moto_http`); over HTTPS it is moto's own werkzeug server, which does TLS but closes every
 connection. Both answer as S3 does where moto 5 does not and s3copy decides on it (`testbed.moto_faithful`).
 moto checks no signatures; over HTTP the testbed checks them, and that a signed body hashes to its
-`x-amz-content-sha256`, as S3 does (see `testbed.moto_http`). moto is started with every `AWS_*`/`MOTO_*`
-variable of the caller removed, so a user's AWS profile, region or endpoint cannot reach it.
-Clients use the fixed keys `testing`/`testing`.
+`x-amz-content-sha256`, as S3 does (see `testbed.moto_http`); over HTTP and HTTPS it refuses an access key id
+other than `ACCESS_KEY_ID` (`403 InvalidAccessKeyId`), and answers a HEAD without a body. moto is started with
+every `AWS_*`/`MOTO_*` variable of the caller removed, so a user's AWS profile, region or endpoint cannot
+reach it. Clients use the fixed keys `testing`/`testing`.
 
 HTTPS uses a throw-away CA (see `testbed.tls`): pass `verify=server.verify` to boto3/aioboto3 clients, or let
 `client_env()` set `AWS_CA_BUNDLE` for a child process. When botocore computes a body's checksum itself, it
@@ -167,8 +168,8 @@ class S3Server(ServerProcess):
             if self._tls is None:  # moto's app on a keep-alive server, see testbed.moto_http
                 argv = [sys.executable, "-m", "testbed.moto_http", "--fd", fd]
                 argv += ["--check-signing"] if self.check_signing else []
-            else:  # moto's own werkzeug server, which does TLS, on this inherited socket
-                argv = [sys.executable, "-m", "testbed.moto_faithful"]  # moto.server, see there
+            else:  # moto's app on werkzeug's server, which does TLS, on this inherited socket
+                argv = [sys.executable, "-m", "testbed.moto_faithful"]  # as moto.server, see there
                 argv += ["-H", "127.0.0.1", "-p", str(self._port)]
                 argv += ["-c", str(self._tls.server_cert), "-k", str(self._tls.server_key)]
                 env.update(WERKZEUG_RUN_MAIN="true", WERKZEUG_SERVER_FD=fd)

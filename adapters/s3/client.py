@@ -224,6 +224,10 @@ class S3Store:
                     raise errors.S3FatalError(
                         f"s3.head_bucket: {errors.FATAL_CODES['NoSuchBucket']}", "NoSuchBucket"
                     ) from None
+                if errors.error_code(exc) == "403":
+                    # nor to say why it is refused (unknown key id, wrong secret, policy): a listing, which
+                    # needs the same permission, is refused with the reason in its body
+                    await client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
                 raise
 
         await self._call("s3.head_bucket", self.bucket, op)

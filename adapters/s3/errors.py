@@ -39,7 +39,7 @@ RETRYABLE_CODES: Final[dict[str, bool]] = {
 FATAL_CODES: Final[dict[str, str]] = {
     "AccessDenied": "S3 denied access: check the task role or AWS credentials and the bucket policy",
     "AllAccessDisabled": "S3 denied access: all access to the bucket is disabled",
-    "InvalidAccessKeyId": "S3 does not know the AWS access key: check the AWS credentials",
+    "InvalidAccessKeyId": "S3 does not know this access key id: check AWS_ACCESS_KEY_ID or the task role",
     "SignatureDoesNotMatch": "S3 rejected the request signature: check the AWS secret key",
     "ExpiredToken": "the AWS session token expired: renew the credentials",
     "InvalidToken": "the AWS session token is invalid: check the AWS credentials",

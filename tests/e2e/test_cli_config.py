@@ -193,3 +193,40 @@ def test_config_with_an_s3_endpoint_that_does_not_answer_exits_2(
     (line,) = plain_lines(done.stderr)
     assert line.startswith("kaltura-archiver: AWS_BUCKET='archive': the S3 endpoint does not answer")
     assert "AWS_ENDPOINT_URL" in line
+
+
+def test_config_with_a_wrong_aws_secret_exits_3_naming_the_secret_key_every_time(
+    kaltura_sim: SimProcess, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # the bucket check's HEAD is refused without a body: one run in four once read a refusal's stray body
+    # as a broken connection ("the S3 endpoint does not answer")
+    wrong = "not-the-secret-key"
+    env = {**kaltura_sim.client_env(), **s3_server.client_env(), "AWS_BUCKET": s3_bucket}
+    env["AWS_SECRET_ACCESS_KEY"] = wrong
+    refused = "s3.head_bucket: S3 rejected the request signature: check the AWS secret key"
+    for _ in range(5):
+        done = run(["config"], env)
+        assert done.returncode == 3
+        assert rows(done.stdout)["aws_bucket"] == f"FAIL {refused}"
+        assert plain_lines(done.stderr) == [f"kaltura-archiver: {refused}"]
+        assert wrong not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_config_with_an_unknown_access_key_id_exits_3_naming_aws_access_key_id(
+    request: pytest.FixtureRequest, kaltura_sim: SimProcess, scheme: str
+) -> None:
+    server: S3Server = request.getfixturevalue("s3_server" if scheme == "http" else "s3_server_https")
+    server.reset()
+    server.create_bucket("config-keys")
+    unknown = "AKIAEXAMPLEUNKNOWN42"
+    env = {**kaltura_sim.client_env(), **server.client_env(), "AWS_BUCKET": "config-keys"}
+    env["AWS_ACCESS_KEY_ID"] = unknown
+    done = run(["config"], env)
+    refused = "s3.head_bucket: S3 does not know this access key id: check AWS_ACCESS_KEY_ID or the task role"
+    assert done.returncode == 3
+    assert rows(done.stdout)["aws_bucket"] == f"FAIL {refused}"
+    assert plain_lines(done.stderr) == [f"kaltura-archiver: {refused}"]
+    assert unknown not in done.stderr + done.stdout
+    assert env["AWS_SECRET_ACCESS_KEY"] not in done.stderr
+    assert "Traceback" not in done.stderr

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -344,15 +345,23 @@ def test_moto_dies_with_a_killed_parent() -> None:
     shutil.rmtree(workdir)  # nobody was left to remove it
 
 
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})  # an S3 refusal is the answer
+
+
+def emptied(request: pytest.FixtureRequest, scheme: str, bucket: str) -> S3Server:
+    """The S3 server over `scheme` (HTTP: waitress; HTTPS: moto's werkzeug server), holding only `bucket`."""
+    server: S3Server = request.getfixturevalue("s3_server" if scheme == "http" else "s3_server_https")
+    server.reset()
+    server.create_bucket(bucket)
+    return server
+
+
 @pytest.fixture(params=["http", "https"])
 def either_s3(request: pytest.FixtureRequest) -> tuple[Any, str]:
     """A boto3 client and a new bucket on moto over HTTP (waitress) or HTTPS (moto's werkzeug server)."""
-    server: S3Server = request.getfixturevalue("s3_server" if request.param == "http" else "s3_server_https")
     bucket = f"faithful-{request.param}"
-    server.reset()
-    server.create_bucket(bucket)
-    no_retries = Config(retries={"mode": "standard", "total_max_attempts": 1})  # an S3 refusal is the answer
-    return boto3.client("s3", config=no_retries, **server.client_kwargs()), bucket
+    server = emptied(request, request.param, bucket)
+    return boto3.client("s3", config=NO_RETRIES, **server.client_kwargs()), bucket
 
 
 def test_a_part_or_completion_for_an_aborted_upload_is_no_such_upload(either_s3: tuple[Any, str]) -> None:
@@ -438,3 +447,126 @@ def test_tags_of_an_archived_object_are_read_but_not_its_data(
     with pytest.raises(client.exceptions.ClientError) as refused:
         client.get_object(Bucket=bucket, Key="cold")
     assert refused.value.response["Error"]["Code"] == "InvalidObjectState"
+
+
+def signed_headers(method: str, url: str, key_id: str = "testing", secret: str = "testing") -> dict[str, str]:
+    """The headers of a bodiless request to `url` signed with SigV4 by `key_id` and `secret`."""
+    request = AWSRequest(method=method, url=url)
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(b"").hexdigest()
+    S3SigV4Auth(Credentials(key_id, secret), "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def send(stream: Any, server: S3Server, method: str, path: str, key_id: str, secret: str) -> None:
+    """Write a signed, bodiless request to `stream` (a socket's file) as raw HTTP/1.1."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}"]
+    signed = signed_headers(method, server.endpoint_url + path, key_id, secret)
+    lines += [f"{name}: {value}" for name, value in signed.items()]
+    stream.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    stream.flush()
+
+
+def read_head(stream: Any) -> tuple[bytes, dict[str, str]]:
+    """The status line and headers (names in lower case) of the next answer on `stream`."""
+    status = stream.readline().rstrip(b"\r\n")
+    headers = {}
+    while line := stream.readline().rstrip(b"\r\n"):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def raw_stream(server: S3Server) -> Any:
+    """A read-write file on a new connection to `server` (TLS for HTTPS), read through one buffer."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    if server.https:
+        context = ssl.create_default_context(cafile=server.verify)
+        sock = context.wrap_socket(sock, server_hostname="127.0.0.1")
+    stream = sock.makefile("rwb")
+    sock.close()  # the connection closes with the file
+    return stream
+
+
+@pytest.mark.parametrize(
+    ("scheme", "key_id", "secret"),
+    [
+        ("http", "testing", "not-the-key"),  # refused by the signature check
+        ("http", "AKIAUNKNOWN", "testing"),  # refused by the access key check
+        ("https", "AKIAUNKNOWN", "testing"),  # moto's werkzeug server: no signature check
+    ],
+    ids=["http-wrong-secret", "http-unknown-key", "https-unknown-key"],
+)
+def test_a_refused_head_is_answered_without_a_body(
+    request: pytest.FixtureRequest, scheme: str, key_id: str, secret: str
+) -> None:
+    # HTTP forbids a body after a HEAD answer: sent anyway, it is read as the start of the next answer on a
+    # kept-alive connection (HTTP), and is left unread before the server closes (HTTPS, one answer each)
+    server = emptied(request, scheme, "heads")
+    stream = raw_stream(server)
+    for path in ["/heads", "/heads/some-key"] * 3:
+        send(stream, server, "HEAD", path, key_id, secret)
+        status, headers = read_head(stream)
+        assert status.startswith(b"HTTP/1.1 403 ")
+        assert "transfer-encoding" not in headers  # a chunked answer would end in a body of its own
+        if server.https:  # werkzeug closes after each answer: nothing may follow the head
+            assert stream.read() == b""
+            stream.close()
+            stream = raw_stream(server)
+    # the next answer on the connection is the next request's own
+    send(stream, server, "GET", "/heads", "testing", "testing")
+    status, headers = read_head(stream)
+    assert status == b"HTTP/1.1 200 OK"
+    assert b"<ListBucketResult" in stream.read(int(headers["content-length"]))
+    stream.close()
+
+
+@pytest.mark.parametrize("key", ["a?b", "clip?v=2&x=y", "dir/%3F?/end", "é?ü"])
+def test_a_key_with_a_question_mark_is_stored_and_read_whole(either_s3: tuple[Any, str], key: str) -> None:
+    # sent as %3F: moto on waitress took the decoded path and cut the key at the `?`
+    client, bucket = either_s3
+    client.put_object(Bucket=bucket, Key=key, Body=b"whole key")
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
+    assert client.head_object(Bucket=bucket, Key=key)["ContentLength"] == len(b"whole key")
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"whole key"
+    with pytest.raises(client.exceptions.ClientError) as missing:
+        client.head_object(Bucket=bucket, Key=key.split("?")[0])
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_key_over_1024_utf8_bytes_is_refused_as_key_too_long(either_s3: tuple[Any, str]) -> None:
+    client, bucket = either_s3
+    longest, too_long = "é" * 512, "é" * 512 + "a"  # 1,024 and 1,025 bytes in UTF-8 (513 characters)
+    client.put_object(Bucket=bucket, Key=longest, Body=b"fits")
+    for call in (
+        lambda: client.put_object(Bucket=bucket, Key=too_long, Body=b"too long"),
+        lambda: client.create_multipart_upload(Bucket=bucket, Key=too_long),
+        lambda: client.get_object(Bucket=bucket, Key=too_long),
+    ):
+        with pytest.raises(client.exceptions.ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "KeyTooLongError"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == [longest]
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_an_unknown_access_key_id_is_refused_as_invalid_access_key_id(
+    request: pytest.FixtureRequest, scheme: str
+) -> None:
+    server = emptied(request, scheme, "strangers")
+    known = boto3.client("s3", config=NO_RETRIES, **server.client_kwargs())
+    kwargs = server.client_kwargs() | {"aws_access_key_id": "AKIAUNKNOWN"}
+    stranger = boto3.client("s3", config=NO_RETRIES, **kwargs)
+    for call in (
+        lambda: stranger.put_object(Bucket="strangers", Key="k", Body=b"not stored"),
+        lambda: stranger.list_objects_v2(Bucket="strangers"),
+    ):
+        with pytest.raises(stranger.exceptions.ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+        assert refused.value.response["Error"]["Message"] == (
+            "The AWS Access Key Id you provided does not exist in our records."
+        )
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert known.list_objects_v2(Bucket="strangers")["KeyCount"] == 0
