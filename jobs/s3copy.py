@@ -185,8 +185,10 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             result = await run_pipeline(
                 candidates(client, spec, ctx.run_start),
                 [
-                    Stage("check", settings.checkers, stages.check),
-                    Stage("transfer", settings.transfers, stages.transfer),
+                    # after a stop signal, neither a check nor a transfer begins: the entries they are
+                    # given go to the report as `stopped`, while what is in flight finishes
+                    Stage("check", settings.checkers, stages.check, on_stop=stages.not_started),
+                    Stage("transfer", settings.transfers, stages.transfer, on_stop=stages.not_started),
                     # finalizers hold no buffer, they only wait for two batched Kaltura calls (re-read, tag
                     # write): twice the checkers, so a full multirequest's worth can be waiting
                     Stage("finalize", 2 * max(settings.checkers, settings.transfers), stages.finalize),
@@ -212,6 +214,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         kaltura_requests=kaltura_requests,
         s3_requests=store.calls,
         stopped=result.stopped,
+        not_started=result.not_started,
         cancelled=result.lost,
     )
     return 1 if reporter.bad or result.lost else 0
