@@ -10,9 +10,11 @@ value for the sink, so one bad item never stops the batch; a `FatalError` cancel
 Every stream holds at most `buffer` items, so the items in the pipeline at any moment are bounded by
 `(stages + 1) · buffer + workers + 2`, however long the source.
 
-Setting `stop` stops reading the source; what was already taken drains through the stages. After `drain_s`
-(if given) or once `abort` is set, whatever is still running is cancelled (stage functions clean up under
-their own shielded scopes).
+Setting `stop` stops reading the source; what was already taken drains through the stages, except that a
+stage with `on_stop` begins nothing after the stop: each item it takes from then on goes straight to the sink
+as `on_stop(item)` (a transfer stage starts no new transfer, yet every entry it was given gets its row).
+After `drain_s` (if given) or once `abort` is set, whatever is still running is cancelled (stage functions
+clean up under their own shielded scopes).
 """
 
 from __future__ import annotations
@@ -35,11 +37,17 @@ _SOURCE_CLOSE_S = 5.0
 
 @dataclass(frozen=True)
 class Stage:
-    """One pool of `workers` tasks applying `fn` to each item."""
+    """One pool of `workers` tasks applying `fn` to each item.
+
+    `on_stop`: once the pipeline's `stop` is set, an item this stage takes is not given to `fn` but to
+    `on_stop`, whose result goes to the sink. For a stage whose work should not begin during a drain (a
+    costly transfer); a stage that only finishes what earlier stages did (tagging a proven copy) has none.
+    """
 
     name: str
     workers: int
     fn: Callable[[Any], Awaitable[Any]]
+    on_stop: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class PipelineResult:
     dropped: int
     stopped: bool  # intake stopped before the source was exhausted
     cancelled: bool  # the drain deadline or abort cancelled items still in flight
+    not_started: int = 0  # delivered as `on_stop(item)`: taken by a stage after the stop, never begun
 
     @property
     def lost(self) -> int:
@@ -83,12 +92,15 @@ class PipelineResult:
 class _Run:
     """The state of one `run_pipeline` call: its streams, scopes and counters."""
 
-    def __init__(self, source: AsyncIterable[Any], sink: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(
+        self, source: AsyncIterable[Any], sink: Callable[[Any], Awaitable[None]], stop: anyio.Event | None
+    ) -> None:
         self.source = source
         self.sink = sink
+        self.stop = stop
         self.intake = anyio.CancelScope()
         self.source_error: Exception | None = None
-        self.taken = self.delivered = self.failed = self.dropped = 0
+        self.taken = self.delivered = self.failed = self.dropped = self.not_started = 0
         self.stopped = self.cancelled = False
         self.ends: list[MemoryObjectSendStream[Any] | MemoryObjectReceiveStream[Any]] = []
 
@@ -136,6 +148,10 @@ class _Run:
     ) -> None:
         async with receive, send_next, send_sink:
             async for item in receive:
+                if stage.on_stop is not None and self.stop is not None and self.stop.is_set():
+                    self.not_started += 1
+                    await send_sink.send(stage.on_stop(item))  # not begun: the sink still hears of it
+                    continue
                 outcome = await _apply(stage, item)
                 if outcome is None:
                     self.dropped += 1
@@ -175,6 +191,7 @@ class _Run:
             dropped=self.dropped,
             stopped=self.stopped,
             cancelled=self.cancelled,
+            not_started=self.not_started,
         )
 
 
@@ -208,7 +225,7 @@ async def run_pipeline(
     for stage in stages:
         if stage.workers < 1:
             raise ValueError(f"stage {stage.name!r} needs at least one worker, not {stage.workers}")
-    run = _Run(source, sink)
+    run = _Run(source, sink, stop)
     error: BaseException | None = None
     try:
         async with anyio.create_task_group() as watchers:

@@ -10,6 +10,12 @@ The first signal sets `stop_intake` (the pipeline stops reading its source) and 
 seconds to finish; after that the body is cancelled (cleanups run under their own shielded scopes) and the
 context manager returns normally, so the caller can still write its summary. A second signal cancels at once.
 Fargate sends SIGTERM and kills 30 s later: the default 25 s drain leaves time for the summary.
+
+A signal can also come before the body starts (a task stopped while still starting up): SIGTERM's default is
+to die without a word, SIGINT's to raise KeyboardInterrupt wherever start-up is. `catch_early_signals()`,
+called first thing, remembers them instead; `handle_signals` then acts on them at once: nothing has begun,
+so nothing is drained, the body is cancelled at its first step and the caller logs that the run was cut
+short (exit 130/143).
 """
 
 from __future__ import annotations
@@ -28,6 +34,20 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 _log = get_logger("engine.shutdown")
+
+# signals that came between catch_early_signals() and handle_signals(), in order
+_early: list[signal.Signals] = []
+
+
+def catch_early_signals(signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM)) -> None:
+    """Remember `signals` from now on (instead of dying, or KeyboardInterrupt) until `handle_signals` takes
+    over and acts on them. For a program's entry point, before its slow start-up; main thread only."""
+    for sig in signals:
+        signal.signal(sig, _remember)
+
+
+def _remember(signum: int, frame: object) -> None:
+    _early.append(signal.Signals(signum))
 
 
 class Shutdown:
@@ -95,6 +115,7 @@ async def handle_signals(
             for sig in signals:
                 previous[sig] = signal.getsignal(sig)
                 loop.add_signal_handler(sig, shutdown.request, sig)
+            _act_on_early(shutdown)
             yield shutdown
         finally:
             for sig, handler in previous.items():
@@ -102,3 +123,13 @@ async def handle_signals(
                 if handler is not None:
                     # put back what was there (asyncio.run's own SIGINT handler, say), not just the default
                     signal.signal(sig, handler)
+
+
+def _act_on_early(shutdown: Shutdown) -> None:
+    """The signals caught before the body started: requested now, in order; the body is cancelled at its
+    first step (it has begun nothing that a drain could finish)."""
+    early, _early[:] = list(_early), []
+    for sig in early:
+        shutdown.request(sig)
+    if early:
+        shutdown.cancel()

@@ -22,7 +22,7 @@ from engine.errors import ConfigError, ExitCode, RetryableError, exit_code_for, 
 from engine.logs import bind_run, configure_logging, get_logger, new_run_id
 from engine.redact import add_secret, redact_text
 from engine.settings import help_line, secret_values
-from engine.shutdown import Shutdown, handle_signals
+from engine.shutdown import Shutdown, catch_early_signals, handle_signals
 from jobs.flags import add_option
 from jobs.settings import SETTINGS, Settings, load_settings
 
@@ -267,6 +267,7 @@ def _fail(err: TextIO, message: str) -> None:
 
 def main() -> NoReturn:
     """The console script `kaltura-archiver`."""
+    catch_early_signals()  # a SIGTERM during start-up still drains and exits 143 once the job begins
     code = run()
     # Every resource is closed by now (the streams are flushed at exit as always). Left to the collector, the
     # ~115,000 objects still tracked (mostly the AWS and Kaltura models) cost 0.15-0.25 s of teardown after a

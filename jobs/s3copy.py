@@ -28,6 +28,7 @@ from engine.errors import ConfigError, primary
 from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
+from engine.settings import format_bytes
 from jobs.context import RunContext, connected, prove_bucket
 from jobs.events import EventLog
 from jobs.options import add_filter_options, add_option, filter_spec
@@ -39,6 +40,7 @@ from jobs.s3copy_report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.settings import Settings
 
 JOB = "s3copy"
+MiB = 1 << 20
 STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary after in-flight work is cut off
 
@@ -68,12 +70,18 @@ def tool_version() -> str:
 
 
 def store_config(settings: Settings) -> StoreConfig:
-    """The archive store's configuration; the part buffers of all transfers together (transfers x parts in
-    flight x part size) stay within the memory budget."""
+    """The archive store's configuration: the part buffers of all transfers together stay within the memory
+    budget. ConfigError when it cannot hold one part per transfer.
+
+    Each transfer gets `budget // transfers // part size` parts in flight (at most 16). A big original whose
+    parts must be larger than the part size (10,000 parts at most) takes them from the same budget, at their
+    real size, before reading them in (`StoreConfig.memory_budget`): it waits for room, never exceeds it.
+    """
     settings.require("aws_bucket")
     assert settings.aws_bucket is not None
-    per_transfer = settings.memory_budget // max(1, settings.transfers)
-    parts_in_flight = max(1, min(16, per_transfer // settings.part_size))
+    check_memory_budget(settings)
+    per_transfer = settings.memory_budget // settings.transfers
+    parts_in_flight = min(16, per_transfer // settings.part_size)
     try:
         return StoreConfig(
             bucket=settings.aws_bucket,
@@ -81,9 +89,27 @@ def store_config(settings: Settings) -> StoreConfig:
             storage_class=settings.storage_class,
             part_size=settings.part_size,
             parts_in_flight=parts_in_flight,
+            memory_budget=settings.memory_budget,
         )
     except ValueError as exc:
         raise ConfigError(f"S3 settings: {exc}") from None
+
+
+def check_memory_budget(settings: Settings) -> None:
+    """ConfigError unless the memory budget holds one part buffer per transfer."""
+    needed = settings.transfers * settings.part_size
+    if settings.memory_budget < needed:
+        raise ConfigError(
+            f"ARCHIVER_MEMORY_BUDGET {format_bytes(settings.memory_budget)} cannot hold one part per "
+            f"transfer (ARCHIVER_TRANSFERS {settings.transfers} x ARCHIVER_PART_SIZE "
+            f"{format_bytes(settings.part_size)}): set ARCHIVER_MEMORY_BUDGET to at least "
+            f"{_exact_size(needed)}, or lower ARCHIVER_TRANSFERS or ARCHIVER_PART_SIZE"
+        )
+
+
+def _exact_size(n: int) -> str:
+    """`n` bytes as a setting value that is not rounded down: whole MiB when it is, else bytes."""
+    return f"{n // MiB}MiB" if n % MiB == 0 else str(n)
 
 
 async def candidates(
@@ -171,8 +197,10 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             result = await run_pipeline(
                 candidates(client, spec, ctx.run_start, unknown),
                 [
-                    Stage("check", settings.checkers, stages.check),
-                    Stage("transfer", settings.transfers, stages.transfer),
+                    # after a stop signal, neither a check nor a transfer begins: the entries they are
+                    # given go to the report as `stopped`, while what is in flight finishes
+                    Stage("check", settings.checkers, stages.check, on_stop=stages.not_started),
+                    Stage("transfer", settings.transfers, stages.transfer, on_stop=stages.not_started),
                     # finalizers hold no buffer, they only wait for two batched Kaltura calls (re-read, tag
                     # write): twice the checkers, so a full multirequest's worth can be waiting
                     Stage("finalize", 2 * max(settings.checkers, settings.transfers), stages.finalize),
@@ -201,6 +229,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         kaltura_requests=kaltura_requests,
         s3_requests=store.calls,
         stopped=result.stopped,
+        not_started=result.not_started,
         cancelled=result.lost,
     )
     return 1 if reporter.bad or result.lost else 0

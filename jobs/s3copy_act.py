@@ -51,6 +51,7 @@ from jobs.s3copy_report import (
     CONFLICT,
     PLANNED,
     SKIPPED,
+    STOPPED,
     TAGGED,
     UNCHANGED,
     Outcome,
@@ -414,6 +415,27 @@ class S3Copy:
             bytes=size,
             seconds=self.clock() - started,
             attempt=attempt,
+        )
+
+    def not_started(self, item: Candidate | Work) -> Outcome:
+        """The outcome of an entry whose check or transfer had not begun when a stop signal came."""
+        if isinstance(item, Work):
+            return Outcome(
+                entry_id=item.entry.id,
+                action=item.action.kind.value,
+                outcome=STOPPED,
+                from_state=item.action.from_state,
+                to_state=item.state,
+                reason="stopped before its transfer began (stop signal): the next run does it",
+                seconds=self.clock() - item.started,
+            )
+        return Outcome(
+            entry_id=item.entry.id,
+            action="check",
+            outcome=STOPPED,
+            from_state=None,
+            to_state=None,
+            reason="stopped before its check began (stop signal): the next run does it",
         )
 
     def failed(self, failure: Failed) -> Outcome:

@@ -2,7 +2,9 @@
 
 Outcomes: `archived` (copied, proven, tagged), `tagged` (a proven copy got its missing tag), `unchanged`
 (already archived), `planned` (dry run: what would happen), `skipped`, `conflict` (S3 and Kaltura disagree:
-nothing overwritten, someone must look), `failed`. The exit code is 1 if any entry failed or conflicts.
+nothing overwritten, someone must look), `failed`, `stopped` (a stop signal came before its check or its
+transfer began: nothing was done, the next run does it). The exit code is 1 if any entry failed or
+conflicts.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from jobs.report import ReportWriter, Row
 COLUMNS: Final = ("entry_id", "action", "outcome", "bytes", "seconds", "reason")
 
 ARCHIVED, TAGGED, UNCHANGED, PLANNED = "archived", "tagged", "unchanged", "planned"
-SKIPPED, CONFLICT, FAILED = "skipped", "conflict", "failed"
-OUTCOMES: Final = (ARCHIVED, TAGGED, UNCHANGED, PLANNED, SKIPPED, CONFLICT, FAILED)
+SKIPPED, CONFLICT, FAILED, STOPPED = "skipped", "conflict", "failed", "stopped"
+OUTCOMES: Final = (ARCHIVED, TAGGED, UNCHANGED, PLANNED, SKIPPED, CONFLICT, FAILED, STOPPED)
 BAD_OUTCOMES: Final = frozenset({CONFLICT, FAILED})
 
 _EVENT: Final[dict[str, str]] = {
@@ -32,6 +34,7 @@ _EVENT: Final[dict[str, str]] = {
     SKIPPED: events.SKIPPED,
     CONFLICT: events.CONFLICT,
     FAILED: events.FAILED,
+    STOPPED: events.SKIPPED,  # left alone for now, with its reason
 }
 
 

@@ -29,6 +29,7 @@ from adapters.s3.errors import S3ItemError
 from adapters.s3.multipart import (
     CompletedPart,
     Completion,
+    MemoryBudget,
     MultipartWriter,
     OnRetry,
     PartBuffer,
@@ -54,13 +55,15 @@ _log = get_logger("adapters.s3")
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Where and how to archive. Memory per transfer: `parts_in_flight` times the part size (>= 8 MiB)."""
+    """Where and how to archive. Memory per transfer: `parts_in_flight` times the part size (>= 8 MiB); with
+    `memory_budget`, the part buffers of all uploads together (each at its real size) stay within it."""
 
     bucket: str
     prefix: str = ""  # put before the entry id to make the key (e.g. "archive/"); "" = bucket root
     storage_class: str = wire.DEFAULT_STORAGE_CLASS
     part_size: int | None = None  # override of the computed part size, clamped to S3's limits
     parts_in_flight: int = 4  # parts of one upload sent at once (and buffered at most)
+    memory_budget: int | None = None  # bytes of part buffers of all uploads together; None: no shared bound
     checksum_algorithm: Algorithm = "CRC32C"
     endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL if set (botocore reads it), else AWS
     region: str | None = None  # None: the AWS chain (AWS_REGION, profile, ...)
@@ -83,6 +86,8 @@ class StoreConfig:
         object.__setattr__(self, "checksum_algorithm", check_algorithm(self.checksum_algorithm))
         if self.parts_in_flight < 1:
             raise ValueError(f"parts in flight must be at least 1, not {self.parts_in_flight}")
+        if self.memory_budget is not None and self.memory_budget < 1:
+            raise ValueError(f"the memory budget must be at least 1 byte, not {self.memory_budget}")
 
 
 class S3Store:
@@ -96,6 +101,8 @@ class S3Store:
         self.config = config
         self._pacer = pacer
         self._time_left = time_left
+        # shared by every upload of this store: a part takes its real size from it before it is read in
+        self.budget = MemoryBudget(config.memory_budget) if config.memory_budget is not None else None
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._direct: DirectS3 | None = None
@@ -391,18 +398,31 @@ class S3Store:
         """A multipart upload of `expected_size` bytes to `key`: `async with` it, `write()`, `complete()`."""
         if expected_size < 1:
             raise ValueError("a multipart upload needs at least one byte: use put_bytes")
+        part = multipart.part_size(expected_size, self.config.part_size)
+        self._check_budget(key, part)
         return open_writer(
             self,
             key,
             metadata,
             expected_size=expected_size,
-            part_size=multipart.part_size(expected_size, self.config.part_size),
+            part_size=part,
             parts_in_flight=self.config.parts_in_flight,
             algorithm=self.config.checksum_algorithm,
             overwrite=overwrite,
             abort_timeout_s=self.config.abort_timeout_s,
             time_left=self._time_left,
+            budget=self.budget,
         )
+
+    def _check_budget(self, key: str, part: int) -> None:
+        """ItemFailedError, before anything is sent, when one part of `part` bytes is more than the memory
+        budget holds (a part raised far above the part size, to keep a huge object within 10,000 parts)."""
+        if self.budget is not None and not self.budget.fits(part):
+            cause = (
+                f"a part of {part} bytes does not fit in the memory budget of {self.budget.total} bytes: "
+                f"raise ARCHIVER_MEMORY_BUDGET to at least {part} bytes"
+            )
+            raise ItemFailedError("s3.upload", key, cause)
 
     async def put_stream(
         self,
@@ -416,12 +436,32 @@ class S3Store:
         """Stream `chunks` (exactly `expected_size` bytes) to `key`: one PUT below the part size, else
         a multipart upload; ItemFailedError (nothing left behind) when the stream is shorter or longer."""
         if self.single_put(expected_size):
-            body = await _gather(chunks, expected_size, key)
-            return await self._put_body(key, body, metadata, overwrite=overwrite)
+            return await self._put_gathered(key, chunks, expected_size, metadata, overwrite=overwrite)
         async with self.writer(key, expected_size, metadata, overwrite=overwrite) as upload:
             async for chunk in chunks:
                 await upload.write(chunk)
             return await upload.complete()
+
+    async def _put_gathered(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_size: int,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool,
+    ) -> PutResult:
+        """One PUT of a stream smaller than a part, gathered in one buffer: its size is taken from the
+        budget first."""
+        self._check_budget(key, expected_size)
+        if self.budget is not None:
+            await self.budget.acquire(expected_size)
+        try:
+            body = await _gather(chunks, expected_size, key)
+            return await self._put_body(key, body, metadata, overwrite=overwrite)
+        finally:
+            if self.budget is not None:
+                self.budget.release(expected_size)
 
     # ------------------------------------------------------------------------------------------ stale uploads
 

@@ -2,11 +2,14 @@
 
 Memory: a part's bytes are only held while the part holds one of `parts_in_flight` slots, and the slot is
 taken before the first byte is kept; so at most `parts_in_flight * part_size` bytes are buffered, whatever
-the object size. Each part's `PartBuffer` is allocated once at the part's exact size (the last part's from
-the expected size), incoming chunks are copied once into it as they arrive (so they are freed at once),
-every attempt sends that same buffer, and it is freed as soon as S3 has acknowledged the part. No second
-copy anywhere: aiohttp reads the buffer in 64 KiB slices, and its `getbuffer()` copies nothing, for the
-buffer's `bytes` is referenced by the buffer alone.
+the object size. With a `MemoryBudget` shared by all writers of a store, a part also takes its exact size
+from the budget before its buffer is allocated: all writers together stay within it even when a big
+object's parts are larger than the configured part size (10,000-part limit). Each part's `PartBuffer` is
+allocated once at the part's exact size (the last part's from the expected size), incoming chunks are
+copied once into it as they arrive (so they are freed at once), every attempt sends that same buffer, and
+it is freed as soon as S3 has acknowledged the part. No second copy anywhere: aiohttp reads the buffer in
+64 KiB slices, and its `getbuffer()` copies nothing, for the buffer's `bytes` is referenced by the buffer
+alone.
 
 Safety: the upload is aborted (shielded, with its own deadline) on every way out of the `async with` block
 except a successful `complete()`: an error in the body, a failed part, cancellation, or a stream whose length
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -61,6 +65,60 @@ def part_size(expected_size: int, override: int | None = None) -> int:
     if size > MAX_PART:
         raise ValueError(f"{expected_size} bytes do not fit in {MAX_PARTS} parts of at most 5 GiB")
     return size
+
+
+class MemoryBudget:
+    """Bytes of part buffers that the uploads of one store may hold together.
+
+    A part takes its exact size (`acquire`) before its buffer is allocated and gives it back (`release`) once
+    the buffer is freed. First come, first served: a large part waits until there is room for it, and the
+    smaller ones that come after it wait behind it, so it is never starved. A part larger than the whole
+    budget can never be taken: `fits` says so beforehand, and `acquire` refuses it (ValueError).
+    """
+
+    def __init__(self, total: int) -> None:
+        if total < 1:
+            raise ValueError(f"a memory budget must be at least 1 byte, not {total}")
+        self.total = total
+        self.held = 0
+        self.peak = 0  # the most held at once
+        self._waiting: deque[tuple[int, anyio.Event]] = deque()
+
+    def fits(self, size: int) -> bool:
+        return size <= self.total
+
+    async def acquire(self, size: int) -> None:
+        """Take `size` bytes, waiting for them; the caller must `release(size)` them."""
+        if not self.fits(size):
+            raise ValueError(f"{size} bytes do not fit in a memory budget of {self.total}")
+        if not self._waiting and self.held + size <= self.total:
+            self._take(size)
+            return
+        turn = (size, anyio.Event())
+        self._waiting.append(turn)
+        try:
+            await turn[1].wait()
+        except BaseException:
+            if turn[1].is_set():  # granted as the cancellation came: give it back
+                self.release(size)
+            else:
+                self._waiting.remove(turn)
+                self._grant()  # it may have been the first in line, holding up smaller ones
+            raise
+
+    def release(self, size: int) -> None:
+        self.held -= size
+        self._grant()
+
+    def _take(self, size: int) -> None:
+        self.held += size
+        self.peak = max(self.peak, self.held)
+
+    def _grant(self) -> None:
+        while self._waiting and self.held + self._waiting[0][0] <= self.total:
+            size, granted = self._waiting.popleft()
+            self._take(size)
+            granted.set()
 
 
 class PartBuffer(io.BytesIO):
@@ -172,8 +230,10 @@ class MultipartWriter:
         algorithm: Algorithm,
         overwrite: bool,
         task_group: TaskGroup,
+        budget: MemoryBudget | None = None,
     ) -> None:
         self.key = key
+        self._budget = budget
         self._calls = calls
         self._upload_id = upload_id
         self._expected = expected_size
@@ -264,11 +324,35 @@ class MultipartWriter:
     async def _start_part(self) -> None:
         await self._slots.acquire()  # the slot first: memory is only taken once a part may be sent
         start = (self._next_part - 1) * self._part_size
-        self._target = min(self._part_size, self._expected - start)
+        size = min(self._part_size, self._expected - start)
+        if self._budget is not None:
+            try:
+                await self._budget.acquire(size)  # the bytes too, before they are allocated
+            except BaseException:
+                self._slots.release()
+                raise
+        self._target = size
         self._fill = 0
-        self._part = PartBuffer(self._target)  # the exact size, known now: allocated once, never grown
+        self._part = PartBuffer(size)  # the exact size, known now: allocated once, never grown
         self._alive += 1
         self._peak = max(self._peak, self._alive)
+
+    def drop_part(self) -> None:
+        """Free the part still being filled (the upload ended before it was full): its buffer, slot and
+        bytes of the budget."""
+        buf, self._part = self._part, None
+        if buf is None:
+            return
+        self._free(buf)
+        self._target = self._fill = 0
+
+    def _free(self, buf: PartBuffer) -> None:
+        size = buf.size
+        buf.release()
+        self._alive -= 1
+        self._slots.release()
+        if self._budget is not None:
+            self._budget.release(size)
 
     def _launch(self) -> None:
         number = self._next_part
@@ -290,10 +374,8 @@ class MultipartWriter:
                 self.error = exc
                 self._tg.cancel_scope.cancel()  # the upload is lost: stop the other parts and the body
         finally:
-            buf.release()
+            self._free(buf)
             del buf
-            self._alive -= 1
-            self._slots.release()
 
     def _count_retry(self, attempt: int, error: BaseException, pause: float) -> None:
         self._retries += 1
@@ -323,6 +405,7 @@ async def open_writer(
     overwrite: bool = False,
     abort_timeout_s: float = 30.0,
     time_left: TimeLeft | None = None,
+    budget: MemoryBudget | None = None,
 ) -> AsyncIterator[MultipartWriter]:
     """Create a multipart upload for `key` and yield its writer; abort it unless `complete()` succeeded.
 
@@ -352,6 +435,7 @@ async def open_writer(
                     algorithm=algorithm,
                     overwrite=overwrite,
                     task_group=tg,
+                    budget=budget,
                 )
                 yield writer
         except BaseExceptionGroup as group:  # anyio groups even the body's own exception: unwrap it
@@ -360,6 +444,8 @@ async def open_writer(
         if writer is not None and writer.error is not None:  # a part failed and cancelled the body
             raise writer.error
     finally:
+        if writer is not None:
+            writer.drop_part()
         if writer is None or not writer.completed:
             await _abort(calls, key, upload_id, _within(abort_timeout_s, time_left))
 

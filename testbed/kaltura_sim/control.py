@@ -27,6 +27,7 @@ Routes (JSON in, JSON out; a bad document answers 400 `{"error": "..."}`):
         "download": {                       # serveFlavor; keys given replace those knobs only
           "first_byte_ms": 100, "mbps": 80,  # latency before headers; per-stream cap in megabits/s (0 = none)
           "truncate": {"next": 1}, "truncate_fraction": 0.5,   # send only that share of Content-Length
+          "hold": true,                     # downloads wait before their first byte until "hold": false
           "drop": {...}, "http_429": {...}, "http_503": {...}
         },
         "conversion": {"delay_s": 5, "fail": false}   # passed to SimState.set_conversion

@@ -83,6 +83,7 @@ async def serve_flavor(sim: Simulator, request: web.Request) -> web.StreamRespon
     knobs = sim.faults.download
     if knobs.first_byte_ms > 0:
         await asyncio.sleep(knobs.first_byte_ms / 1000)
+    await sim.faults.download_gate()  # counted as started (in flight) while held
     for kind, status in (("drop", 0), ("http_429", 429), ("http_503", 503)):
         if knobs.fired(kind, sim.faults.rng):
             sim.counters.faults[f"download.{kind}"] += 1

@@ -8,6 +8,7 @@ The JSON schema is described in `testbed.kaltura_sim.control`.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter, deque
@@ -78,17 +79,22 @@ class DownloadFaults:
     first_byte_ms: float = 0.0
     mbps: float = 0.0  # megabits per second per stream; 0 = unthrottled
     truncate_fraction: float = 0.5
+    hold: bool = False  # downloads wait before their first byte until this is set back to false
     triggers: dict[str, Trigger] = field(default_factory=dict)
 
     def update(self, spec: Any) -> None:
         if not isinstance(spec, dict):
             raise ValueError("download: expected an object")
-        unknown = set(spec) - {"first_byte_ms", "mbps", "truncate_fraction", *DOWNLOAD_KINDS}
+        unknown = set(spec) - {"first_byte_ms", "mbps", "truncate_fraction", "hold", *DOWNLOAD_KINDS}
         if unknown:
             raise ValueError(f"download: unknown knobs {sorted(unknown)}")
         self.first_byte_ms = float(spec.get("first_byte_ms", self.first_byte_ms))
         self.mbps = float(spec.get("mbps", self.mbps))
         self.truncate_fraction = float(spec.get("truncate_fraction", self.truncate_fraction))
+        hold = spec.get("hold", self.hold)
+        if not isinstance(hold, bool):
+            raise ValueError("download.hold: expected true or false")
+        self.hold = hold
         if self.first_byte_ms < 0 or self.mbps < 0 or not 0.0 <= self.truncate_fraction < 1.0:
             raise ValueError("download: first_byte_ms, mbps >= 0 and truncate_fraction in [0, 1)")
         for kind in DOWNLOAD_KINDS:
@@ -104,6 +110,7 @@ class DownloadFaults:
             "first_byte_ms": self.first_byte_ms,
             "mbps": self.mbps,
             "truncate_fraction": self.truncate_fraction,
+            "hold": self.hold,
             **{k: t.describe() for k, t in self.triggers.items()},
         }
 
@@ -137,6 +144,12 @@ class Faults:
         self.actions: dict[str, ActionFaults] = {}
         self.rates = RateLimits()
         self.download = DownloadFaults()
+        self._released = asyncio.Event()  # cleared while downloads are held
+        self._released.set()
+
+    async def download_gate(self) -> None:
+        """Return once downloads are not held (at once unless `download.hold` is true)."""
+        await self._released.wait()
 
     def configure(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Apply a faults document (all validated first: a bad one changes nothing); return `conversion`."""
@@ -182,6 +195,10 @@ class Faults:
             else:
                 self.rates.limits[key] = rate
         self.download = download
+        if download.hold:
+            self._released.clear()
+        else:
+            self._released.set()  # the held downloads go on
         return conversion
 
     def for_action(self, key: str) -> ActionFaults | None:

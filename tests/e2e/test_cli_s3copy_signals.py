@@ -135,3 +135,50 @@ def test_two_sigints_cancel_at_once_exit_130_and_a_second_run_converges(
     assert expected <= tagged(sim)
     assert set(objects(s3_server, s3_bucket)) == expected
     assert open_uploads(s3_server, s3_bucket) == []
+
+
+def test_after_sigterm_no_new_transfer_starts_and_the_entries_not_begun_are_reported_stopped(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str
+) -> None:
+    """Both transfers held at their downloads' first byte, SIGTERM, then the downloads let go: the two finish,
+    no third download starts in the drain, and every entry taken in has its row (`stopped`: run again)."""
+    sim = kaltura_sim_factory(entries=ENTRIES, seed=53, size_mb=2)
+    expected = archivable(sim)
+    sim.control.set_faults({"download": {"hold": True}})
+    env = user_env(sim, s3_server, s3_bucket, ARCHIVER_TRANSFERS="2", ARCHIVER_DRAIN="120")
+    proc = subprocess.Popen(
+        [*CLI, "s3copy", "--execute"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        while sim.control.counters()["downloads_in_flight"] < 2:  # the pytest timeout bounds the wait
+            assert proc.poll() is None, "the run ended before both transfers were downloading"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stderr is not None
+        seen = []
+        while not any('"run.stopping"' in line for line in seen):  # the signal is taken: let go
+            line = proc.stderr.readline()
+            assert line, f"the run ended before it said it was stopping: {seen[-5:]}"
+            seen.append(line)
+        sim.control.set_faults({"download": {"hold": False}})
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    out, err = finish(proc)
+
+    assert proc.returncode == 143, err[-3000:]
+    assert sim.control.counters()["downloads"] == 2  # no transfer began after the signal
+    rows, summary = tsv(out)
+    assert summary["total"] == len(rows)
+    outcomes = {r["entry_id"]: r for r in rows}
+    archived = {e for e, r in outcomes.items() if r["outcome"] == "archived"}
+    stopped = {e for e, r in outcomes.items() if r["outcome"] == "stopped"}
+    assert len(archived) == 2
+    assert stopped
+    assert archived | stopped == expected  # every archivable entry has its row
+    assert all("the next run does it" in outcomes[e]["reason"] for e in stopped)
+    (finished,) = [e for e in events("".join(seen) + err) if e["event"] == "run.finished"]
+    assert finished["not_started"] == len(stopped)
+    assert finished["cancelled"] == 0
+    assert open_uploads(s3_server, s3_bucket) == []

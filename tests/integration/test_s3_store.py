@@ -272,3 +272,48 @@ async def test_a_single_put_proves_out_from_its_metadata_without_a_tag_read(s3_b
     assert full is not None
     assert full.tags is not None  # the tags carry the same record, as for multipart objects
     assert verify(full, expected.with_result(result.sha256, result.checksum)) == []
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_uploads_sharing_a_memory_budget_hold_no_more_part_bytes_than_it(s3_bucket: str) -> None:
+    """Four parts in flight each would be 20 MiB per upload; the budget of 12 MiB bounds all of them."""
+    budget = 12 * MiB
+    sizes = {"0_a": 20 * MiB + 1, "0_b": 20 * MiB, "0_c": 17 * MiB, "0_small": 3 * MiB}
+    data = {key: os.urandom(size) for key, size in sizes.items()}
+    async with S3Store(config(s3_bucket, parts_in_flight=4, memory_budget=budget)) as store:
+        assert store.budget is not None
+        async with anyio.create_task_group() as tg:
+            for key, body in data.items():
+                tg.start_soon(store.put_stream, key, chunks_of(body, MiB + 3), len(body), {})
+        assert 5 * MiB < store.budget.peak <= budget  # uploads ran side by side, within the budget
+        assert store.budget.held == 0
+        for key, body in data.items():
+            head = await store.head(key)
+            assert head is not None
+            assert head.size == len(body)
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_failed_stream_gives_back_the_budget_of_the_part_it_was_filling(s3_bucket: str) -> None:
+    async def breaks_midway() -> AsyncIterator[bytes]:
+        yield os.urandom(7 * MiB)  # one part sent, the next one half filled
+        raise ConnectionResetError("source went away")
+
+    async with S3Store(config(s3_bucket, memory_budget=15 * MiB)) as store:
+        with pytest.raises(ConnectionResetError):
+            await store.put_stream("0_broken", breaks_midway(), 12 * MiB, {})
+        assert store.budget is not None
+        assert store.budget.held == 0
+        assert await open_keys(store) == []
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_an_object_whose_part_is_larger_than_the_whole_budget_fails_alone_before_any_upload(
+    s3_bucket: str,
+) -> None:
+    async with S3Store(config(s3_bucket, part_size=8 * MiB, memory_budget=6 * MiB)) as store:
+        for key, size, part in (("0_parts", 20 * MiB, 8 * MiB), ("0_put", 7 * MiB, 7 * MiB)):
+            wanted = f"raise ARCHIVER_MEMORY_BUDGET to at least {part} bytes"
+            with pytest.raises(ItemFailedError, match=wanted):
+                await store.put_stream(key, chunks_of(bytes(size)), size, {})
+        assert await open_keys(store) == []

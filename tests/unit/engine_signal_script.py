@@ -1,8 +1,9 @@
 """A small run for the shutdown tests: a pipeline under `handle_signals`, printing what happens.
 
-Usage: python -m tests.unit.engine_signal_script HOLD_S DRAIN_S. Each item is "worked" for HOLD_S seconds.
-Prints `start N`, `done N`, `cancel N`, `stopping`, then `summary cancelled=…` and exits with the
-shutdown's exit code.
+Usage: python -m tests.unit.engine_signal_script HOLD_S DRAIN_S [early]. Each item is "worked" for HOLD_S
+seconds. Prints `start N`, `done N`, `cancel N`, `stopping`, then `summary cancelled=…` and exits with the
+shutdown's exit code. With `early`, it first catches early signals, prints `starting up` and waits for a
+line on stdin (a slow start-up, held by the test) before the pipeline starts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import anyio
 
 from engine.logs import configure_logging
 from engine.pipeline import Stage, run_pipeline
-from engine.shutdown import handle_signals
+from engine.shutdown import catch_early_signals, handle_signals
 
 
 def say(text: str) -> None:
@@ -58,4 +59,8 @@ async def main(hold_s: float, drain_s: float) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[3:] == ["early"]:
+        catch_early_signals()
+        say("starting up")
+        sys.stdin.readline()
     sys.exit(anyio.run(main, float(sys.argv[1]), float(sys.argv[2])))

@@ -216,6 +216,61 @@ async def test_stop_intake_drains_the_items_already_taken() -> None:
     assert closed == ["source closed"]
 
 
+async def test_after_stop_a_stage_with_on_stop_begins_nothing_and_every_item_reaches_the_sink() -> None:
+    """Transfers stop starting, the one in flight finishes, the finalizers finish what was transferred, and
+    every item taken in reaches the sink, the never-begun ones as `on_stop(item)`."""
+    stop = anyio.Event()
+    transferring = anyio.Event()
+    release = anyio.Event()
+    transferred: list[int] = []
+    finalized: list[int] = []
+
+    async def check(x: int) -> int:
+        return x
+
+    async def transfer(x: int) -> int:
+        transferred.append(x)
+        if x == 2:
+            transferring.set()
+            await release.wait()
+        return x
+
+    async def finalize(x: int) -> tuple[str, int]:
+        if x == 0:
+            await release.wait()
+        finalized.append(x)
+        return ("done", x)
+
+    stages = [
+        Stage("check", 1, check),
+        Stage("transfer", 1, transfer, on_stop=lambda x: ("not started", x)),
+        Stage("finalize", 1, finalize),
+    ]
+    sink = Sink()
+    results = []
+
+    async def run() -> None:
+        results.append(await run_pipeline(numbers(100), stages, sink, buffer=1, stop=stop))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await transferring.wait()
+        # 0 in a finalizer, 1 waiting for one, 2 transferring, 3 waiting for a transfer, 4 in the checker...
+        await anyio.wait_all_tasks_blocked()
+        stop.set()
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    [result] = results
+    assert transferred == [0, 1, 2]  # nothing new began after the stop
+    assert sorted(finalized) == [0, 1, 2]  # what was transferred was finished
+    assert result.taken == result.delivered == len(sink.got) > 4
+    assert result.not_started == result.taken - 3
+    assert sorted(sink.got) == [("done", 0), ("done", 1), ("done", 2)] + [
+        ("not started", x) for x in range(3, result.taken)
+    ]
+    assert not result.cancelled
+
+
 async def test_drain_deadline_cancels_stragglers_and_counts_them_lost() -> None:
     stop = anyio.Event()
     cleaned: list[int] = []

@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class Run:
     """The helper script in a subprocess, read line by line."""
 
-    def __init__(self, hold_s: float, drain_s: float) -> None:
+    def __init__(self, hold_s: float, drain_s: float, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.unit.engine_signal_script", str(hold_s), str(drain_s)],
+            [sys.executable, "-m", "tests.unit.engine_signal_script", str(hold_s), str(drain_s), *extra],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -39,6 +40,12 @@ class Run:
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
 
+    def go_on(self) -> None:
+        """Let an `early` script's start-up go on."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
     def finish(self) -> int:
         out, err = self.proc.communicate(timeout=30)
         self.lines.extend(line.strip() for line in out.splitlines())
@@ -54,8 +61,8 @@ def run_script() -> Iterator[type[Run]]:
     runs: list[Run] = []
 
     class Tracked(Run):
-        def __init__(self, hold_s: float, drain_s: float) -> None:
-            super().__init__(hold_s, drain_s)
+        def __init__(self, hold_s: float, drain_s: float, *extra: str) -> None:
+            super().__init__(hold_s, drain_s, *extra)
             runs.append(self)
 
     yield Tracked
@@ -99,6 +106,30 @@ def test_second_sigint_cancels_at_once_and_exits_130(run_script: type[Run]) -> N
     assert run.items("done") == set()
     assert run.lines[-1] == "summary cancelled=True"
     assert '"event": "run.aborting"' in run.stderr
+
+
+def test_sigterm_during_start_up_is_kept_and_cuts_the_run_short_before_it_starts(
+    run_script: type[Run],
+) -> None:
+    run = run_script(60, 60, "early")
+    run.wait_for("starting up")
+    run.send(signal.SIGTERM)  # without catch_early_signals the process would die here without a word
+    run.go_on()
+    assert run.finish() == 143
+    assert run.items("start") == set()  # nothing begun, nothing drained
+    assert run.lines[-1] == "summary cancelled=True"  # the caller logs run.cut_short on this
+    assert '"event": "run.stopping"' in run.stderr
+    assert '"signal": "SIGTERM"' in run.stderr
+
+
+def test_sigint_during_start_up_exits_130_without_a_keyboard_interrupt(run_script: type[Run]) -> None:
+    run = run_script(60, 60, "early")
+    run.wait_for("starting up")
+    run.send(signal.SIGINT)
+    run.go_on()
+    assert run.finish() == 130
+    assert "KeyboardInterrupt" not in run.stderr
+    assert run.lines[-1] == "summary cancelled=True"
 
 
 def test_exit_code_follows_the_first_signal() -> None:

@@ -1,0 +1,121 @@
+"""s3copy's memory budget: refused at start when it cannot hold one part per transfer; the shared byte budget
+that every part takes its real size from before it is read into memory."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from adapters.s3.multipart import MemoryBudget, MiB
+from engine.errors import ConfigError
+from jobs.s3copy import store_config
+from jobs.settings import Settings, load_settings
+
+
+def settings(**env: str) -> Settings:
+    return load_settings({}, {"AWS_BUCKET": "archive", **env})
+
+
+def test_a_budget_below_one_part_per_transfer_is_refused_naming_the_settings_and_the_minimum() -> None:
+    knobs = {"ARCHIVER_MEMORY_BUDGET": "16MiB", "ARCHIVER_PART_SIZE": "64MiB", "ARCHIVER_TRANSFERS": "8"}
+    with pytest.raises(ConfigError) as caught:
+        store_config(settings(**knobs))
+    message = str(caught.value)
+    assert "\n" not in message
+    for name in ("ARCHIVER_MEMORY_BUDGET", "ARCHIVER_TRANSFERS", "ARCHIVER_PART_SIZE"):
+        assert name in message
+    assert "at least 512MiB" in message
+
+
+def test_a_minimum_that_is_not_whole_mib_is_given_in_bytes_never_rounded_down() -> None:
+    knobs = {"ARCHIVER_MEMORY_BUDGET": "16MiB", "ARCHIVER_PART_SIZE": "5.5MiB", "ARCHIVER_TRANSFERS": "3"}
+    with pytest.raises(ConfigError, match=f"at least {3 * int(5.5 * MiB)},"):
+        store_config(settings(**knobs))
+
+
+def test_a_budget_of_exactly_one_part_per_transfer_gives_each_one_part_and_the_budget_to_the_store() -> None:
+    knobs = {"ARCHIVER_MEMORY_BUDGET": "64MiB", "ARCHIVER_PART_SIZE": "16MiB", "ARCHIVER_TRANSFERS": "4"}
+    config = store_config(settings(**knobs))
+    assert config.parts_in_flight == 1
+    assert config.memory_budget == 64 * MiB
+
+
+def test_the_defaults_are_accepted_with_several_parts_per_transfer() -> None:
+    config = store_config(settings())
+    assert config.parts_in_flight == 4  # 512 MiB / 16 transfers / 8 MiB
+    assert config.memory_budget == 512 * MiB
+
+
+async def test_a_part_waits_for_room_and_never_takes_more_than_the_budget() -> None:
+    budget = MemoryBudget(10)
+    await budget.acquire(6)
+    got = anyio.Event()
+
+    async def take() -> None:
+        await budget.acquire(6)
+        got.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take)
+        await anyio.wait_all_tasks_blocked()
+        assert not got.is_set()
+        assert budget.held == 6
+        budget.release(6)
+        await got.wait()
+    assert budget.held == 6
+    assert budget.peak == 6
+
+
+async def test_a_large_part_first_in_line_is_not_overtaken_by_smaller_ones() -> None:
+    budget = MemoryBudget(10)
+    await budget.acquire(4)
+    order: list[int] = []
+
+    async def take(size: int) -> None:
+        await budget.acquire(size)
+        order.append(size)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take, 10)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(take, 2)  # would fit now, but waits behind the large one
+        await anyio.wait_all_tasks_blocked()
+        assert order == []
+        budget.release(4)
+        await anyio.wait_all_tasks_blocked()
+        assert order == [10]
+        budget.release(10)
+    assert order == [10, 2]
+    assert budget.peak == 10
+
+
+async def test_a_cancelled_wait_leaves_nothing_held_and_lets_the_next_in_line_in() -> None:
+    budget = MemoryBudget(10)
+    await budget.acquire(8)
+    got: list[int] = []
+    first = anyio.CancelScope()
+
+    async def take(size: int) -> None:
+        await budget.acquire(size)
+        got.append(size)
+
+    async def take_first(size: int) -> None:
+        with first:
+            await take(size)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(take_first, 9)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(take, 2)  # fits, but waits behind the 9
+        await anyio.wait_all_tasks_blocked()
+        assert got == []
+        first.cancel()
+    assert got == [2]
+    assert budget.held == 10
+
+
+async def test_a_part_larger_than_the_whole_budget_is_refused_not_waited_for() -> None:
+    budget = MemoryBudget(10)
+    assert not budget.fits(11)
+    with pytest.raises(ValueError, match="do not fit"):
+        await budget.acquire(11)
