@@ -20,14 +20,14 @@ clean up under their own shielded scopes).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from engine.errors import FatalError, SkippedError
+from engine.errors import FatalError, SkippedError, leaf_errors
 
 T = TypeVar("T")
 
@@ -269,14 +269,6 @@ def _start(
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error a caller should see: a FatalError if any, else the first one."""
-    leaves = list(_leaves(group))
+    leaves = list(leaf_errors(group))
     fatal = [e for e in leaves if isinstance(e, FatalError)]
     return (fatal or leaves)[0]
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from _leaves(exc)
-        else:
-            yield exc
