@@ -1,4 +1,4 @@
-"""The small, flat set of error classes every layer speaks (DESIGN.md §5, STYLE.md 6)."""
+"""The small, flat set of error classes every layer speaks (docs/architecture.md, conventions 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every setting of kaltura-archiver (DESIGN.md §7): declared once here, resolved once at start-up.
+"""Every setting (docs/architecture.md, Settings): declared once here, resolved once at start-up.
 
 `load_settings(cli, env)` gives the one frozen `Settings` object (CLI over environment over default), or
 raises a one-line `ConfigError`. `python -m jobs.settings --markdown` prints the README table.
