@@ -9,7 +9,9 @@ import pytest
 
 from engine.settings import markdown_table
 from jobs.cli import BUILT, NOT_BUILT, UsageError, build_parser
-from jobs.settings import SETTINGS
+from jobs.settings import DEFAULT_SERVICE_URL, SETTINGS
+from testbed.kaltura_sim.runner import settings_env
+from testbed.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 _SETTINGS_TABLE = README.split("<!-- settings table:", 1)[1].split("\n\n", 1)[0]
@@ -47,3 +49,24 @@ def test_readme_settings_table_names_an_option_for_most_settings() -> None:
 @pytest.mark.parametrize("flag", TABLE_FLAGS)
 def test_every_option_of_the_readme_settings_table_is_accepted_by_the_parser(flag: str) -> None:
     assert _accepted_by(flag), f"{flag} is in the README settings table but no subcommand accepts it"
+
+
+def test_the_try_it_example_exports_what_the_testbed_clients_need() -> None:
+    example = README.split("## Try it on the testbed", 1)[1].split("\n## ", 1)[0]
+    exported = dict(re.findall(r"(?:export |\s)([A-Z_]+)=(\S+)", example))
+    needed = {**settings_env("url", 1, "secret", "user"), "AWS_ENDPOINT_URL": "url", "AWS_BUCKET": "bucket"}
+    assert set(needed) <= set(exported)
+    assert exported["AWS_ACCESS_KEY_ID"] == ACCESS_KEY_ID
+    assert exported["AWS_SECRET_ACCESS_KEY"] == SECRET_ACCESS_KEY
+    assert exported["AWS_DEFAULT_REGION"] == REGION
+    assert f"create_bucket(Bucket='{exported['AWS_BUCKET']}')" in example
+
+
+def test_the_quick_start_names_the_kaltura_service_url() -> None:
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert f"KALTURA_SERVICE_URL={DEFAULT_SERVICE_URL}" in quick
+
+
+def test_the_readme_links_each_doc() -> None:
+    for doc in ("architecture", "lifecycle", "kaltura"):
+        assert f"](docs/{doc}.md)" in README, doc
