@@ -8,7 +8,8 @@ requests (how the Kaltura adapter puts getUrl, re-reads and tag writes of many w
 With `fits`, a batch also stops before the request that would not fit (by the caller's measure, e.g.
 sub-calls); that request opens the next batch.
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
-submitter waits at most `timeout_s` for its answer (STYLE.md 5), then hears a `DeadlineError` (retryable).
+submitter waits at most `timeout_s` for its answer (docs/architecture.md, conventions 5), then hears a
+`DeadlineError` (retryable).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The small, flat set of error classes every layer speaks (DESIGN.md §5, STYLE.md 6), and the one table
-that turns the error ending a run into the process's exit code.
+"""The small, flat set of error classes every layer speaks (docs/architecture.md, conventions 6), and the one
+table that turns the error ending a run into the process's exit code.
 """
 
 from __future__ import annotations

@@ -42,10 +42,16 @@ class Setting:
     check: Check | None = None
     flag: str | None = None  # CLI spelling for messages; "--<name>" when not given
     show: Callable[[Any], str] | None = None  # how the default reads in the README table
+    own_flag: bool = True  # False: no "--<name>" of its own; `flag` names the option that sets it, if any
 
     @property
     def cli_flag(self) -> str:
         return self.flag or f"--{self.name}"
+
+    @property
+    def option(self) -> str | None:
+        """The command-line option that sets this setting, or None when only its environment variable does."""
+        return self.flag or (f"--{self.name}" if self.own_flag else None)
 
     def shown(self, value: Any) -> str:
         """`value` as a user reads it, hidden when the setting is secret."""
@@ -75,7 +81,7 @@ def resolve(settings: Sequence[Setting], cli: Mapping[str, Any], env: Mapping[st
 
 def _resolve_one(setting: Setting, cli_value: Any, env: Mapping[str, str]) -> Any:
     if cli_value is not None:
-        where, raw = setting.cli_flag, cli_value
+        where, raw = setting.option or setting.cli_flag, cli_value
     elif setting.env is not None and env.get(setting.env, "") != "":
         where, raw = setting.env, env[setting.env]
     else:
@@ -112,8 +118,12 @@ def require(settings: Sequence[Setting], values: Mapping[str, Any], *names: str)
         if values.get(name) is not None:
             continue
         setting = by_name[name]
-        how = f"set {setting.env} or pass {setting.cli_flag}" if setting.env else f"pass {setting.cli_flag}"
-        raise ConfigError(f"{setting.env or setting.cli_flag} is not set: {how} ({setting.help})")
+        ways = [
+            f"set {setting.env}" if setting.env else "",
+            f"pass {setting.option}" if setting.option else "",
+        ]
+        how = " or ".join(way for way in ways if way)
+        raise ConfigError(f"{setting.env or setting.option} is not set: {how} ({setting.help})")
 
 
 def secret_values(settings: Iterable[Setting], values: Mapping[str, Any]) -> list[str]:
@@ -127,16 +137,18 @@ def help_line(setting: Setting) -> str:
     if setting.env:
         parts.append(f"env {setting.env}")
     if setting.default is not None:
-        unit = f" {setting.unit}" if setting.unit else ""
-        parts.append(f"default {setting.shown(setting.default)}{unit}")
+        shown = setting.shown(setting.default)
+        # a default that carries its own unit (24h, 8MiB) reads wrong with the unit again ("24h s")
+        unit = f" {setting.unit}" if setting.unit and _NUMBER.fullmatch(shown) else ""
+        parts.append(f"default {shown}{unit}")
     return "; ".join(parts)
 
 
 def markdown_table(settings: Iterable[Setting]) -> str:
-    """The README table: name (environment variable and flag), default, unit, meaning."""
+    """The README table: name (environment variable, and the option that sets it), default, unit, meaning."""
     rows = ["| name | default | unit | meaning |", "|---|---|---|---|"]
     for s in settings:
-        names = " / ".join(f"`{n}`" for n in (s.env, s.cli_flag) if n)
+        names = " / ".join(f"`{n}`" for n in (s.env, s.option) if n)
         default = s.shown(s.default) if s.default is not None else "—"
         cells = [names, default, s.unit, s.help]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

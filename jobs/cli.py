@@ -1,4 +1,4 @@
-"""The `kaltura-archiver` command line: global options, one subcommand per job, exit codes (DESIGN.md §2).
+"""The `kaltura-archiver` command line: global options, one subcommand per job, and its exit codes.
 
 Every way a run can end maps to its exit code through one table, `engine.errors.EXIT_CODES`: 0 all good ·
 1 some entries failed · 2 usage or configuration error (one line naming the fix, no traceback) · 3 fatal run
@@ -52,8 +52,6 @@ NOT_BUILT: dict[str, str] = {
     "shards": "split a selection into N balanced createdAt windows",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
-# settings the command line sets with options of its own
-_NO_SETTING_FLAG = {"shard", "shards", "doit"}
 # the secrets the AWS standard chain may read from the environment (a task role's never pass through here)
 _AWS_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -84,7 +82,7 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def _add_settings(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (command line over environment over default)")
     for setting in SETTINGS:
-        if setting.name in _NO_SETTING_FLAG:
+        if not setting.own_flag:  # set by an option of the command's own (--execute, --shard) or not at all
             continue
         add_option(group, setting.cli_flag, dest=f"setting_{setting.name}", default=None, metavar="VALUE",
                    help=help_line(setting))
@@ -128,7 +126,8 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _register_secrets(cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
     """Hand the redactor the run's secrets as given (secret settings, AWS keys in the environment) before
-    anything can fail: log events, report rows and the one-line error all pass through it (DESIGN.md §4.8)."""
+    anything can fail: log events, report rows and the one-line error all pass through it
+    (docs/lifecycle.md, safety rule 8)."""
     given = [cli.get(s.name) for s in SETTINGS if s.secret]
     given += [env.get(s.env) for s in SETTINGS if s.secret and s.env]
     given += [env.get(name) for name in _AWS_SECRET_ENV]

@@ -1,4 +1,4 @@
-"""`demo`: the whole life cycle on the local testbed (DESIGN.md §9); the one job that starts the testbed."""
+"""`demo`: the life cycle on the local testbed, the one job that starts it (docs/architecture.md, Testbed)."""
 
 from __future__ import annotations
 

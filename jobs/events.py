@@ -2,8 +2,9 @@
 
 Every state change of an entry is one structlog event whose name comes from `ENTRY_EVENTS` and which carries
 every key of `ENTRY_KEYS` (None where it does not apply), so CloudWatch Logs Insights queries can rely on them
-(DESIGN.md §8). A run ends with one `run.finished` event: counts by outcome, bytes, rates, and a CloudWatch
-Embedded Metric Format block (`_aws`) that turns those numbers into metrics with no agent in between.
+(docs/architecture.md, Logs and events). A run ends with one `run.finished` event: counts by outcome, bytes,
+rates, and a CloudWatch Embedded Metric Format block (`_aws`) that turns those numbers into metrics with no
+agent in between.
 """
 
 from __future__ import annotations

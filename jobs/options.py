@@ -25,7 +25,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_filter_options(parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True) -> None:
-    """The selection options of DESIGN.md §2, as the old tool spelled them."""
+    """The selection options (docs/architecture.md, Selection), as the old tool spelled them."""
     group = parser.add_argument_group("selection")
     add_option(group, "--tag", "-t", action="append", default=[], metavar="TAG",
                help="entries with this tag (repeatable: all of them); !TAG: entries without it")

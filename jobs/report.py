@@ -2,8 +2,8 @@
 
 TSV is unpadded UTF-8: one row per line, fields joined by tabs; tabs and line breaks inside a value become
 spaces so a row stays one line. Missing values are empty; JSON keeps types and writes null. Every value
-passes the same redactor as the logs (DESIGN.md §4.8): a secret quoted in a name or a reason never reaches
-the report.
+passes the same redactor as the logs (docs/lifecycle.md, safety rule 8): a secret quoted in a name or a
+reason never reaches the report.
 """
 
 from __future__ import annotations

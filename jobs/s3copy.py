@@ -28,7 +28,7 @@ from engine.errors import ConfigError, primary
 from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
-from engine.settings import format_bytes
+from engine.settings import byte_size, format_bytes
 from jobs.context import RunContext, connected, prove_bucket
 from jobs.events import EventLog
 from jobs.options import add_filter_options, add_option, filter_spec
@@ -51,10 +51,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--execute", action="store_true", help="really copy and tag (default: dry run)")
     add_option(parser, "--s3copy", action="store_true", dest="legacy_s3copy",
                help="the old tool's spelling of --execute")  # fmt: skip
-    add_option(parser, "--max-size", type=int, default=DEFAULT_MAX_SIZE_KB, metavar="KB",
-               help=f"skip originals larger than KB kilobytes (default {DEFAULT_MAX_SIZE_KB:,})")  # fmt: skip
+    add_option(parser, "--max-size", type=max_size_kb, default=DEFAULT_MAX_SIZE_KB, metavar="SIZE",
+               help="skip originals larger than SIZE: a bare number is kilobytes, as in the old tool's "
+                    f"runbooks (default {DEFAULT_MAX_SIZE_KB}, about 10GB); or a size with a unit: 10GB, "
+                    "9.5GiB, 500MB")  # fmt: skip
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
     add_filter_options(parser, max_entries=-1)
+
+
+def max_size_kb(text: str) -> int:
+    """--max-size in KB: a bare whole number is KB (the old tool's unit), a number with a unit a byte size."""
+    body = text.strip()
+    if body.isdigit():
+        kb = int(body)
+    elif body[-1:].isalpha():  # a bare fraction ("9.5") is refused: KB or bytes would be a guess
+        try:
+            kb = byte_size(body) // 1024
+        except ValueError:
+            raise _not_a_size(text) from None
+    else:
+        raise _not_a_size(text)
+    if kb < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is under 1 KB: give at least 1 (kilobytes) or 1KiB")
+    return kb
+
+
+def _not_a_size(text: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(
+        f"{text!r} is not a size: give kilobytes as a whole number (10000000) "
+        "or a size with a unit (10GB, 9.5GiB)"
+    )
 
 
 def is_real(args: argparse.Namespace, settings: Settings) -> bool:
@@ -148,8 +174,6 @@ def close_report(writer: ReportWriter, reporter: Reporter, stream: TextIO, fmt: 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Archive the selection (or plan it, in a dry run); 1 if any entry failed or is a conflict."""
     settings = ctx.settings
-    if args.max_size < 1:
-        raise ConfigError(f"--max-size {args.max_size} is out of range: give a size in KB, e.g. 10000000")
     spec = filter_spec(args)
     dry_run = not is_real(args, settings)
     config = store_config(settings)

@@ -1,4 +1,4 @@
-"""s3copy's stages: checkers decide, transfers copy and prove, finalizers re-read and tag (DESIGN.md §6).
+"""s3copy's stages: checkers decide, transfers copy and prove, finalizers tag (docs/architecture.md, Pipeline)
 
 ```
 lister ──► check (head, plan) ──► transfer (getUrl, stream → S3, proof) ──► finalize (re-read, tag) ──► sink

@@ -1,7 +1,7 @@
 """The one dry-run gate of s3copy: every write to S3 or Kaltura goes through `Gate`, and nothing else writes.
 
 In a dry run the stages still decide everything (they ask `allows(action)` and report the plan); a write that
-reached the gate anyway would be a bug, so it raises instead of happening (DESIGN.md §4 rule 3).
+reached the gate anyway would be a bug, so it raises instead of happening (docs/lifecycle.md, safety rule 3).
 """
 
 from __future__ import annotations

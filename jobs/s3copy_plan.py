@@ -40,7 +40,7 @@ ENTRY_READY = 2
 REPLACEMENT_NONE = 0
 DEFAULT_MAX_SIZE_KB = 10_000_000  # the old tool's --max-size default
 
-# the states an entry can be found in (DESIGN.md §3, plus the unhealthy ones s3copy meets)
+# the states an entry can be found in (docs/lifecycle.md, States, plus the unhealthy ones s3copy meets)
 INITIAL = "initial"
 ARCHIVED = "archived"
 PLACE_HOLDER = "place_holder"

@@ -1,4 +1,4 @@
-"""Every setting of kaltura-archiver (DESIGN.md §7): declared once here, resolved once at start-up.
+"""Every setting (docs/architecture.md, Settings): declared once here, resolved once at start-up.
 
 `load_settings(cli, env)` gives the one frozen `Settings` object (CLI over environment over default), or
 raises a one-line `ConfigError`. `python -m jobs.settings --markdown` prints the README table.
@@ -79,7 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
     # the old tool's job settings
     Setting("n_years", "N_YEARS", "3", positive_int(1, 100),
             "years used by the container scripts' selections (--unplayed_for $N_YEARS)", unit="years"),
-    Setting("doit", "DOIT", "false", boolean, "make mutating commands real, like --execute"),
+    Setting("doit", "DOIT", "false", boolean, "make mutating commands real (a dry run otherwise)",
+            own_flag=False, flag="--execute"),
     Setting("aws_bucket", "AWS_BUCKET", None, _text, "S3 bucket of the archive (object key = entry id)"),
     Setting("s3_prefix", "ARCHIVER_S3_PREFIX", "", _text,
             "put before the entry id in object keys (empty: the bucket root, as the old tool)"),
@@ -117,9 +118,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drain_s", "ARCHIVER_DRAIN", "25", duration_s,
             "on SIGTERM/SIGINT, time for work in flight to finish (Fargate kills at 30 s)", unit="s",
             check=in_range(0, 3600)),
-    Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)"),
+    Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)",
+            own_flag=False, flag="--shard"),
     Setting("shards", "ARCHIVER_SHARDS", None, positive_int(1, 10_000),
-            "number of windows when the shard index comes from AWS_BATCH_JOB_ARRAY_INDEX"),
+            "number of windows when the shard index comes from AWS_BATCH_JOB_ARRAY_INDEX", own_flag=False),
 )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Kaltura failures (API error codes, HTTP statuses, broken connections) as the engine's error classes.
 
-One `should_retry`-style table per backend (STYLE.md, rclone): throttling and transient server faults are
+One table per backend (docs/architecture.md, conventions 6): throttling and transient server faults are
 retryable, session and permission problems stop the run, anything else belongs to the one item it names.
 `INVALID_KS` is special: the client regenerates the KS once and retries before it becomes fatal.
 """

@@ -1,6 +1,6 @@
 """Entry selection: what the user asked for (FilterSpec), split into the server's filter and our own checks.
 
-Semantics (DESIGN.md §2, the old tool's options):
+Semantics (docs/architecture.md, Selection; the old tool's options):
 - `created_within N`: created at or after now - N years; `created_before N`: created at or before it.
 - `played_within N`: last played at or after now - N years.
 - `unplayed_for N`: last played at or before now - N years *or never played*, and created at least N years

@@ -1,4 +1,4 @@
-"""What jobs need from Kaltura, named for the jobs (STYLE.md 2): the MediaCatalog protocol."""
+"""What jobs need from Kaltura: the MediaCatalog protocol (docs/architecture.md, conventions 2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Listing entries as an async iterator of pages: createdAt cursor paging that the 10,000 cap never bites.
 
-How a selection is walked (DESIGN.md §6, KALTURA.md "The 10,000 cap"):
+How a selection is walked (docs/architecture.md, Pipeline; docs/kaltura.md, "The 10,000 cap"):
 
 - Order `+createdAt`, always page 1, `createdAtGreaterThanOrEqual` = the cursor, `createdAtLessThanOrEqual` =
   the run's start (a snapshot: entries created later are left for the next run) or an earlier bound.

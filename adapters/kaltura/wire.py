@@ -2,7 +2,7 @@
 
 Requests: the official `KalturaApiClient` service classes are driven against a recorder instead of their
 HTTP client, so every call's service id, action name and parameters (names, defaults, string encodings,
-`objectType`, `__null`) are exactly what the official client would send (KALTURA.md, Transport).
+`objectType`, `__null`) are exactly what the official client would send (docs/kaltura.md, Transport).
 Responses: we ask for JSON (`format` 1) and parse results into small frozen dataclasses; an API error is
 an `ApiFault` value, which errors.py maps to the engine's error classes.
 """

@@ -1,6 +1,6 @@
 """S3 failures (error codes, HTTP statuses, broken connections) as the engine's error classes.
 
-One table per backend (STYLE.md, rclone's `should_retry`): throttling and transient server faults are
+One table per backend (docs/architecture.md, conventions 6): throttling and transient server faults are
 retryable, credential and bucket problems stop the run, anything else belongs to the one object it names.
 """
 

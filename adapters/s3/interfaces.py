@@ -1,4 +1,4 @@
-"""What jobs need from the archive bucket, named for the jobs (STYLE.md 2): the ArchiveStore protocol."""
+"""What jobs need from the archive bucket: the ArchiveStore protocol (docs/architecture.md, conventions 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A Kaltura API v3 simulator for tests, demos and benchmarks (see KALTURA.md).
+"""A Kaltura API v3 simulator for tests, demos and benchmarks (see docs/kaltura.md).
 
 `KalturaSim` runs it in the current event loop; `SimProcess` runs `python -m testbed.kaltura_sim` in a
 subprocess (sync or async context manager); `SimControl` drives the `/__sim/*` control surface.

@@ -170,7 +170,7 @@ async def test_requests_match_the_official_client(recorder: tuple[str, Recorded]
 
 
 async def test_our_body_is_json_with_string_scalars(recorder: tuple[str, Recorded]) -> None:
-    """Every scalar goes as a string (KALTURA.md Transport), nested objects carry objectType."""
+    """Every scalar goes as a string (docs/kaltura.md, Transport), nested objects carry objectType."""
     url, recorded = recorder
     await _our_calls(url)
     body = recorded.requests[0]["body"]

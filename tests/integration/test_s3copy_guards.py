@@ -1,4 +1,4 @@
-"""s3copy's guards against a world that moves or already holds state (DESIGN.md §4 rules 1, 3 and 4).
+"""s3copy's guards against a world that moves or holds state (docs/lifecycle.md, safety rules 1, 3 and 4).
 
 - The finalizer re-reads the entry just before tagging: an original replaced (`media.updateContent`) while
   its copy was streaming is a conflict, never tagged, and the copy already in S3 is left where it is.

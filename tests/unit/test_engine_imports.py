@@ -1,4 +1,4 @@
-"""engine/ stands alone: it imports nothing from the layers above it nor their SDKs (DESIGN.md §5)."""
+"""engine/ imports nothing from the layers above it nor their SDKs (docs/architecture.md, Layers)."""
 
 from __future__ import annotations
 

@@ -236,5 +236,31 @@ def test_secret_default_is_hidden_in_table_and_help() -> None:
 
 
 def test_help_line_names_environment_and_default() -> None:
-    expected = "multipart part size | memory per transfer; env ARCHIVER_PART_SIZE; default 8MiB bytes"
+    expected = "multipart part size | memory per transfer; env ARCHIVER_PART_SIZE; default 8MiB"
     assert help_line(PART_SIZE) == expected
+
+
+def test_help_line_gives_the_unit_only_after_a_bare_number() -> None:
+    ttl = Setting(name="ttl_s", env="TTL", default="24h", parse=duration_s, help="lifetime", unit="s")
+    drain = Setting(name="drain_s", env="DRAIN", default="25", parse=duration_s, help="drain", unit="s")
+    assert help_line(ttl) == "lifetime; env TTL; default 24h"
+    assert help_line(drain) == "drain; env DRAIN; default 25 s"
+
+
+ENV_ONLY = Setting(name="shards", env="SHARDS", default=None, parse=str, help="windows", own_flag=False)
+SET_ELSEWHERE = Setting(name="doit", env="DOIT", default="false", parse=boolean, help="real",
+                        own_flag=False, flag="--execute")  # fmt: skip
+
+
+def test_table_shows_only_the_environment_variable_of_a_setting_without_an_option() -> None:
+    table = markdown_table([ENV_ONLY, SET_ELSEWHERE])
+    assert "| `SHARDS` | — |  | windows |" in table
+    assert "| `DOIT` / `--execute` | false |  | real |" in table
+    assert "--shards" not in table
+    assert "--doit" not in table
+
+
+def test_require_of_a_setting_without_an_option_names_only_its_environment_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        require([ENV_ONLY], {"shards": None}, "shards")
+    assert str(caught.value) == "SHARDS is not set: set SHARDS (windows)"

@@ -1,4 +1,4 @@
-"""Imports run one way, jobs -> adapters -> engine (DESIGN.md §5, STYLE.md 1)."""
+"""Imports run one way, jobs -> adapters -> engine (docs/architecture.md, Layers)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "adapters": {"jobs", "testbed"},
     "jobs": {"testbed"} | SDKS,
 }
-# jobs/demo.py is the one job that starts the local testbed (DESIGN.md §9)
+# jobs/demo.py is the one job that starts the local testbed (docs/architecture.md, Testbed)
 ALLOWED = {("jobs/demo.py", "testbed")}
 
 

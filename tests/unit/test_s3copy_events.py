@@ -1,4 +1,4 @@
-"""Entry events carry the fixed keys of DESIGN.md §8; run.finished carries a valid EMF block."""
+"""Entry events carry the fixed keys (docs/architecture.md, Logs and events); run.finished an EMF block."""
 
 from __future__ import annotations
 
