@@ -29,9 +29,9 @@ from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
 from engine.settings import format_bytes
-from jobs.context import RunContext, connected, prove_bucket
+from jobs.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.events import EventLog
-from jobs.options import add_filter_options, add_option, filter_spec
+from jobs.options import add_filter_options, add_option, filter_spec, require_selection
 from jobs.report import FORMATS, ReportWriter
 from jobs.s3copy_act import Candidate, JobConfig, S3Copy
 from jobs.s3copy_gate import Gate
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--max-size", type=int, default=DEFAULT_MAX_SIZE_KB, metavar="KB",
                help=f"skip originals larger than KB kilobytes (default {DEFAULT_MAX_SIZE_KB:,})")  # fmt: skip
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
-    add_filter_options(parser, max_entries=-1)
+    add_filter_options(parser, max_entries=-1, mutating=True)
 
 
 def is_real(args: argparse.Namespace, settings: Settings) -> bool:
@@ -152,6 +152,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         raise ConfigError(f"--max-size {args.max_size} is out of range: give a size in KB, e.g. 10000000")
     spec = filter_spec(args)
     dry_run = not is_real(args, settings)
+    require_selection(args, real=not dry_run)
+    require_kaltura(settings)
     config = store_config(settings)
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)

@@ -72,7 +72,7 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         point_aws_at(monkeypatch, proxy.endpoint_url)
         env = sim_env(sim, s3_bucket)
-        first = await run_s3copy(env, "--execute")
+        first = await run_s3copy(env, "--execute", "--all")
         assert first.code == 0, first.stderr[-2000:]
         expected = archivable(sim)
         assert set(first.by_outcome("archived")) == expected
@@ -90,7 +90,7 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
         before = objects(s3_server, s3_bucket)
         writes_before = writes(proxy)
         sim.control.reset_counters()
-        second = await run_s3copy(env, "--execute")
+        second = await run_s3copy(env, "--execute", "--all")
         assert second.code == 0
         assert set(second.by_outcome("unchanged")) == expected
         assert writes(proxy) == writes_before  # no PUT, part, completion or tag write in S3
@@ -119,14 +119,14 @@ async def test_an_original_replaced_after_archiving_is_a_conflict_never_overwrit
     sim.control.set_faults({"conversion": {"delay_s": 0}})
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     env = sim_env(sim, s3_bucket)
-    first = await run_s3copy(env, "--execute")
+    first = await run_s3copy(env, "--execute", "--all")
     victim = first.by_outcome("archived")[0]
     old = objects(s3_server, s3_bucket)[victim]
     await update_content(sim, victim)
     source = original(sim_entries(sim)[victim])
     assert source["version"] != "1"  # same flavor id, new content
 
-    second = await run_s3copy(env, "--execute")
+    second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 1
     assert second.outcomes()[victim] == "conflict"
     (row,) = [r for r in second.rows if r["entry_id"] == victim]
@@ -164,7 +164,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         point_aws_at(monkeypatch, proxy.endpoint_url)
         env = sim_env(sim, s3_bucket)
-        first = await run_s3copy(env, "--execute")
+        first = await run_s3copy(env, "--execute", "--all")
         victim, other = first.by_outcome("archived")[:2]
         client = s3_client(s3_server)
         client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
@@ -177,7 +177,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
         sim.control.patch_entry(other, tags="lecture")
         uploads_before = writes(proxy) - proxy.counters()["requests"].get("PutObjectTagging", 0)
 
-        second = await run_s3copy(env, "--execute")
+        second = await run_s3copy(env, "--execute", "--all")
         assert second.outcomes()[victim] == "archived"
         assert second.outcomes()[other] == "conflict"
         assert second.code == 1
@@ -225,7 +225,7 @@ async def test_copies_in_an_archive_class_are_proven_and_a_second_run_changes_no
     expected = archivable(sim)
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     env = sim_env(sim, s3_bucket, ARCHIVER_STORAGE_CLASS=storage_class)
-    first = await run_s3copy(env, "--execute")
+    first = await run_s3copy(env, "--execute", "--all")
     assert first.code == 0, first.rows
     assert set(first.by_outcome("archived")) == expected
     client = s3_client(s3_server)
@@ -233,7 +233,7 @@ async def test_copies_in_an_archive_class_are_proven_and_a_second_run_changes_no
     for entry_id in expected:
         assert client.head_object(Bucket=s3_bucket, Key=entry_id)["StorageClass"] == storage_class
         assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
-    second = await run_s3copy(env, "--execute")
+    second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 0, second.rows
     assert set(second.by_outcome("unchanged")) == expected
     assert not second.entry_events("s3.tags_unreadable")
