@@ -152,9 +152,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         raise ConfigError(f"--max-size {args.max_size} is out of range: give a size in KB, e.g. 10000000")
     spec = filter_spec(args)
     dry_run = not is_real(args, settings)
-    require_selection(args, real=not dry_run)
     require_kaltura(settings)
     config = store_config(settings)
+    require_selection(args, real=not dry_run)  # last: a dry run without one warns, once the rest is right
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
     started = time.monotonic()
