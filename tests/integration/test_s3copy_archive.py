@@ -104,7 +104,7 @@ async def test_kaltura_requests_per_archived_entry_stay_at_two_or_fewer(
     sim = kaltura_sim_factory(entries=150, seed=8, size_mb=0.2)
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     sim.control.reset_counters()
-    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_TRANSFERS="8"), "--execute")
+    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_TRANSFERS="8"), "--execute", "--all")
     assert run.code == 0
     archived = len(run.by_outcome("archived"))
     assert archived > 100
@@ -145,7 +145,7 @@ async def test_archiving_over_https_proves_every_copy(
     s3_server_https.create_bucket("https-archive")
     sim = kaltura_sim_factory(entries=8, seed=4, size_mb=11)
     point_aws_at(monkeypatch, s3_server_https.endpoint_url, s3_server_https.verify)
-    run = await run_s3copy(sim_env(sim, "https-archive"), "--execute")
+    run = await run_s3copy(sim_env(sim, "https-archive"), "--execute", "--all")
     assert run.code == 0, run.stderr[-2000:]
     entries = sim_entries(sim)
     archived = run.by_outcome("archived")
@@ -196,7 +196,7 @@ async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the
     """The operator raised ARCHIVER_PART_SIZE between the run that lost a record and the next one: the object
     is digested as it was uploaded (S3 tells part 1's size), not as today's setting would cut it."""
     sim = kaltura_sim_factory(entries=12, seed=6, size_mb=14)
-    first = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="5MiB"), "--execute")
+    first = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="5MiB"), "--execute", "--all")
     client = s3_client(s3_server)
     archived = first.by_outcome("archived")
     sizes = {e: client.head_object(Bucket=s3_bucket, Key=e)["ContentLength"] for e in archived}
@@ -204,7 +204,7 @@ async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the
     client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
     sim.control.patch_entry(victim, tags="lecture")  # ... and before the Kaltura tag
 
-    second = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="6MiB"), "--execute")
+    second = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="6MiB"), "--execute", "--all")
     assert second.outcomes()[victim] == "archived", second.rows
     assert second.code == 0
     entries = sim_entries(sim)
