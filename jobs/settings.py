@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.s3.names import bucket_problem, prefix_problem
 from engine.settings import (
     Setting,
     boolean,
@@ -60,7 +59,13 @@ def _user_id(text: str) -> str:
     return user
 
 
+# The S3 naming rules are imported when a value is parsed, not with this module: importing adapters.s3 loads
+# the AWS SDK, which `--help` and runs without AWS_BUCKET (`list`, `count`) never need.
+
+
 def _bucket(text: str) -> str:
+    from adapters.s3.names import bucket_problem
+
     bucket = text.strip()
     problem = bucket_problem(bucket)
     if problem is not None:
@@ -70,6 +75,10 @@ def _bucket(text: str) -> str:
 
 def _s3_prefix(text: str) -> str:
     prefix = text.strip()
+    if not prefix:  # the default: the bucket root
+        return prefix
+    from adapters.s3.names import prefix_problem
+
     problem = prefix_problem(prefix)
     if problem is not None:
         raise ValueError(problem)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,19 +13,24 @@ from typing import TYPE_CHECKING, Any
 import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
+from tests.fixtures.cli import CLI, user_env
+
 if TYPE_CHECKING:
     from testbed.kaltura_sim import SimProcess
     from testbed.s3 import S3Server
 
 SimFactory = Callable[..., "SimProcess"]
-CLI = [sys.executable, "-m", "jobs.cli"]
 
 
-def user_env(sim: SimProcess, s3: S3Server, bucket: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_", "AWS_", "DOIT"))}
-    env.update(sim.client_env(), AWS_BUCKET=bucket, **s3.client_env())
-    env.update(extra)
-    return {k: v for k, v in env.items() if v != "<unset>"}
+def env_of(sim: SimProcess, s3: S3Server, bucket: str, **changes: str | None) -> dict[str, str]:
+    """A user's environment with `changes` (None: the variable unset)."""
+    env = user_env(sim, s3, bucket)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
 
 
 def run(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +53,7 @@ def write_idfile(path: Path, ids: list[str], tail: bytes = b"") -> str:
 
 
 # name -> (argv after `s3copy --execute`, environment changes, what the one stderr line says)
-CASES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
+CASES: dict[str, tuple[list[str], dict[str, str | None], list[str]]] = {
     "idfile with undecodable bytes after 80 good ids": (
         ["--idfile", "{good_then_bad}"], {}, ["--idfile", "line 81 is not UTF-8 text"]),
     "idfile that is a directory": (["--idfile", "{dir}"], {}, ["is a directory"]),
@@ -69,7 +73,7 @@ CASES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "prefix too long for a key": (
         ["--unplayed_for", "3"], {"ARCHIVER_S3_PREFIX": "p" * 1000}, ["1024 bytes"]),
     "no KALTURA_USERID": (
-        ["--unplayed_for", "3"], {"KALTURA_USERID": "<unset>"}, ["KALTURA_USERID is not set"]),
+        ["--unplayed_for", "3"], {"KALTURA_USERID": None}, ["KALTURA_USERID is not set"]),
     "no selection at all": ([], {}, ["no selection", "--all"]),
     "--all with a filter": (["--all", "--unplayed_for", "3"], {}, ["--all with --unplayed_for"]),
 }  # fmt: skip
@@ -89,7 +93,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
         "not_an_id": write_idfile(tmp_path / "typo.txt", [ids[0], "# a comment", "not an id", ids[1]]),
     }
     before: dict[str, Any] = sim.control.counters()["calls"]
-    done = run(user_env(sim, s3_server, s3_bucket, **env_changes), "s3copy", "--execute",
+    done = run(env_of(sim, s3_server, s3_bucket, **env_changes), "s3copy", "--execute",
                *(a.format(**paths) for a in argv))  # fmt: skip
     assert (done.returncode, done.stdout) == (2, ""), done.stderr[-2000:]
     (line,) = done.stderr.splitlines()

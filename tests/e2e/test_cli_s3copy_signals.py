@@ -151,7 +151,11 @@ def test_after_sigterm_no_new_transfer_starts_and_the_entries_not_begun_are_repo
     sim.control.set_faults({"download": {"hold": True}})
     env = user_env(sim, s3_server, s3_bucket, ARCHIVER_TRANSFERS="2", ARCHIVER_DRAIN="120")
     proc = subprocess.Popen(
-        [*CLI, "s3copy", "--execute"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, "s3copy", "--execute", "--all"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         while sim.control.counters()["downloads_in_flight"] < 2:  # the pytest timeout bounds the wait
