@@ -43,15 +43,23 @@ def now_s() -> int:
     return int(time.time())
 
 
+def require_kaltura(settings: Settings) -> None:
+    """ConfigError naming the first Kaltura setting a run needs that is missing (a job that writes before it
+    connects calls this first). The KS user is required, as the old tool required it: without one, the user
+    Kaltura records for every change we make would be nobody."""
+    settings.require("partner_id", "secret", "user_id")
+
+
 def kaltura_client(settings: Settings) -> KalturaClient:
     """The run's Kaltura client (one session, one pacer) from the settings; ConfigError if one is missing."""
-    settings.require("partner_id", "secret")
+    require_kaltura(settings)
     assert settings.partner_id is not None
     assert settings.secret is not None
+    assert settings.user_id is not None
     config = ClientConfig(
         partner_id=settings.partner_id,
         admin_secret=settings.secret,
-        user_id=settings.user_id or "",
+        user_id=settings.user_id,
         service_url=settings.service_url,
         ks_ttl_s=int(settings.ks_ttl_s),
         request_timeout_s=settings.kaltura_timeout_s,

@@ -20,7 +20,7 @@ from adapters.kaltura import EntryPage, FilterSpec, FlavorAsset, ListingStats, M
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
 from engine.errors import primary
 from engine.progress import Progress
-from jobs.context import RunContext, connected
+from jobs.context import RunContext, connected, require_kaltura
 from jobs.events import EventLog, RunSummary
 from jobs.options import add_filter_options, add_option, filter_spec
 from jobs.report import FORMATS, ReportWriter, Row
@@ -114,6 +114,7 @@ def flavor_rows(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> list[Row]:
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """List the selection; exit 1 if some requested ids do not exist."""
     spec = filter_spec(args)
+    require_kaltura(ctx.settings)  # before the report's header: a missing setting leaves stdout empty
     stats = ListingStats()
     started = time.monotonic()
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)

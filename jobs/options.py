@@ -2,16 +2,37 @@
 
 Every option named with an underscore (`--created_before`) also answers to dashes (`--created-before`) and
 the other way round, so the old tool's runbooks and newer habits both work.
+
+Bad input is refused here, before a job connects to anything: `filter_spec` checks every value (the whole id
+file included) and refuses selections that select nothing by construction; `require_selection` refuses a
+real run of a mutating command that names no selection (`--all` says "everything" on purpose).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
-from adapters.kaltura.filters import DEFAULT_STATUSES, KNOWN_STATUSES, MAX_PAGE_SIZE, FilterSpec
+from adapters.kaltura.filters import (
+    DEFAULT_STATUSES,
+    ENTRY_ID,
+    ENTRY_ID_EXAMPLE,
+    KNOWN_STATUSES,
+    MAX_PAGE_SIZE,
+    FilterSpec,
+    check_selection,
+)
+from adapters.kaltura.listing import check_id_file
 from engine.errors import ConfigError
+from engine.logs import get_logger
 from jobs.flags import add_option as add_option  # re-exported: the one import subcommands need for options
+
+# the options that narrow a selection (dest names); any one of them, or --all, makes a selection explicit
+SELECTING = (
+    "tag", "category", "plays", "status", "created_within", "created_before", "played_within", "unplayed_for",
+    "id", "idfile",
+)  # fmt: skip
+
+_log = get_logger("jobs.options")
 
 
 def _non_negative_int(text: str) -> int:
@@ -24,9 +45,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def add_filter_options(parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True) -> None:
-    """The selection options (docs/architecture.md, Selection), as the old tool spelled them."""
+def add_filter_options(
+    parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True, mutating: bool = False
+) -> None:
+    """The selection options (docs/architecture.md, Selection), as the old tool spelled them; `mutating` adds
+    `--all`."""
     group = parser.add_argument_group("selection")
+    if mutating:
+        add_option(group, "--all", action="store_true", dest="select_all",
+                   help="select every entry of the partner (a real run needs this or a filter)")
     add_option(group, "--tag", "-t", action="append", default=[], metavar="TAG",
                help="entries with this tag (repeatable: all of them); !TAG: entries without it")
     add_option(group, "--category", "-c", metavar="ID", help="entries in this category or its sub-categories")
@@ -96,14 +123,17 @@ def filter_spec(args: argparse.Namespace) -> FilterSpec:
         raise ConfigError(f"--max_entries {args.max_entries} is out of range: give -1 (all) or 0 and more")
     if args.shard is not None:
         raise ConfigError("--shard is not built yet: select a createdAt window with --created_* for now")
-    ids = tuple(i.strip() for i in getattr(args, "id", []) or [] if i.strip())
+    ids = _ids(getattr(args, "id", []) or [])
     idfile = getattr(args, "idfile", None)
-    if idfile is not None and not os.access(idfile, os.R_OK):
-        raise ConfigError(f"--idfile {idfile!r} cannot be read: give a file with one entry id per line")
+    if idfile is not None:
+        try:
+            check_id_file(idfile)
+        except ValueError as exc:
+            raise ConfigError(f"--idfile {idfile!r} {exc}") from None
     category = args.category.strip() if args.category else None
     if category is not None and not category.lstrip("-").isdigit():
         raise ConfigError(f"--category {args.category!r} is not a category id: give its number, e.g. -c 12")
-    return FilterSpec(
+    spec = FilterSpec(
         tags=tuple(tags),
         not_tags=tuple(not_tags),
         category=category,
@@ -119,3 +149,51 @@ def filter_spec(args: argparse.Namespace) -> FilterSpec:
         skip=(args.first_page - 1) * args.page_size,
         page_size=args.page_size,
     )
+    problem = check_selection(spec)
+    if problem is not None:
+        raise ConfigError(problem)
+    return spec
+
+
+def _ids(values: list[str]) -> tuple[str, ...]:
+    """The `--id` values, each a Kaltura entry id (in lower case, as Kaltura writes them)."""
+    ids: list[str] = []
+    for raw in values:
+        text = raw.strip()
+        if not ENTRY_ID.fullmatch(text):
+            raise ConfigError(
+                f"--id {raw!r} is not a Kaltura entry id (like {ENTRY_ID_EXAMPLE}): "
+                "give the id as Kaltura shows it"
+            )
+        ids.append(text.lower())
+    return tuple(ids)
+
+
+def selection_options(args: argparse.Namespace) -> list[str]:
+    """The selecting options given on the command line (an explicit `--status` counts)."""
+    given = []
+    for name in SELECTING:
+        value = getattr(args, name, None)
+        if value is not None and value != [] and value is not False:
+            given.append(f"--{name}")
+    return given
+
+
+def require_selection(args: argparse.Namespace, *, real: bool) -> None:
+    """Refuse a real run of a mutating command that names no selection (`--all` or a filter), and `--all`
+    given together with filters; a dry run without one only warns (it changes nothing, and is the plan)."""
+    given = selection_options(args)
+    if getattr(args, "select_all", False):
+        if given:
+            names = " ".join(given)
+            raise ConfigError(f"--all with {names}: --all selects every entry; drop it or the filters")
+        return
+    if given:
+        return
+    if real:
+        raise ConfigError(
+            "no selection: a real run would work on every entry of the partner; "
+            "give a filter (e.g. --unplayed_for 3, --id, --idfile) or --all"
+        )
+    hint = "no filter given: this dry run plans every entry of the partner; a real run needs one or --all"
+    _log.warning("selection.everything", hint=hint)

@@ -29,9 +29,9 @@ from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
 from engine.settings import byte_size, format_bytes
-from jobs.context import RunContext, connected, prove_bucket
+from jobs.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.events import EventLog
-from jobs.options import add_filter_options, add_option, filter_spec
+from jobs.options import add_filter_options, add_option, filter_spec, require_selection
 from jobs.report import FORMATS, ReportWriter
 from jobs.s3copy_act import Candidate, JobConfig, S3Copy
 from jobs.s3copy_gate import Gate
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     f"runbooks (default {DEFAULT_MAX_SIZE_KB}, about 10GB); or a size with a unit: 10GB, "
                     "9.5GiB, 500MB")  # fmt: skip
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
-    add_filter_options(parser, max_entries=-1)
+    add_filter_options(parser, max_entries=-1, mutating=True)
 
 
 def max_size_kb(text: str) -> int:
@@ -176,7 +176,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     settings = ctx.settings
     spec = filter_spec(args)
     dry_run = not is_real(args, settings)
+    require_kaltura(settings)
     config = store_config(settings)
+    require_selection(args, real=not dry_run)  # last: a dry run without one warns, once the rest is right
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
     started = time.monotonic()

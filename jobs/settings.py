@@ -32,8 +32,17 @@ from engine.settings import (
 DEFAULT_SERVICE_URL = "https://www.kaltura.com"
 
 
+# what Kaltura's docs show after the service URL; the client adds it itself, so a copy of it is cut off
+_API_PATHS = ("/api_v3/index.php", "/api_v3")
+
+
 def _url(text: str) -> str:
+    """The service URL without a trailing `/` or a copied `/api_v3[/index.php]`."""
     url = text.strip().rstrip("/")
+    for path in _API_PATHS:
+        if url.lower().endswith(path):
+            url = url[: -len(path)].rstrip("/")
+            break
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
         raise ValueError("is not an http(s) URL: set it to e.g. https://www.kaltura.com")
     return url
@@ -41,6 +50,39 @@ def _url(text: str) -> str:
 
 def _text(text: str) -> str:
     return text.strip()
+
+
+def _user_id(text: str) -> str:
+    user = text.strip()
+    if not user:
+        raise ValueError("is empty: set it to the Kaltura user id the KS is issued to (the old tool's)")
+    return user
+
+
+# The S3 naming rules are imported when a value is parsed, not with this module: importing adapters.s3 loads
+# the AWS SDK, which `--help` and runs without AWS_BUCKET (`list`, `count`) never need.
+
+
+def _bucket(text: str) -> str:
+    from adapters.s3.names import bucket_problem
+
+    bucket = text.strip()
+    problem = bucket_problem(bucket)
+    if problem is not None:
+        raise ValueError(problem)
+    return bucket
+
+
+def _s3_prefix(text: str) -> str:
+    prefix = text.strip()
+    if not prefix:  # the default: the bucket root
+        return prefix
+    from adapters.s3.names import prefix_problem
+
+    problem = prefix_problem(prefix)
+    if problem is not None:
+        raise ValueError(problem)
+    return prefix
 
 
 def _shard(text: str) -> str:
@@ -61,7 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Kaltura
     Setting("partner_id", "KALTURA_PARTNERID", None, positive_int(1), "Kaltura partner id"),
     Setting("secret", "KALTURA_SECRET", None, _text, "Kaltura admin secret (signs the KS here)", secret=True),
-    Setting("user_id", "KALTURA_USERID", None, _text, "Kaltura user id the KS is issued to"),
+    Setting("user_id", "KALTURA_USERID", None, _user_id, "Kaltura user id the KS is issued to"),
     Setting("service_url", "KALTURA_SERVICE_URL", DEFAULT_SERVICE_URL, _url, "Kaltura API base URL"),
     Setting("kaltura_rps", "ARCHIVER_KALTURA_RPS", "10", non_negative_float, _RPS_HELP,
             unit="requests/s", check=in_range(0.1, 1000)),
@@ -81,8 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
             "years used by the container scripts' selections (--unplayed_for $N_YEARS)", unit="years"),
     Setting("doit", "DOIT", "false", boolean, "make mutating commands real (a dry run otherwise)",
             own_flag=False, flag="--execute"),
-    Setting("aws_bucket", "AWS_BUCKET", None, _text, "S3 bucket of the archive (object key = entry id)"),
-    Setting("s3_prefix", "ARCHIVER_S3_PREFIX", "", _text,
+    Setting("aws_bucket", "AWS_BUCKET", None, _bucket, "S3 bucket of the archive (object key = entry id)"),
+    Setting("s3_prefix", "ARCHIVER_S3_PREFIX", "", _s3_prefix,
             "put before the entry id in object keys (empty: the bucket root, as the old tool)"),
     Setting("placeholder_video", "PLACEHOLDER_VIDEO", "placeholder_video.mp4", _text,
             "video that replaces archived originals"),

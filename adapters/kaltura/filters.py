@@ -12,10 +12,14 @@ Semantics (docs/architecture.md, Selection; the old tool's options):
 - `category`: `categoryAncestorIdIn`, the category and all its descendants.
 - `ids`: the given entries, fetched with `idIn` in chunks (see listing.py).
 "Now - N years" is calendar years (29 February becomes 28 February), in UTC.
+
+`check_selection` refuses what Kaltura could not be asked or what selects nothing by construction (years
+out of range, contradictory conditions); `entry_id_of` is what an id line or `--id` may hold.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +35,11 @@ KNOWN_STATUSES = frozenset((*ALL_STATUSES, 3))
 MEDIA_TYPE_VIDEO = 1
 MAX_PAGE_SIZE = 500
 ID_CHUNK = 100
+MAX_YEARS = 100  # the year options' range is 0..MAX_YEARS (Kaltura is younger; datetime stops at year 1)
+# partner-prefix digits, underscore, 8 base-36 characters (0_k3x9ab2q); Kaltura writes them in lower case
+ENTRY_ID = re.compile(r"[0-9]+_[0-9a-z]{8}", re.IGNORECASE | re.ASCII)  # ASCII: no K (Kelvin) for k
+ENTRY_ID_EXAMPLE = "0_k3x9ab2q"
+YEAR_OPTIONS = ("created_within", "created_before", "played_within", "unplayed_for")
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class FilterSpec:
     played_within: int | None = None
     unplayed_for: int | None = None
     ids: tuple[str, ...] = ()
-    idfile: str | None = None  # path of a file with one entry id per line (read lazily)
+    idfile: str | None = None  # a file with one entry id per line (checked whole first, then read lazily)
     media_type: int | None = MEDIA_TYPE_VIDEO
     max_entries: int = -1
     skip: int = 0  # entries to skip first: the old tool's (first_page - 1) * page_size
@@ -96,7 +105,9 @@ class FilterSpec:
 
 
 def years_ago(now: int, years: int) -> int:
-    """Unix seconds of the same UTC calendar instant `years` years before `now`."""
+    """Unix seconds of the same UTC calendar instant `years` years before `now` (0 <= years <= MAX_YEARS)."""
+    if not 0 <= years <= MAX_YEARS:
+        raise ValueError(f"{years} years is out of range: give 0 to {MAX_YEARS}")
     moment = datetime.fromtimestamp(now, UTC)
     year = moment.year - years
     try:
@@ -207,14 +218,55 @@ def accepts(spec: FilterSpec, entry: MediaEntry, *, now: int) -> bool:
     return True
 
 
+def check_selection(spec: FilterSpec) -> str | None:
+    """Why `spec` cannot be listed or selects nothing by construction, as "<problem>: <fix>"; None if fine."""
+    for name in YEAR_OPTIONS:
+        value = getattr(spec, name)
+        if value is not None and not 0 <= value <= MAX_YEARS:
+            return f"--{name} {value} is out of range: give 0 to {MAX_YEARS} years"
+    if spec.plays_below is not None and spec.plays_below < 1:
+        return "--plays 0 selects nothing (no entry has fewer than 0 plays): give 1 for never-played entries"
+    # "within N" reaches back N years, "before/unplayed for M" starts M years back: empty unless N > M
+    pairs = (
+        ("created_within", "created_before", "be created within the last {n} and more than {m} years ago"),
+        ("created_within", "unplayed_for", "be created within the last {n} and at least {m} years ago"),
+        ("played_within", "unplayed_for", "be played within the last {n} years and not for {m} years"),
+    )
+    for recent, old, what in pairs:
+        n, m = getattr(spec, recent), getattr(spec, old)
+        if n is not None and m is not None and n <= m:
+            return (
+                f"--{recent} {n} with --{old} {m} selects nothing (an entry cannot "
+                + what.format(n=n, m=m)
+                + f"): give --{recent} more than {m}, or drop one of them"
+            )
+    both = sorted({t.lower() for t in spec.tags} & {t.lower() for t in spec.not_tags})
+    if both:
+        return f"--tag {both[0]} with --tag '!{both[0]}' selects nothing: keep one of them"
+    return None
+
+
+def entry_id_of(line: str) -> str | None:
+    """The entry id a line holds (in lower case, as Kaltura writes ids), None for a blank or comment line;
+    ValueError if it holds something else. `0_k3x9ab2q  # comment` holds `0_k3x9ab2q`."""
+    text = line.split("#", 1)[0].strip()
+    if not text:
+        return None
+    if not ENTRY_ID.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"{shown!r} is not a Kaltura entry id (like {ENTRY_ID_EXAMPLE})")
+    return text.lower()
+
+
 def id_chunks(lines: Iterable[str], size: int = ID_CHUNK) -> Iterator[tuple[str, ...]]:
     """Ids (one per line; blank lines and `#` comments skipped) in `idIn`-sized chunks, in order, each id
-    once. Lazy, so an id file of any length is read a chunk at a time."""
+    once. Lazy, so an id file of any length is read a chunk at a time (the caller checks the ids: an id file
+    whole beforehand, see `adapters.kaltura.listing.check_id_file`)."""
     seen: set[str] = set()
     chunk: list[str] = []
     for line in lines:
-        entry_id = line.strip()
-        if not entry_id or entry_id.startswith("#") or entry_id in seen:
+        entry_id = line.split("#", 1)[0].strip()
+        if not entry_id or entry_id in seen:
             continue
         seen.add(entry_id)
         chunk.append(entry_id)

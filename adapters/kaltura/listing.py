@@ -18,6 +18,9 @@ How a selection is walked (docs/architecture.md, Pipeline; docs/kaltura.md, "The
   offset.
 - Id selections (`--id`, `--idfile`) are fetched with `idIn` in chunks of 100 with every status, so an id
   that does not exist is told apart from one the filter excludes; unknown ids go to `on_unknown`.
+- An id file is read twice: `check_id_file` reads it whole before the run (one line at a time, lines capped
+  at MAX_ID_LINE bytes), so a bad line stops nothing half done; the listing then reads it again lazily,
+  holding one chunk of ids and the set of ids seen (about 100 bytes per distinct id: 100 MB for 1M ids).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from KalturaClient.Plugins import Core
@@ -36,6 +40,7 @@ from adapters.kaltura.filters import (
     FilterSpec,
     accepts,
     created_window,
+    entry_id_of,
     id_chunks,
     media_filter,
     server_filter_for_ids,
@@ -45,6 +50,8 @@ from engine.errors import FatalError
 from engine.logs import get_logger
 
 MAX_MATCHES = 10_000
+MAX_ID_LINE = 4096  # bytes: an id line is ~12; a longer one is no id list (and a binary file is one line)
+_ID_FILE_FIX = "one entry id per line"
 _SECOND_PASSES = 3
 
 _log = get_logger("adapters.kaltura.listing")
@@ -186,11 +193,56 @@ def _check_order(rows: Sequence[MediaEntry], cursor: int | None) -> None:
         previous = entry.created_at
 
 
+def id_file_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of an id file, read as UTF-8 one line at a time; ValueError saying
+    "<what is wrong>: <fix>" for a file that is no id list (a directory, binary, not UTF-8, a huge line)."""
+    fix = _ID_FILE_FIX
+    if Path(path).is_dir():
+        raise ValueError(f"is a directory: give a file with {fix}")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the with below; opening may fail on its own)
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror}): give a readable file with {fix}") from None
+    with handle:
+        number = 0
+        while raw := handle.readline(MAX_ID_LINE + 1):
+            number += 1
+            if len(raw) > MAX_ID_LINE:
+                raise ValueError(f"line {number} is longer than {MAX_ID_LINE} bytes: give {fix}")
+            if b"\0" in raw:
+                raise ValueError(f"line {number} holds a NUL byte (binary or UTF-16): give UTF-8 text, {fix}")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"line {number} is not UTF-8 text: save the file as UTF-8, {fix}") from None
+            yield number, text.removeprefix("\ufeff") if number == 1 else text
+
+
+def check_id_file(path: str) -> int:
+    """Read the whole id file once, before anything is done with it: how many id lines it has; ValueError
+    ("<line and problem>: <fix>") at the first line that is not an entry id, a comment or blank."""
+    ids = 0
+    for number, text in id_file_lines(path):
+        try:
+            entry_id = entry_id_of(text)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {exc}: give {_ID_FILE_FIX} (# starts a comment)") from None
+        ids += entry_id is not None
+    if not ids:
+        raise ValueError(f"holds no entry id: give a file with {_ID_FILE_FIX}")
+    return ids
+
+
 def _id_lines(spec: FilterSpec) -> Iterator[str]:
     yield from spec.ids
     if spec.idfile is not None:
-        with open(spec.idfile, encoding="utf-8") as lines:
-            yield from lines
+        try:
+            for _, text in id_file_lines(spec.idfile):
+                entry_id = entry_id_of(text)
+                if entry_id is not None:
+                    yield entry_id
+        except ValueError as exc:  # it passed check_id_file at the start of the run
+            raise FatalError(f"--idfile {spec.idfile!r} changed during the run: {exc}") from None
 
 
 async def list_pages(

@@ -36,6 +36,7 @@ from adapters.s3.multipart import (
     TimeLeft,
     open_writer,
 )
+from adapters.s3.names import bucket_problem, prefix_problem
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult, check_storage_class
 from engine.deadlines import deadline
 from engine.errors import ItemFailedError, RetryableError
@@ -82,6 +83,12 @@ class StoreConfig:
     def __post_init__(self) -> None:
         if not self.bucket:
             raise ValueError("no bucket: set AWS_BUCKET")
+        for what, value, problem in (
+            ("bucket", self.bucket, bucket_problem(self.bucket)),
+            ("prefix", self.prefix, prefix_problem(self.prefix)),
+        ):
+            if problem is not None:
+                raise ValueError(f"{what} {value!r} {problem}")
         object.__setattr__(self, "storage_class", check_storage_class(self.storage_class))
         object.__setattr__(self, "checksum_algorithm", check_algorithm(self.checksum_algorithm))
         if self.parts_in_flight < 1:

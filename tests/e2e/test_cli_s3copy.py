@@ -65,7 +65,7 @@ def test_doit_true_or_the_legacy_flag_makes_it_real_like_the_old_tool(
     kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, doit: str, argv: tuple[str, ...]
 ) -> None:
     sim = kaltura_sim_factory(entries=6, seed=22, size_mb=1)
-    done = s3copy(user_env(sim, s3_server, s3_bucket, DOIT=doit), *argv)
+    done = s3copy(user_env(sim, s3_server, s3_bucket, DOIT=doit), *argv, "--all")
     assert done.returncode == 0, done.stderr[-2000:]
     _, summary = tsv(done.stdout)
     assert summary.get("archived", 0) == len(objects(s3_server, s3_bucket)) > 0

@@ -51,7 +51,7 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         env = user_env(sim, s3_server, s3_bucket, AWS_ENDPOINT_URL=proxy.endpoint_url, ARCHIVER_TRANSFERS="6")
         first = await asyncio.create_subprocess_exec(
-            *CLI, "s3copy", "--execute", env=env,
+            *CLI, "s3copy", "--execute", "--all", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -76,7 +76,7 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
         before = completed(proxy)
 
         second = await asyncio.create_subprocess_exec(
-            *CLI, "s3copy", "--execute", env=env,
+            *CLI, "s3copy", "--execute", "--all", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(150):

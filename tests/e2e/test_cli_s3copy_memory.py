@@ -40,7 +40,7 @@ def test_peak_rss_of_a_real_run_stays_within_the_memory_budget_plus_the_dry_run_
 
     baseline = measure([*CLI, "s3copy"], env=env, cwd=cwd, timeout_s=150)
     assert baseline.exit_code == 0, baseline.stderr_tail
-    real = measure([*CLI, "s3copy", "--execute"], env=env, cwd=cwd, timeout_s=150)
+    real = measure([*CLI, "s3copy", "--execute", "--all"], env=env, cwd=cwd, timeout_s=150)
     assert real.exit_code == 0, real.stderr_tail
     _, summary = tsv(real.stdout)
     assert summary.get("archived", 0) >= 4  # enough originals for every transfer to hold its part

@@ -27,7 +27,7 @@ DONE = {"archived", "tagged", "unchanged"}  # the outcomes of an entry archived 
 
 async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *CLI, "s3copy", "--execute", env=env,
+        *CLI, "s3copy", "--execute", "--all", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 

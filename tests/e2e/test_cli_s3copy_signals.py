@@ -43,7 +43,11 @@ def start_mid_transfer(env: dict[str, str], server: S3Server, bucket: str) -> su
     """`s3copy --execute` started and running until S3 holds one of its multipart uploads open (an original
     on its way); the pytest timeout bounds the wait."""
     proc = subprocess.Popen(
-        [*CLI, "s3copy", "--execute"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, "s3copy", "--execute", "--all"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         while not open_uploads(server, bucket):
@@ -126,7 +130,7 @@ def test_two_sigints_cancel_at_once_exit_130_and_a_second_run_converges(
     assert_every_new_tag_has_its_proven_object(sim, s3_server, s3_bucket, before)
 
     sim.control.set_faults({"download": {"mbps": 0}})  # the second run at full speed
-    again = s3copy(env, "--execute")
+    again = s3copy(env, "--execute", "--all")
     assert again.returncode == 0, again.stderr[-3000:]
     rows, _ = tsv(again.stdout)
     done = {r["entry_id"] for r in rows if r["outcome"] in ("archived", "tagged", "unchanged")}
@@ -147,7 +151,11 @@ def test_after_sigterm_no_new_transfer_starts_and_the_entries_not_begun_are_repo
     sim.control.set_faults({"download": {"hold": True}})
     env = user_env(sim, s3_server, s3_bucket, ARCHIVER_TRANSFERS="2", ARCHIVER_DRAIN="120")
     proc = subprocess.Popen(
-        [*CLI, "s3copy", "--execute"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, "s3copy", "--execute", "--all"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         while sim.control.counters()["downloads_in_flight"] < 2:  # the pytest timeout bounds the wait

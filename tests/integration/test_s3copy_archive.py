@@ -72,7 +72,7 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         point_aws_at(monkeypatch, proxy.endpoint_url)
         env = sim_env(sim, s3_bucket)
-        first = await run_s3copy(env, "--execute")
+        first = await run_s3copy(env, "--execute", "--all")
         assert first.code == 0, first.stderr[-2000:]
         expected = archivable(sim)
         assert set(first.by_outcome("archived")) == expected
@@ -90,7 +90,7 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
         before = objects(s3_server, s3_bucket)
         writes_before = writes(proxy)
         sim.control.reset_counters()
-        second = await run_s3copy(env, "--execute")
+        second = await run_s3copy(env, "--execute", "--all")
         assert second.code == 0
         assert set(second.by_outcome("unchanged")) == expected
         assert writes(proxy) == writes_before  # no PUT, part, completion or tag write in S3
@@ -104,7 +104,7 @@ async def test_kaltura_requests_per_archived_entry_stay_at_two_or_fewer(
     sim = kaltura_sim_factory(entries=150, seed=8, size_mb=0.2)
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     sim.control.reset_counters()
-    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_TRANSFERS="8"), "--execute")
+    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_TRANSFERS="8"), "--execute", "--all")
     assert run.code == 0
     archived = len(run.by_outcome("archived"))
     assert archived > 100
@@ -119,14 +119,14 @@ async def test_an_original_replaced_after_archiving_is_a_conflict_never_overwrit
     sim.control.set_faults({"conversion": {"delay_s": 0}})
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     env = sim_env(sim, s3_bucket)
-    first = await run_s3copy(env, "--execute")
+    first = await run_s3copy(env, "--execute", "--all")
     victim = first.by_outcome("archived")[0]
     old = objects(s3_server, s3_bucket)[victim]
     await update_content(sim, victim)
     source = original(sim_entries(sim)[victim])
     assert source["version"] != "1"  # same flavor id, new content
 
-    second = await run_s3copy(env, "--execute")
+    second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 1
     assert second.outcomes()[victim] == "conflict"
     (row,) = [r for r in second.rows if r["entry_id"] == victim]
@@ -145,7 +145,7 @@ async def test_archiving_over_https_proves_every_copy(
     s3_server_https.create_bucket("https-archive")
     sim = kaltura_sim_factory(entries=8, seed=4, size_mb=11)
     point_aws_at(monkeypatch, s3_server_https.endpoint_url, s3_server_https.verify)
-    run = await run_s3copy(sim_env(sim, "https-archive"), "--execute")
+    run = await run_s3copy(sim_env(sim, "https-archive"), "--execute", "--all")
     assert run.code == 0, run.stderr[-2000:]
     entries = sim_entries(sim)
     archived = run.by_outcome("archived")
@@ -164,7 +164,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         point_aws_at(monkeypatch, proxy.endpoint_url)
         env = sim_env(sim, s3_bucket)
-        first = await run_s3copy(env, "--execute")
+        first = await run_s3copy(env, "--execute", "--all")
         victim, other = first.by_outcome("archived")[:2]
         client = s3_client(s3_server)
         client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
@@ -177,7 +177,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
         sim.control.patch_entry(other, tags="lecture")
         uploads_before = writes(proxy) - proxy.counters()["requests"].get("PutObjectTagging", 0)
 
-        second = await run_s3copy(env, "--execute")
+        second = await run_s3copy(env, "--execute", "--all")
         assert second.outcomes()[victim] == "archived"
         assert second.outcomes()[other] == "conflict"
         assert second.code == 1
@@ -196,7 +196,7 @@ async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the
     """The operator raised ARCHIVER_PART_SIZE between the run that lost a record and the next one: the object
     is digested as it was uploaded (S3 tells part 1's size), not as today's setting would cut it."""
     sim = kaltura_sim_factory(entries=12, seed=6, size_mb=14)
-    first = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="5MiB"), "--execute")
+    first = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="5MiB"), "--execute", "--all")
     client = s3_client(s3_server)
     archived = first.by_outcome("archived")
     sizes = {e: client.head_object(Bucket=s3_bucket, Key=e)["ContentLength"] for e in archived}
@@ -204,7 +204,7 @@ async def test_a_lost_record_is_re_proven_in_the_objects_own_part_size_after_the
     client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
     sim.control.patch_entry(victim, tags="lecture")  # ... and before the Kaltura tag
 
-    second = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="6MiB"), "--execute")
+    second = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE="6MiB"), "--execute", "--all")
     assert second.outcomes()[victim] == "archived", second.rows
     assert second.code == 0
     entries = sim_entries(sim)
@@ -225,7 +225,7 @@ async def test_copies_in_an_archive_class_are_proven_and_a_second_run_changes_no
     expected = archivable(sim)
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     env = sim_env(sim, s3_bucket, ARCHIVER_STORAGE_CLASS=storage_class)
-    first = await run_s3copy(env, "--execute")
+    first = await run_s3copy(env, "--execute", "--all")
     assert first.code == 0, first.rows
     assert set(first.by_outcome("archived")) == expected
     client = s3_client(s3_server)
@@ -233,7 +233,7 @@ async def test_copies_in_an_archive_class_are_proven_and_a_second_run_changes_no
     for entry_id in expected:
         assert client.head_object(Bucket=s3_bucket, Key=entry_id)["StorageClass"] == storage_class
         assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
-    second = await run_s3copy(env, "--execute")
+    second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 0, second.rows
     assert set(second.by_outcome("unchanged")) == expected
     assert not second.entry_events("s3.tags_unreadable")

@@ -50,7 +50,7 @@ async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge
         proxy.set_plan(slowdown_rate=0.1, reset_rate=0.1, operations=["UploadPart", "PutObject"])
         point_aws_at(monkeypatch, proxy.endpoint_url)
         env = sim_env(sim, s3_bucket, ARCHIVER_KALTURA_RPS="200", ARCHIVER_KALTURA_RETRY_BUDGET="60")
-        faulty = await run_s3copy(env, "--execute")
+        faulty = await run_s3copy(env, "--execute", "--all")
 
         fired = sim.control.counters()["faults"]
         assert any(k.endswith("truncate") for k in fired), fired
@@ -76,7 +76,7 @@ async def test_faults_everywhere_end_in_proven_archives_or_reasons_then_converge
 
         proxy.set_plan(slowdown_rate=0.0, reset_rate=0.0)
         sim.control.set_faults({"reset": True})
-        clean = await run_s3copy(env, "--execute")
+        clean = await run_s3copy(env, "--execute", "--all")
         assert clean.code == 0, [r for r in clean.rows if r["outcome"] == "failed"]
         done = (
             set(clean.by_outcome("archived"))
@@ -102,7 +102,7 @@ async def test_a_record_write_that_keeps_failing_fails_the_entry_once_then_the_n
         point_aws_at(monkeypatch, proxy.endpoint_url)
         proxy.set_plan(slowdown_rate=1.0, operations=["PutObjectTagging"])
         env = sim_env(sim, s3_bucket)
-        failing = await run_s3copy(env, "--execute")
+        failing = await run_s3copy(env, "--execute", "--all")
         multipart = {r["entry_id"] for r in failing.rows if "proof record" in r["reason"]}
         assert multipart, failing.rows  # entries over the part size went up in parts, and their record failed
         for entry_id in multipart:
@@ -114,7 +114,7 @@ async def test_a_record_write_that_keeps_failing_fails_the_entry_once_then_the_n
         assert not any("archived_to_s3" in entries[e]["tags"] for e in multipart)
 
         proxy.set_plan(slowdown_rate=0.0)
-        again = await run_s3copy(env, "--execute")
+        again = await run_s3copy(env, "--execute", "--all")
     assert again.code == 0, again.rows
     assert {r["entry_id"] for r in again.rows if r["outcome"] == "archived"} >= multipart
     entries = sim_entries(sim)
@@ -168,7 +168,7 @@ async def test_heads_without_a_tag_count_read_the_record_from_the_tags(
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
         point_aws_at(monkeypatch, proxy.endpoint_url)
         proxy.set_plan(hide_headers=["x-amz-tagging-count"], operations=[])
-        first = await run_s3copy(env, "--execute")
+        first = await run_s3copy(env, "--execute", "--all")
         assert first.code == 0, first.rows
         assert set(first.by_outcome("archived")) == expected
         multipart = proxy.requests["CreateMultipartUpload"]
@@ -180,7 +180,7 @@ async def test_heads_without_a_tag_count_read_the_record_from_the_tags(
         assert "TagCount" not in head
 
         proxy.requests.clear()
-        second = await run_s3copy(env, "--execute")
+        second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 0, second.rows
     assert set(second.by_outcome("unchanged")) == expected
     assert not {"PutObject", "CreateMultipartUpload", "PutObjectTagging"} & set(proxy.requests)

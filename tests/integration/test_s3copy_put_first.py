@@ -48,7 +48,7 @@ async def test_small_copies_are_put_with_no_head_first(
     kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = kaltura_sim_factory(entries=12, seed=11, size_mb=1)
-    run, requests = await counted_run(sim, s3_server, s3_bucket, monkeypatch, "--execute")
+    run, requests = await counted_run(sim, s3_server, s3_bucket, monkeypatch, "--execute", "--all")
     archived = run.by_outcome("archived")
     assert run.code == 0, run.stderr[-2000:]
     assert archived
@@ -80,12 +80,12 @@ async def test_our_copy_of_an_untagged_entry_is_kept_proven_and_tagged_not_repla
     sim = kaltura_sim_factory(entries=12, seed=11, size_mb=1)
     point_aws_at(monkeypatch, s3_server.endpoint_url)
     env = sim_env(sim, s3_bucket, **SMALL)
-    first = await run_s3copy(env, "--execute")
+    first = await run_s3copy(env, "--execute", "--all")
     victim = first.by_outcome("archived")[0]
     untag(sim, victim)
     before = objects(s3_server, s3_bucket)
 
-    second = await run_s3copy(env, "--execute")
+    second = await run_s3copy(env, "--execute", "--all")
     assert second.code == 0, second.stderr[-2000:]
     assert second.outcomes()[victim] in ("archived", "tagged")
     assert objects(s3_server, s3_bucket) == before  # same ETag, same LastModified: not written again
@@ -119,7 +119,7 @@ async def test_an_object_already_under_the_key_of_an_untagged_entry_is_never_rep
     s3_client(s3_server).put_object(Bucket=s3_bucket, Key=victim, Body=b"o" * size, Metadata=metadata)
     before = objects(s3_server, s3_bucket)[victim]
 
-    run = await run_s3copy(env, "--execute")
+    run = await run_s3copy(env, "--execute", "--all")
     (row,) = [r for r in run.rows if r["entry_id"] == victim]
     assert row["outcome"] == outcome, row
     assert reason in row["reason"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from adapters.kaltura.filters import (
     ALL_STATUSES,
     FilterSpec,
     accepts,
     created_window,
+    entry_id_of,
     id_chunks,
     media_filter,
     years_ago,
@@ -99,11 +102,24 @@ def test_id_selection_checks_status_type_and_window_itself() -> None:
 
 
 def test_id_chunks_are_at_most_100_unique_ids_in_order() -> None:
-    lines = [f"0_{i:04d}\n" for i in range(250)] + ["\n", "# comment\n", "0_0000\n"]
+    lines = [f"0_{i:08d}\n" for i in range(250)] + ["\n", "# comment\n", "0_00000000 # again\n"]
     chunks = list(id_chunks(lines))
     assert [len(c) for c in chunks] == [100, 100, 50]
-    assert chunks[0][0] == "0_0000"
-    assert chunks[2][-1] == "0_0249"
+    assert chunks[0][0] == "0_00000000"
+    assert chunks[2][-1] == "0_00000249"
+
+
+def test_an_id_line_may_end_in_a_comment_and_is_lower_cased() -> None:
+    assert entry_id_of("  1_K3X9AB2Q   # the lecture of May\r\n") == "1_k3x9ab2q"
+    assert entry_id_of("# 0_k3x9ab2q\n") is None
+    with pytest.raises(ValueError, match="'0_k3x9ab2q 0_k3x9ab2r' is not a Kaltura entry id"):
+        entry_id_of("0_k3x9ab2q 0_k3x9ab2r")
+
+
+@pytest.mark.parametrize("years", [-1, 101, 99999999999])
+def test_years_ago_refuses_years_out_of_range(years: int) -> None:
+    with pytest.raises(ValueError, match="out of range: give 0 to 100"):
+        years_ago(NOW, years)
 
 
 def test_describe_names_every_condition() -> None:

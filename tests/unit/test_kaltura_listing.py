@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from KalturaClient.Plugins import Core
@@ -108,6 +109,29 @@ async def test_unknown_ids_are_reported_and_non_ready_ones_listed() -> None:
     listed = [e.id async for e in list_entries(catalog, spec, run_start=RUN_START, on_unknown=unknown.append)]
     assert listed == ["0_pending", "0_ready"]  # in the order given; 6 (BLOCKED) is not a default status
     assert unknown == ["0_nope"]
+
+
+async def test_an_idfile_is_listed_in_lower_case_with_comments_cut_off(tmp_path: Path) -> None:
+    catalog = MemoryCatalog([make("0_aaaaaaaa", 10), make("0_bbbbbbbb", 11)])
+    idfile = tmp_path / "ids.txt"
+    idfile.write_text("0_BBBBBBBB  # the second\n# none\n\n0_aaaaaaaa\n0_bbbbbbbb\n", encoding="utf-8")
+    listed = [e.id async for e in list_entries(catalog, FilterSpec(idfile=str(idfile)), run_start=RUN_START)]
+    assert listed == ["0_bbbbbbbb", "0_aaaaaaaa"]
+
+
+async def test_an_idfile_spoilt_after_its_check_stops_the_listing_as_fatal(tmp_path: Path) -> None:
+    catalog = MemoryCatalog([make(f"0_{i:08d}", 10 + i) for i in range(150)])
+    idfile = tmp_path / "ids.txt"
+    idfile.write_bytes("".join(f"0_{i:08d}\n" for i in range(150)).encode() + b"\xff\n")
+    listed: list[str] = []
+
+    async def walk() -> None:
+        async for entry in list_entries(catalog, FilterSpec(idfile=str(idfile)), run_start=RUN_START):
+            listed.append(entry.id)
+
+    with pytest.raises(FatalError, match=r"--idfile '.*' changed during the run: line 151 is not UTF-8 text"):
+        await walk()
+    assert len(listed) == 100  # the first idIn chunk, read before the bad line
 
 
 async def test_count_is_one_call_when_the_filter_is_all_server_side() -> None:
