@@ -108,7 +108,17 @@ def _sentence(setting: Setting, where: str, raw: Any, reason: str) -> str:
         if text:
             reason = reason.replace(text, REDACTED)
         return f"{where} (value hidden) {reason}"
-    return f"{where}={raw!r} {reason}"
+    return f"{where}={shortened(raw)} {reason}"
+
+
+def shortened(value: Any, limit: int = 80) -> str:
+    """`value`'s repr, its middle cut out when longer than `limit` characters, so a message stays one short
+    line whatever was typed."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]}...{text[-half:]} ({len(str(value))} characters)"
 
 
 def require(settings: Sequence[Setting], values: Mapping[str, Any], *names: str) -> None:

@@ -264,3 +264,19 @@ def test_require_of_a_setting_without_an_option_names_only_its_environment_varia
     with pytest.raises(ConfigError) as caught:
         require([ENV_ONLY], {"shards": None}, "shards")
     assert str(caught.value) == "SHARDS is not set: set SHARDS (windows)"
+
+
+def test_a_very_long_bad_value_is_shortened_in_the_message() -> None:
+    """One line stays short whatever was typed: the middle of a long value is cut out."""
+    setting = Setting("prefix", "ARCHIVER_S3_PREFIX", "", _refuse_all, "key prefix")
+    with pytest.raises(ConfigError) as caught:
+        resolve([setting], {}, {"ARCHIVER_S3_PREFIX": "p" * 1100 + "/"})
+    message = str(caught.value)
+    assert len(message) < 200
+    assert message.startswith("ARCHIVER_S3_PREFIX='ppppp")
+    assert message.endswith("pppp/' (1101 characters) is refused")
+    assert "ppp...ppp" in message
+
+
+def _refuse_all(text: str) -> str:
+    raise ValueError("is refused")
