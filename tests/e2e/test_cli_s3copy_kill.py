@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from collections.abc import Awaitable
 from typing import Any
 
 from testbed.s3 import S3Server
@@ -22,25 +23,27 @@ from tests.integration.test_s3copy_harness import (
 
 ENTRIES = 50
 SIZE_MB = 24  # 5 parts of 5 MiB each, 1.2 GB in all
+TRANSFERS = 6
+COMPLETED_FIRST = 8  # objects the first run completes before its completions are held
 COMPLETIONS = ("CompleteMultipartUpload", "PutObject")
 
 
 def completed(proxy: S3FaultProxy) -> int:
+    """The completions the proxy has received (held ones included)."""
     requests = proxy.counters()["requests"]
     return sum(requests.get(op, 0) for op in COMPLETIONS)
 
 
-async def settled_objects(server: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
-    """The bucket's objects once S3 has finished what the killed process had sent (a completion in flight
-    may still land after the kill): the same listing twice, half a second apart."""
-    previous = objects(server, bucket)
-    for _ in range(20):
-        await asyncio.sleep(0.5)
-        current = objects(server, bucket)
-        if current == previous:
-            return current
-        previous = current
-    return previous
+async def unless_ended(process: asyncio.subprocess.Process, wait: Awaitable[None], what: str) -> None:
+    """Await `wait`; AssertionError naming `what` if `process` ends first."""
+    waiting = asyncio.ensure_future(wait)
+    ended = asyncio.ensure_future(process.wait())
+    await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        raise AssertionError(f"the run ended (exit {process.returncode}) before {what}")
+    ended.cancel()
+    waiting.result()
 
 
 async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
@@ -48,31 +51,40 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
 ) -> None:
     sim = kaltura_sim_factory(entries=ENTRIES, seed=31, size_mb=SIZE_MB)
     expected = archivable(sim)
+    # the held completions of every transfer, after those let through, leave entries for the second run
+    assert len(expected) > COMPLETED_FIRST + 2 * TRANSFERS
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
-        env = user_env(sim, s3_server, s3_bucket, AWS_ENDPOINT_URL=proxy.endpoint_url, ARCHIVER_TRANSFERS="6")
+        env = user_env(
+            sim, s3_server, s3_bucket, AWS_ENDPOINT_URL=proxy.endpoint_url, ARCHIVER_TRANSFERS=str(TRANSFERS)
+        )
         first = await asyncio.create_subprocess_exec(
             *CLI, "s3copy", "--execute", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            async with asyncio.timeout(120):
-                # kill once some objects are complete and parts of others are on their way (an upload is open:
-                # transfers waiting for Kaltura between entries can leave none for a moment)
-                while (
-                    completed(proxy) < 8
-                    or proxy.counters()["requests"].get("UploadPart", 0) < 60
-                    or not open_uploads(s3_server, s3_bucket)
-                ):
-                    assert first.returncode is None, "the run ended before it could be killed"
-                    await asyncio.sleep(0.05)
+            # some objects complete; then each completion is held, so every transfer ends up waiting on
+            # one with all its parts sent: the run is frozen with that many uploads open when it is killed
+            some_done = proxy.until(
+                lambda p: sum(p.answered[op] for op in COMPLETIONS) >= COMPLETED_FIRST, "objects completed"
+            )
+            await unless_ended(first, some_done, "it completed some objects")
+            proxy.set_plan(hold=True, operations=COMPLETIONS)
+            frozen = proxy.until(lambda p: len(p.held) == TRANSFERS, "a completion held for each transfer")
+            await unless_ended(first, frozen, "each transfer was waiting on its completion")
         finally:
             first.send_signal(signal.SIGKILL)
             await first.wait()
         assert first.returncode == -signal.SIGKILL
+        # the held completions die with the run (S3 never sees them); every other call it made has ended
+        held_keys = {call.key.split("/", 1)[1] for call in proxy.held}
+        proxy.release(forward=False)
+        await proxy.until(lambda p: p.in_flight == 0, "the killed run's calls ended")
+        proxy.set_plan(hold=False)
 
-        survivors = await settled_objects(s3_server, s3_bucket)
+        survivors = objects(s3_server, s3_bucket)
         assert 0 < len(survivors) < len(expected)
         left_open = set(open_uploads(s3_server, s3_bucket))
+        assert left_open == held_keys  # the uploads the kill left open: those waiting on their completion
         before = completed(proxy)
 
         second = await asyncio.create_subprocess_exec(
