@@ -4,15 +4,12 @@ process and moto: the dry-run plan first, then `--execute`; every archived objec
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
+from tests.e2e.s3copy_runs import s3copy, tsv, user_env
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
     objects,
@@ -20,41 +17,6 @@ from tests.integration.test_s3copy_harness import (
     served_sizes,
     sim_entries,
 )
-
-CLI = [sys.executable, "-m", "jobs.cli"]
-
-
-def user_env(sim: SimProcess, s3: S3Server, bucket: str, **extra: str) -> dict[str, str]:
-    """What a user exports: the old tool's variables, the service URL, the bucket, the AWS chain."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALTURA_", "ARCHIVER_", "AWS_", "DOIT"))}
-    env.update(
-        KALTURA_PARTNERID=str(sim.partner_id),
-        KALTURA_SECRET=sim.admin_secret,
-        KALTURA_USERID=sim.user_id,
-        KALTURA_SERVICE_URL=sim.service_url,
-        AWS_BUCKET=bucket,
-        ARCHIVER_PART_SIZE="5MiB",
-        **s3.client_env(),
-    )
-    env.update(extra)
-    return env
-
-
-def s3copy(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "s3copy", *argv], env=env, capture_output=True, text=True, timeout=150, check=False
-    )
-
-
-def tsv(stdout: str) -> tuple[list[dict[str, str]], dict[str, int]]:
-    """The report rows and the #SUMMARY counts."""
-    lines = stdout.splitlines()
-    header = lines[0].split("\t")
-    rows = [
-        dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:] if not line.startswith("#")
-    ]
-    summary = {p[1]: int(p[2]) for p in (line.split("\t") for line in lines if line.startswith("#SUMMARY"))}
-    return rows, summary
 
 
 def test_s3copy_unplayed_for_3_plans_then_execute_archives_the_originals(

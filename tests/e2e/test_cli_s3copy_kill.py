@@ -4,14 +4,12 @@ converges, leaves no multipart upload open, and overwrites nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-from collections.abc import Awaitable
 from typing import Any
 
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
-from tests.e2e.test_cli_s3copy import CLI, tsv, user_env
+from tests.e2e.s3copy_runs import CLI, events, finish, start, tsv, unless_ended, user_env
 from tests.integration.test_s3copy_archive import archivable
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
@@ -32,18 +30,6 @@ def completed(proxy: S3FaultProxy) -> int:
     """The completions the proxy has received (held ones included)."""
     requests = proxy.counters()["requests"]
     return sum(requests.get(op, 0) for op in COMPLETIONS)
-
-
-async def unless_ended(process: asyncio.subprocess.Process, wait: Awaitable[None], what: str) -> None:
-    """Await `wait`; AssertionError naming `what` if `process` ends first."""
-    waiting = asyncio.ensure_future(wait)
-    ended = asyncio.ensure_future(process.wait())
-    await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
-    if not waiting.done():
-        waiting.cancel()
-        raise AssertionError(f"the run ended (exit {process.returncode}) before {what}")
-    ended.cancel()
-    waiting.result()
 
 
 async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
@@ -87,15 +73,10 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
         assert left_open == held_keys  # the uploads the kill left open: those waiting on their completion
         before = completed(proxy)
 
-        second = await asyncio.create_subprocess_exec(
-            *CLI, "s3copy", "--execute", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        async with asyncio.timeout(150):
-            out, err = await second.communicate()
-        assert second.returncode == 0, err.decode()[-3000:]
+        code, out, err = await finish(await start(env))
+        assert code == 0, err[-3000:]
 
-    rows, _ = tsv(out.decode())
+    rows, _ = tsv(out)
     outcomes = {r["entry_id"]: r["outcome"] for r in rows}
     assert {e for e, o in outcomes.items() if o in ("archived", "tagged", "unchanged")} == expected
     after = objects(s3_server, s3_bucket)
@@ -108,7 +89,6 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
     for entry_id in expected:
         assert "archived_to_s3" in entries[entry_id]["tags"]
         assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
-    events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
-    aborted = {e["entry_id"] for e in events if e["event"] == "entry.stale_upload_aborted"}
+    aborted = {e["entry_id"] for e in events(err) if e["event"] == "entry.stale_upload_aborted"}
     assert left_open  # the kill did leave uploads behind...
     assert aborted == left_open  # ...and the second run aborted each of them before its entry's copy

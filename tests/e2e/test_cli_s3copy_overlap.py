@@ -9,13 +9,11 @@ so its uploads are open, whatever the machine's speed, until the second run has 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable
 from typing import Any
 
 from testbed.s3 import S3Server
 from testbed.s3_faults import FaultPlan, S3FaultProxy
-from tests.e2e.test_cli_s3copy import CLI, tsv, user_env
+from tests.e2e.s3copy_runs import events, finish, start, tsv, unless_ended, user_env
 from tests.integration.test_s3copy_archive import archivable
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
@@ -32,34 +30,12 @@ TRANSFERS = 3
 DONE = {"archived", "tagged", "unchanged"}  # the outcomes of an entry archived by this run or before
 
 
-async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        *CLI, "s3copy", "--execute", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def finish(process: asyncio.subprocess.Process) -> tuple[int, dict[str, dict[str, str]], list[Any]]:
+async def finished(process: asyncio.subprocess.Process) -> tuple[int, dict[str, dict[str, str]], list[Any]]:
     """Exit code, report rows by entry, log events."""
-    async with asyncio.timeout(150):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    assert "Traceback" not in err.decode(), err.decode()[-3000:]
-    rows, _ = tsv(out.decode())
-    events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
-    return process.returncode, {r["entry_id"]: r for r in rows}, events
-
-
-async def unless_ended(process: asyncio.subprocess.Process, wait: Awaitable[None], what: str) -> None:
-    """Await `wait`; AssertionError naming `what` if `process` ends first."""
-    waiting = asyncio.ensure_future(wait)
-    ended = asyncio.ensure_future(process.wait())
-    await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
-    if not waiting.done():
-        waiting.cancel()
-        raise AssertionError(f"the run ended (exit {process.returncode}) before {what}")
-    ended.cancel()
-    waiting.result()
+    code, out, err = await finish(process)
+    assert "Traceback" not in err, err[-3000:]
+    rows, _ = tsv(out)
+    return code, {r["entry_id"]: r for r in rows}, events(err)
 
 
 def upload_ids(server: S3Server, bucket: str) -> set[str]:
@@ -103,7 +79,7 @@ async def test_two_overlapping_runs_both_archive_everything_and_a_third_run_chan
             assert not stale & upload_ids(s3_server, s3_bucket)
             first_s3.set_plan(hold=False)
             first_s3.release()  # the held parts go on, to uploads that are gone
-            both = await asyncio.gather(finish(first), finish(second))
+            both = await asyncio.gather(finished(first), finished(second))
         except BaseException:
             for process in (first, second):
                 if process is not None and process.returncode is None:
@@ -136,7 +112,7 @@ async def test_two_overlapping_runs_both_archive_everything_and_a_third_run_chan
     assert open_uploads(s3_server, s3_bucket) == []  # each upload was completed or aborted
 
     third = await start(env)
-    code_c, rows_c, _ = await finish(third)
+    code_c, rows_c, _ = await finished(third)
     assert code_c == 0
     assert {rows_c[e]["outcome"] for e in expected} == {"unchanged"}
     assert objects(s3_server, s3_bucket) == after_two  # nothing written again
