@@ -1,6 +1,8 @@
 """A fault-injecting reverse proxy for S3: answers `503 SlowDown`, resets the connection, loses an answer,
 answers `200 OK` with an error in the body or `409 ConditionalRequestConflict`, on chosen calls; and can hide
-response headers (S3 leaves `x-amz-tagging-count` out for a caller that may not read tags).
+response headers (S3 leaves `x-amz-tagging-count` out for a caller that may not read tags); and can hold
+chosen calls at the door until a test releases them, so a test stops a client at a known point (a part on its
+way, a completion not yet sent) instead of racing it.
 
 `async with S3FaultProxy(upstream_url) as proxy:` serves on 127.0.0.1 (a free port) and forwards every
 request to the upstream S3 (moto), streaming bodies both ways. Headers pass unchanged (`Host` included, so a
@@ -10,9 +12,15 @@ UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random dra
 
 Control, under `/__faults` (no bucket name can start with `_`):
 `POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
-"error200_next": 0, "conflict_next": 0, "operations": ["UploadPart"], "hide_headers": [], "seed": 1}` replaces
-the plan; `GET /__faults` shows it;
-`GET /__faults/counters` gives requests by operation and faults by kind.
+"error200_next": 0, "conflict_next": 0, "hold": false, "operations": ["UploadPart"], "hide_headers": [],
+"seed": 1}` replaces the plan; `GET /__faults` shows it;
+`GET /__faults/counters` gives requests by operation and faults by kind;
+`GET /__faults/held` lists the calls held (operation, key, upload id); `POST /__faults/release
+{"forward": true}` lets them go on to S3 (`false`: their connections are reset and S3 never sees them); the
+plan's `hold` still holds the calls that come after.
+
+In a test, `await proxy.until(predicate, what)` waits, with no polling, until `predicate(proxy)` holds: it is
+checked whenever a call arrives, is held, or is answered by S3 (`answered`), or ends (`in_flight`).
 
 `python -m testbed.s3_faults --upstream URL --port 0` prints `{"endpoint_url": ...}` and serves until
 SIGTERM or SIGINT.
@@ -31,7 +39,7 @@ import struct
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from types import TracebackType
 from typing import Any, Final
@@ -49,6 +57,7 @@ LOSE: Final = "lose"  # forwarded and done upstream, then the answer is lost (co
 ERROR_200: Final = "error200"
 # a conditional write (If-None-Match) that met a concurrent write of the key: S3 says to send it again
 CONFLICT: Final = "conflict"
+HOLD: Final = "hold"  # kept waiting at the door until released (counted once per call held)
 
 # re-made per hop by each side's HTTP stack; everything else passes as it came
 _HOP_BY_HOP: Final = frozenset(
@@ -94,6 +103,7 @@ class FaultPlan:
     lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
     error200_next: int = 0  # the next N matching calls are answered 200 OK with an InternalError body
     conflict_next: int = 0  # the next N matching calls are answered 409 ConditionalRequestConflict
+    hold: bool = False  # every matching call waits, before any other fault, until `release()`
     operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
     hide_headers: frozenset[str] = frozenset()  # response headers (lower case) left out of every answer
 
@@ -117,6 +127,15 @@ class FaultPlan:
         out["operations"] = sorted(self.operations)
         out["hide_headers"] = sorted(self.hide_headers)
         return out
+
+
+@dataclass(frozen=True)
+class HeldCall:
+    """A call waiting at the door: its operation, its key (bucket/key) and its upload id, if any."""
+
+    operation: str
+    key: str
+    upload_id: str | None
 
 
 def operation_of(method: str, path: str, query: Any, headers: Any) -> str:
@@ -170,6 +189,10 @@ class S3FaultProxy:
         self.plan = plan or FaultPlan()
         self.requests: Counter[str] = Counter()  # by operation, faulted ones included
         self.faults: Counter[str] = Counter()  # by kind
+        self.answered: Counter[str] = Counter()  # by operation: calls S3 has done and answered
+        self.in_flight = 0  # calls arrived and not yet ended (held ones included)
+        self._held: dict[HeldCall, list[asyncio.Future[bool]]] = {}
+        self._changed: asyncio.Condition | None = None  # made in the proxy's event loop
         self._rng = random.Random(seed)
         self._port = port
         self._ssl: ssl.SSLContext | bool = (
@@ -192,6 +215,43 @@ class S3FaultProxy:
 
     def counters(self) -> dict[str, dict[str, int]]:
         return {"requests": dict(self.requests), "faults": dict(self.faults)}
+
+    @property
+    def held(self) -> list[HeldCall]:
+        """The calls held now, one item per call."""
+        return [call for call, waiting in self._held.items() for _ in waiting]
+
+    def release(self, *, forward: bool = True) -> int:
+        """Let every call held now go on to S3 (`forward=False`: reset their connections, S3 never sees
+        them); how many. The plan is unchanged: with `hold` still on, the calls that come next are held."""
+        waiting = [future for futures in self._held.values() for future in futures]
+        self._held.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_result(forward)
+        return len(waiting)
+
+    async def until(
+        self, predicate: Callable[[S3FaultProxy], bool], what: str, *, timeout_s: float = 60.0
+    ) -> None:
+        """Wait until `predicate(self)` is true; TimeoutError naming `what` after `timeout_s` (a guard only:
+        the wait ends on the proxy's own events, not on a clock)."""
+        changed = self._condition()
+        try:
+            async with asyncio.timeout(timeout_s), changed:
+                await changed.wait_for(lambda: predicate(self))
+        except TimeoutError:
+            raise TimeoutError(f"the S3 proxy did not see {what} within {timeout_s:g} s") from None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def _notify(self) -> None:
+        changed = self._condition()
+        async with changed:
+            changed.notify_all()
 
     def _decide(self, operation: str) -> str | None:
         plan = self.plan
@@ -248,6 +308,7 @@ class S3FaultProxy:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.release(forward=False)  # a held call would keep the server's clean-up waiting
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -262,15 +323,35 @@ class S3FaultProxy:
             return await self._control(request)
         operation = operation_of(request.method, request.path, request.query, request.headers)
         self.requests[operation] += 1
-        fault = self._decide(operation)
-        if fault is not None:
-            self.faults[fault] += 1
-            if fault in _ANSWERS:
-                return await self._answer(request, fault)
-            if fault == LOSE:
-                await self._forward(request, lose=True)
-            return await self._reset(request)
-        return await self._forward(request)
+        self.in_flight += 1
+        await self._notify()
+        try:
+            if self._holds(operation) and not await self._wait_held(request, operation):
+                return await self._reset(request)
+            fault = self._decide(operation)
+            if fault is not None:
+                self.faults[fault] += 1
+                if fault in _ANSWERS:
+                    return await self._answer(request, fault)
+                if fault == LOSE:
+                    await self._forward(request, operation, lose=True)
+                return await self._reset(request)
+            return await self._forward(request, operation)
+        finally:
+            self.in_flight -= 1
+            await self._notify()
+
+    def _holds(self, operation: str) -> bool:
+        return self.plan.hold and operation in self.plan.operations
+
+    async def _wait_held(self, request: web.Request, operation: str) -> bool:
+        """Hold the call until `release()`; whether to send it on to S3."""
+        call = HeldCall(operation, request.path.lstrip("/"), request.query.get("uploadId"))
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._held.setdefault(call, []).append(future)
+        self.faults[HOLD] += 1
+        await self._notify()
+        return await future
 
     async def _control(self, request: web.Request) -> web.StreamResponse:
         if request.path == CONTROL + "/counters" and request.method == "GET":
@@ -285,6 +366,15 @@ class S3FaultProxy:
             except (ValueError, TypeError, AttributeError) as exc:
                 return web.json_response({"error": str(exc)}, status=400)
             return web.json_response(self.plan.as_json())
+        if request.path == CONTROL + "/held" and request.method == "GET":
+            return web.json_response({"held": [asdict(call) for call in self.held]})
+        if request.path == CONTROL + "/release" and request.method == "POST":
+            try:
+                body = await request.json() if request.can_read_body else {}
+                forward = bool(body.get("forward", True))
+            except (ValueError, AttributeError) as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            return web.json_response({"released": self.release(forward=forward)})
         return web.json_response({"error": "unknown control request"}, status=404)
 
     async def _answer(self, request: web.Request, fault: str) -> web.StreamResponse:
@@ -306,7 +396,9 @@ class S3FaultProxy:
             transport.abort()
         raise asyncio.CancelledError  # nothing more to say on this connection
 
-    async def _forward(self, request: web.Request, *, lose: bool = False) -> web.StreamResponse:
+    async def _forward(
+        self, request: web.Request, operation: str, *, lose: bool = False
+    ) -> web.StreamResponse:
         if self._session is None:
             raise RuntimeError("proxy not started")
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP)
@@ -319,6 +411,8 @@ class S3FaultProxy:
             allow_redirects=False,
             skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
         ) as upstream:
+            self.answered[operation] += 1  # S3 has done it, whatever becomes of its answer
+            await self._notify()
             if lose:
                 await upstream.read()  # S3 has done it and answered; the client will never know
                 return web.StreamResponse()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
-from tests.fixtures.cli import CLI, user_env
+from tests.e2e.s3copy_runs import CLI, user_env
 
 if TYPE_CHECKING:
     from testbed.kaltura_sim import SimProcess

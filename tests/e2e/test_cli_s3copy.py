@@ -4,13 +4,12 @@ process and moto: the dry-run plan first, then `--execute`; every archived objec
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from testbed.s3 import S3Server
-from tests.fixtures.cli import CLI, tsv, user_env
+from tests.e2e.s3copy_runs import s3copy, tsv, user_env
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
     objects,
@@ -18,12 +17,6 @@ from tests.integration.test_s3copy_harness import (
     served_sizes,
     sim_entries,
 )
-
-
-def s3copy(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "s3copy", *argv], env=env, capture_output=True, text=True, timeout=150, check=False
-    )
 
 
 def test_s3copy_unplayed_for_3_plans_then_execute_archives_the_originals(

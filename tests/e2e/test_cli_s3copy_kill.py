@@ -4,13 +4,12 @@ converges, leaves no multipart upload open, and overwrites nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from typing import Any
 
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
-from tests.e2e.test_cli_s3copy import CLI, tsv, user_env
+from tests.e2e.s3copy_runs import CLI, events, finish, start, tsv, unless_ended, user_env
 from tests.integration.test_s3copy_archive import archivable
 from tests.integration.test_s3copy_harness import (
     assert_proven_copy,
@@ -21,26 +20,18 @@ from tests.integration.test_s3copy_harness import (
 )
 
 ENTRIES = 50
-SIZE_MB = 24  # 5 parts of 5 MiB each, 1.2 GB in all
+# 3 parts of 5 MiB each (the last one shorter): the hold, not the size, puts the kill mid-run, and moto keeps
+# every object in memory (24 MB originals made it the suite's largest process, near 2 GiB)
+SIZE_MB = 12
+TRANSFERS = 6
+COMPLETED_FIRST = 8  # objects the first run completes before its completions are held
 COMPLETIONS = ("CompleteMultipartUpload", "PutObject")
 
 
 def completed(proxy: S3FaultProxy) -> int:
+    """The completions the proxy has received (held ones included)."""
     requests = proxy.counters()["requests"]
     return sum(requests.get(op, 0) for op in COMPLETIONS)
-
-
-async def settled_objects(server: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
-    """The bucket's objects once S3 has finished what the killed process had sent (a completion in flight
-    may still land after the kill): the same listing twice, half a second apart."""
-    previous = objects(server, bucket)
-    for _ in range(20):
-        await asyncio.sleep(0.5)
-        current = objects(server, bucket)
-        if current == previous:
-            return current
-        previous = current
-    return previous
 
 
 async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
@@ -48,42 +39,46 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
 ) -> None:
     sim = kaltura_sim_factory(entries=ENTRIES, seed=31, size_mb=SIZE_MB)
     expected = archivable(sim)
+    # the held completions of every transfer, after those let through, leave entries for the second run
+    assert len(expected) > COMPLETED_FIRST + 2 * TRANSFERS
     async with S3FaultProxy(s3_server.endpoint_url) as proxy:
-        env = user_env(sim, s3_server, s3_bucket, AWS_ENDPOINT_URL=proxy.endpoint_url, ARCHIVER_TRANSFERS="6")
+        env = user_env(
+            sim, s3_server, s3_bucket, AWS_ENDPOINT_URL=proxy.endpoint_url, ARCHIVER_TRANSFERS=str(TRANSFERS)
+        )
         first = await asyncio.create_subprocess_exec(
             *CLI, "s3copy", "--execute", "--all", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            async with asyncio.timeout(120):
-                # kill once some objects are complete and parts of others are on their way (an upload is open:
-                # transfers waiting for Kaltura between entries can leave none for a moment)
-                while (
-                    completed(proxy) < 8
-                    or proxy.counters()["requests"].get("UploadPart", 0) < 60
-                    or not open_uploads(s3_server, s3_bucket)
-                ):
-                    assert first.returncode is None, "the run ended before it could be killed"
-                    await asyncio.sleep(0.05)
+            # some objects complete; then each completion is held, so every transfer ends up waiting on
+            # one with all its parts sent: the run is frozen with that many uploads open when it is killed
+            some_done = proxy.until(
+                lambda p: sum(p.answered[op] for op in COMPLETIONS) >= COMPLETED_FIRST, "objects completed"
+            )
+            await unless_ended(first, some_done, "it completed some objects")
+            proxy.set_plan(hold=True, operations=COMPLETIONS)
+            frozen = proxy.until(lambda p: len(p.held) == TRANSFERS, "a completion held for each transfer")
+            await unless_ended(first, frozen, "each transfer was waiting on its completion")
         finally:
             first.send_signal(signal.SIGKILL)
             await first.wait()
         assert first.returncode == -signal.SIGKILL
+        # the held completions die with the run (S3 never sees them); every other call it made has ended
+        held_keys = {call.key.split("/", 1)[1] for call in proxy.held}
+        proxy.release(forward=False)
+        await proxy.until(lambda p: p.in_flight == 0, "the killed run's calls ended")
+        proxy.set_plan(hold=False)
 
-        survivors = await settled_objects(s3_server, s3_bucket)
+        survivors = objects(s3_server, s3_bucket)
         assert 0 < len(survivors) < len(expected)
         left_open = set(open_uploads(s3_server, s3_bucket))
+        assert left_open == held_keys  # the uploads the kill left open: those waiting on their completion
         before = completed(proxy)
 
-        second = await asyncio.create_subprocess_exec(
-            *CLI, "s3copy", "--execute", "--all", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        async with asyncio.timeout(150):
-            out, err = await second.communicate()
-        assert second.returncode == 0, err.decode()[-3000:]
+        code, out, err = await finish(await start(env))
+        assert code == 0, err[-3000:]
 
-    rows, _ = tsv(out.decode())
+    rows, _ = tsv(out)
     outcomes = {r["entry_id"]: r["outcome"] for r in rows}
     assert {e for e, o in outcomes.items() if o in ("archived", "tagged", "unchanged")} == expected
     after = objects(s3_server, s3_bucket)
@@ -96,7 +91,6 @@ async def test_kill_9_mid_run_then_a_second_run_converges_without_overwriting(
     for entry_id in expected:
         assert "archived_to_s3" in entries[entry_id]["tags"]
         assert_proven_copy(s3_server, s3_bucket, entries[entry_id], sim.partner_id, served_sizes(sim))
-    events = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
-    aborted = {e["entry_id"] for e in events if e["event"] == "entry.stale_upload_aborted"}
+    aborted = {e["entry_id"] for e in events(err) if e["event"] == "entry.stale_upload_aborted"}
     assert left_open  # the kill did leave uploads behind...
     assert aborted == left_open  # ...and the second run aborted each of them before its entry's copy

@@ -12,7 +12,7 @@ import pytest
 
 from testbed.bench_measure import measure
 from testbed.s3 import S3Server
-from tests.fixtures.cli import CLI, tsv, user_env
+from tests.e2e.s3copy_runs import CLI, tsv, user_env
 
 MIB = 1 << 20
 BUDGET_MIB = 64

@@ -4,7 +4,6 @@ faults that never end fail cleanly with the upload aborted; a lost answer is rec
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -16,7 +15,6 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import anyio
 import pytest
-from aiohttp import web
 
 from adapters.s3 import ArchiveRecord, ObjectHead, S3Store, StoreConfig, to_metadata, verify
 from adapters.s3.multipart import MiB
@@ -24,7 +22,7 @@ from adapters.s3.proof import from_head
 from engine.errors import ItemFailedError, RetryableError
 from engine.retry import RetryPolicy
 from testbed.s3 import S3Server
-from testbed.s3_faults import S3FaultProxy, operation_of
+from testbed.s3_faults import FaultPlan, S3FaultProxy
 
 PATIENT = RetryPolicy(attempts=10, base_s=0.01, max_s=0.05, budget_s=20.0)
 HOPELESS = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, budget_s=5.0)
@@ -166,23 +164,9 @@ async def test_lost_answer_to_create_leaves_no_upload_behind(proxy: S3FaultProxy
     assert proxy.requests["AbortMultipartUpload"] == 1
 
 
-class Held(S3FaultProxy):
-    """The proxy, holding each request of `operation` until `release` is set, then passing it on to S3."""
-
-    def __init__(self, upstream: str, operation: str) -> None:
-        super().__init__(upstream)
-        self.operation = operation
-        self.seen, self.release, self.done = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if operation_of(request.method, request.path, request.query, request.headers) != self.operation:
-            return await super()._handle(request)
-        self.seen.set()
-        await self.release.wait()
-        try:
-            return await super()._handle(request)
-        finally:
-            self.done.set()
+def held_at(s3_server: S3Server, operation: str) -> S3FaultProxy:
+    """A proxy holding each call of `operation` until released."""
+    return S3FaultProxy(s3_server.endpoint_url, plan=FaultPlan(hold=True, operations=frozenset({operation})))
 
 
 async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
@@ -191,7 +175,7 @@ async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
     # a shutdown cancels the transfer while CreateMultipartUpload is on its way: S3 still creates the upload,
     # so its id must still be learnt, and the upload aborted
     data = os.urandom(11 * MiB)
-    proxy = Held(s3_server.endpoint_url, "CreateMultipartUpload")
+    proxy = held_at(s3_server, "CreateMultipartUpload")
     async with proxy, store_via(proxy, s3_bucket, PATIENT) as store:
 
         async def put() -> None:
@@ -199,11 +183,11 @@ async def test_cancelled_while_s3_creates_the_upload_leaves_none_open(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(put)
-            await proxy.seen.wait()
+            await proxy.until(lambda p: len(p.held) == 1, "the create held")
             tg.cancel_scope.cancel()
-            proxy.release.set()
-        with anyio.fail_after(10):
-            await proxy.done.wait()  # S3 has answered the create, whether or not anyone still listens
+            proxy.release()
+        # S3 has answered the create, whether or not anyone still listens
+        await proxy.until(lambda p: p.in_flight == 0, "the create ended", timeout_s=10)
         left = [u async for u in store.open_uploads()]
         assert await store.head("0_f") is None
     assert left == []
@@ -227,7 +211,7 @@ async def test_at_shutdown_an_abort_s3_does_not_answer_ends_within_the_drain(
         stalled_now.set()
         await anyio.sleep_forever()
 
-    proxy = Held(s3_server.endpoint_url, "AbortMultipartUpload")
+    proxy = held_at(s3_server, "AbortMultipartUpload")
     async with proxy, S3Store(store_via(proxy, s3_bucket, PATIENT).config, time_left=lambda: 2.5) as store:
 
         async def put() -> None:
@@ -238,11 +222,10 @@ async def test_at_shutdown_an_abort_s3_does_not_answer_ends_within_the_drain(
                 tg.start_soon(put)
                 await stalled_now.wait()  # the upload exists, its first part is on its way
                 tg.cancel_scope.cancel()
-        assert proxy.seen.is_set()
-        assert not proxy.done.is_set()  # the put gave up while S3 still held its abort
-        proxy.release.set()
-        with anyio.fail_after(10):
-            await proxy.done.wait()
+        assert len(proxy.held) == 1  # the put gave up while S3 still held its abort
+        assert proxy.answered["AbortMultipartUpload"] == 0
+        proxy.release()
+        await proxy.until(lambda p: p.answered["AbortMultipartUpload"] == 1, "the abort done", timeout_s=10)
         left = [u async for u in store.open_uploads()]
     assert left == []
 
@@ -287,6 +270,49 @@ async def test_control_surface_sets_the_plan_and_reports_counters(proxy: S3Fault
             assert resp.status == 400
         async with http.get(proxy.endpoint_url + "/__faults/counters") as resp:
             assert await resp.json() == {"requests": {"UploadPart": 1}, "faults": {"slowdown": 1}}
+
+
+async def test_held_parts_wait_at_the_door_until_released_then_reach_s3(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    data = os.urandom(11 * MiB)  # three parts, all in flight at once
+    proxy.set_plan(hold=True)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(put_proven, proxy, s3_bucket, data)
+        await proxy.until(lambda p: len(p.held) == 3, "the three parts held")
+        (upload_id,) = {call.upload_id for call in proxy.held}
+        assert upload_id
+        assert {call.key for call in proxy.held} == {f"{s3_bucket}/0_f"}
+        assert proxy.answered["UploadPart"] == 0  # none has reached S3
+        proxy.set_plan(hold=False)
+        assert proxy.release() == 3
+    assert proxy.answered["UploadPart"] == 3
+    assert proxy.held == []
+    assert proxy.in_flight == 0
+
+
+async def test_a_held_call_released_without_forwarding_never_reaches_s3(
+    proxy: S3FaultProxy, s3_bucket: str
+) -> None:
+    # released through the control surface with forward false: the connection is reset, S3 never sees the
+    # completion; the hold stays on, so the client's second attempt is held in turn
+    data = os.urandom(11 * MiB)
+    proxy.set_plan(hold=True, operations=["CompleteMultipartUpload"])
+    async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
+        tg.start_soon(put_proven, proxy, s3_bucket, data)
+        await proxy.until(lambda p: len(p.held) == 1, "the completion held")
+        async with http.get(proxy.endpoint_url + "/__faults/held") as resp:
+            (held,) = (await resp.json())["held"]
+        assert held["operation"] == "CompleteMultipartUpload"
+        async with http.post(proxy.endpoint_url + "/__faults/release", json={"forward": False}) as resp:
+            assert await resp.json() == {"released": 1}
+        await proxy.until(lambda p: len(p.held) == 1, "the second attempt held")
+        assert proxy.requests["CompleteMultipartUpload"] == 2
+        assert proxy.answered["CompleteMultipartUpload"] == 0
+        proxy.set_plan(hold=False)
+        proxy.release()
+    assert proxy.answered["CompleteMultipartUpload"] == 1
+    assert proxy.counters()["faults"] == {"hold": 2}
 
 
 def test_command_line_prints_its_endpoint_and_forwards(s3_server: S3Server) -> None:
