@@ -14,11 +14,13 @@ Setting `stop` stops reading the source; what was already taken drains through t
 stage with `on_stop` begins nothing after the stop: each item it takes from then on goes straight to the sink
 as `on_stop(item)` (a transfer stage starts no new transfer, yet every entry it was given gets its row).
 After `drain_s` (if given) or once `abort` is set, whatever is still running is cancelled (stage functions
-clean up under their own shielded scopes).
+clean up under their own shielded scopes); with `report_cut`, every item taken in but not finished then still
+reaches the sink, as `Cut(item, stage)`, so a report can give each its row.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -72,6 +74,15 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """What the sink gets (with `report_cut`) for an item the drain deadline or an abort cancelled: the item
+    as `stage` got it, or was about to get it."""
+
+    item: Any
+    stage: str
+
+
+@dataclass(frozen=True)
 class PipelineResult:
     """What happened to the items: taken in, delivered to the sink (of which failed), dropped by a stage."""
 
@@ -82,10 +93,11 @@ class PipelineResult:
     stopped: bool  # intake stopped before the source was exhausted
     cancelled: bool  # the drain deadline or abort cancelled items still in flight
     not_started: int = 0  # delivered as `on_stop(item)`: taken by a stage after the stop, never begun
+    cut: int = 0  # of the lost, those that still reached the sink as `Cut` (with `report_cut`)
 
     @property
     def lost(self) -> int:
-        """Items taken in that neither reached the sink nor were dropped: cancelled in flight."""
+        """Items taken in that were neither finished nor dropped: cancelled in flight (`Cut` ones too)."""
         return self.taken - self.delivered - self.dropped
 
 
@@ -100,9 +112,14 @@ class _Run:
         self.stop = stop
         self.intake = anyio.CancelScope()
         self.source_error: Exception | None = None
-        self.taken = self.delivered = self.failed = self.dropped = self.not_started = 0
+        self.taken = self.delivered = self.failed = self.dropped = self.not_started = self.cut = 0
         self.stopped = self.cancelled = False
         self.ends: list[MemoryObjectSendStream[Any] | MemoryObjectReceiveStream[Any]] = []
+        # what a cancellation would leave behind: the item each worker holds, and a spare receiving end of
+        # each stream (stage name; None for the sink's), through which the items still queued can be read
+        self.busy: dict[int, tuple[str, Any]] = {}
+        self.spares: list[tuple[str | None, MemoryObjectReceiveStream[Any]]] = []
+        self._keys = itertools.count()
 
     def keep(self, *ends: Any) -> tuple[Any, ...]:
         """Remember stream ends so they can all be closed, even those of tasks cancelled before they ran."""
@@ -148,27 +165,52 @@ class _Run:
     ) -> None:
         async with receive, send_next, send_sink:
             async for item in receive:
+                key = next(self._keys)
+                self.busy[key] = (stage.name, item)  # until handed on; a cancellation leaves it here
                 if stage.on_stop is not None and self.stop is not None and self.stop.is_set():
                     self.not_started += 1
                     await send_sink.send(stage.on_stop(item))  # not begun: the sink still hears of it
-                    continue
-                outcome = await _apply(stage, item)
-                if outcome is None:
-                    self.dropped += 1
-                elif isinstance(outcome, Finish):
-                    await send_sink.send(outcome.value)
-                elif isinstance(outcome, Failed):
-                    await send_sink.send(outcome)
                 else:
-                    await send_next.send(outcome)
+                    outcome = await _apply(stage, item)
+                    if outcome is None:
+                        self.dropped += 1
+                    elif isinstance(outcome, Finish):
+                        await send_sink.send(outcome.value)
+                    elif isinstance(outcome, Failed):
+                        await send_sink.send(outcome)
+                    else:
+                        await send_next.send(outcome)
+                del self.busy[key]
 
     async def deliver(self, receive: MemoryObjectReceiveStream[Any]) -> None:
         async with receive:
             async for value in receive:
-                await self.sink(value)
-                self.delivered += 1
-                if isinstance(value, Failed):
-                    self.failed += 1
+                await self.hand_over(value)
+
+    async def hand_over(self, value: Any) -> None:
+        await self.sink(value)
+        if isinstance(value, Cut):
+            self.cut += 1
+            return
+        self.delivered += 1
+        if isinstance(value, Failed):
+            self.failed += 1
+
+    async def settle(self) -> None:
+        """After a cancellation: the finished values still queued for the sink, then every item taken in but
+        not finished (held by a worker, or queued for a stage) as `Cut`, reach the sink."""
+        left: list[Any] = []
+        for stage, spare in self.spares:
+            while True:
+                try:
+                    item = spare.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                left.append(item if stage is None else Cut(item, stage))
+        left += [Cut(item, stage) for stage, item in self.busy.values()]
+        self.busy.clear()
+        for value in sorted(left, key=lambda v: isinstance(v, Cut)):  # finished values first
+            await self.hand_over(value)
 
     async def watch_stop(self, stop: anyio.Event, drain_s: float | None, work: anyio.CancelScope) -> None:
         await stop.wait()
@@ -192,6 +234,7 @@ class _Run:
             stopped=self.stopped,
             cancelled=self.cancelled,
             not_started=self.not_started,
+            cut=self.cut,
         )
 
 
@@ -213,6 +256,7 @@ async def run_pipeline(
     stop: anyio.Event | None = None,
     drain_s: float | None = None,
     abort: anyio.Event | None = None,
+    report_cut: bool = False,
 ) -> PipelineResult:
     """Push every item of `source` through `stages` into `sink`; return the counts.
 
@@ -236,6 +280,8 @@ async def run_pipeline(
                 if abort is not None:
                     watchers.start_soon(run.watch_abort, abort, work.cancel_scope)
             watchers.cancel_scope.cancel()
+        if report_cut and run.cancelled:
+            await run.settle()
     except BaseExceptionGroup as group:
         error = _first_error(group)  # raised below, outside this block, so its own cause stays as it was
     finally:
@@ -253,6 +299,10 @@ def _start(
     """Start the feeder, the workers and the sink: stage i reads stream i and writes stream i+1."""
     streams = [anyio.create_memory_object_stream[Any](buffer) for _ in range(len(stages) + 1)]
     run.keep(*(end for pair in streams for end in pair))
+    names: list[str | None] = [stage.name for stage in stages]
+    for (_, receive), name in zip(streams, [*names, None], strict=True):
+        run.spares.append((name, receive.clone()))
+    run.keep(*(spare for _, spare in run.spares))
     sink_send = streams[-1][0]
     tg.start_soon(run.feed, streams[0][0], stop)
     for i, stage in enumerate(stages):

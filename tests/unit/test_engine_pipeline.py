@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from engine.errors import FatalError, SkippedError
-from engine.pipeline import Failed, Finish, Stage, run_pipeline
+from engine.pipeline import Cut, Failed, Finish, Stage, run_pipeline
 
 
 async def numbers(n: int) -> AsyncIterator[int]:
@@ -345,3 +345,50 @@ async def test_stop_set_before_start_takes_nothing() -> None:
 async def test_stage_without_workers_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one worker"):
         await run_pipeline(numbers(1), [Stage("none", 0, double)], Sink())
+
+
+async def test_with_report_cut_every_item_the_drain_deadline_cancels_still_reaches_the_sink() -> None:
+    """Items held by a worker and items queued for a stage each arrive as Cut(item, stage): none is lost
+    without a word, and finished values still queued for the sink arrive as they are."""
+    stop = anyio.Event()
+
+    async def check(x: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return x
+
+    async def transfer(x: int) -> int:
+        if x < 2:
+            return x * 10  # finished before the stop
+        if x == 5:
+            stop.set()
+        await anyio.sleep(30)  # held until the deadline cancels it
+        return x * 10
+
+    sink = Sink()
+    stages = [Stage("check", 2, check), Stage("transfer", 4, transfer)]
+    result = await run_pipeline(
+        numbers(100), stages, sink, buffer=2, stop=stop, drain_s=0.05, report_cut=True
+    )
+    assert result.cancelled
+    finished = [v for v in sink.got if not isinstance(v, Cut)]
+    cut = [v for v in sink.got if isinstance(v, Cut)]
+    assert finished == [0, 10]
+    assert {c.stage for c in cut} <= {"check", "transfer"}
+    assert sorted(c.item for c in cut) == list(range(2, result.taken))  # every other item taken, once
+    assert (result.cut, result.lost) == (len(cut), len(cut))
+    assert result.delivered == len(finished)
+
+
+async def test_without_report_cut_the_sink_hears_nothing_of_cancelled_items() -> None:
+    abort = anyio.Event()
+
+    async def work(x: int) -> int:
+        abort.set()
+        await anyio.sleep(30)
+        return x
+
+    sink = Sink()
+    result = await run_pipeline(numbers(10), [Stage("work", 2, work)], sink, buffer=1, abort=abort)
+    assert sink.got == []
+    assert result.cut == 0
+    assert result.lost == result.taken > 0
