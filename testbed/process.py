@@ -65,16 +65,26 @@ def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
 
 
 def spawn(
-    argv: Sequence[str], *, env: Mapping[str, str], log: Path, pass_fds: Sequence[int] = ()
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Path,
+    pass_fds: Sequence[int] = (),
+    stdout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` in a new session (its own process group), stdout and stderr appended to `log`."""
-    with log.open("ab") as out:
+    """Start `argv` in a new session (its own process group), stdout and stderr appended to `log`.
+
+    With `stdout`, standard output goes to that file instead (a ready line the caller waits for, say).
+    """
+    with contextlib.ExitStack() as files:
+        err = files.enter_context(log.open("ab"))
+        out = err if stdout is None else files.enter_context(stdout.open("ab"))
         return subprocess.Popen(
             list(argv),
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err,
             pass_fds=tuple(pass_fds),
             start_new_session=True,
             preexec_fn=die_with_parent(os.getpid()),
@@ -132,13 +142,16 @@ class ServerProcess(ABC):
     """The life cycle of one testbed server subprocess; subclasses say how to prepare, spawn and probe it."""
 
     name: ClassVar[str]
-    start_timeout: ClassVar[float] = 30.0
-    stop_grace: ClassVar[float] = 5.0
     start_attempts: ClassVar[int] = 1
+    start_error: ClassVar[type[StartError]] = StartError
+    # class defaults a subclass or an instance may change
+    start_timeout: float = 30.0
+    stop_grace: float = 5.0
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
+        self.exit_code: int | None = None  # set once stopped
 
     # -- what subclasses provide -------------------------------------------------------------------------
 
@@ -185,12 +198,12 @@ class ServerProcess(ABC):
         code = self._proc.poll()
         if code is None:
             return None
-        return StartError(
+        return self.start_error(
             f"{self.name} server exited with code {code} before it was ready", log_tail(self._log())
         )
 
     def _timed_out(self) -> StartError:
-        return StartError(
+        return self.start_error(
             f"{self.name} server not ready within {self.start_timeout:g} s", log_tail(self._log())
         )
 
@@ -229,7 +242,7 @@ class ServerProcess(ABC):
         proc, self._proc = self._proc, None
         try:
             if proc is not None:
-                terminate(proc, grace=self.stop_grace)
+                self.exit_code = terminate(proc, grace=self.stop_grace)
         finally:
             self._remove_workdir()
 
@@ -282,7 +295,7 @@ class ServerProcess(ABC):
         proc, self._proc = self._proc, None
         try:
             if proc is not None:
-                await aterminate(proc, grace=self.stop_grace)
+                self.exit_code = await aterminate(proc, grace=self.stop_grace)
         finally:
             self._remove_workdir()
 

@@ -10,7 +10,7 @@ import pytest
 
 from testbed.s3 import S3Server
 from tests.e2e.s3copy_runs import s3copy, tsv, user_env
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
     assert_proven_copy,
     objects,
     open_uploads,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from testbed.bench_measure import measure
+from testbed.bench.measure import measure
 from testbed.s3 import S3Server
 from tests.e2e.s3copy_runs import CLI, tsv, user_env
 

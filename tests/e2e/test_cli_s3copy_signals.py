@@ -18,8 +18,8 @@ from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
 from testbed.s3_faults import FaultPlan, S3FaultProxy
 from tests.e2e.s3copy_runs import events, finish, start, tsv, unless_ended, user_env
-from tests.integration.test_s3copy_archive import archivable
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
+    archivable,
     assert_proven_copy,
     objects,
     open_uploads,

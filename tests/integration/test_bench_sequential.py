@@ -9,8 +9,8 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
-from testbed.bench_sequential import SequentialConfig, run_sequential
-from testbed.bench_workloads import Workload, archivable, catalog_snapshot, find_catalog, selected
+from testbed.bench.sequential import SequentialConfig, run_sequential
+from testbed.bench.workloads import Workload, archivable, catalog_snapshot, find_catalog, selected
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server

@@ -11,8 +11,7 @@ from adapters.kaltura import KalturaClient
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
-from tests.integration.simapi import client_config
-from tests.integration.test_client_download import client_for
+from tests.integration.simapi import client_config, client_for
 
 
 def ready_originals(sim: SimProcess, n: int) -> list[tuple[str, dict[str, Any]]]:

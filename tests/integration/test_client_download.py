@@ -7,19 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.kaltura import KalturaClient
-from engine.pacer import Pacer
-from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import GeneratedBody
-from tests.integration.simapi import client_config
+from tests.integration.simapi import client_for
 
 SimFactory = Callable[..., SimProcess]
 SIZE = 3_000_000  # --size-mb 3: every source this many bytes
-
-
-def client_for(sim: SimProcess) -> KalturaClient:
-    config = client_config(sim)
-    return KalturaClient(config, pacer=Pacer(100), policy=RetryPolicy(attempts=4, base_s=0.05, max_s=0.2))
 
 
 def ready_original(sim: SimProcess) -> tuple[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from adapters.s3 import S3Store, to_metadata, verify
 from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.multipart import PartBuffer
 from engine.errors import ArchiverError
-from tests.integration.test_s3_store import chunks_of, config, record
+from tests.integration.s3_store_inputs import chunks_of, config, record
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 

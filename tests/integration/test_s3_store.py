@@ -11,30 +11,11 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from adapters.s3 import ArchiveRecord, ArchiveStore, S3Store, StoreConfig, to_metadata, verify
+from adapters.s3 import ArchiveStore, S3Store, to_metadata, verify
 from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.multipart import MiB
 from engine.errors import ItemFailedError
-from engine.retry import RetryPolicy
-
-FAST = RetryPolicy(attempts=4, base_s=0.01, max_s=0.05, budget_s=10.0)
-
-
-def config(bucket: str, **changes: object) -> StoreConfig:
-    base: dict[str, object] = {"bucket": bucket, "part_size": 5 * MiB, "parts_in_flight": 3, "policy": FAST}
-    base["part_policy"] = FAST
-    base.update(changes)
-    return StoreConfig(**base)  # type: ignore[arg-type]  # keyword bag of StoreConfig fields
-
-
-def record(data: bytes, entry_id: str = "0_abc") -> ArchiveRecord:
-    return ArchiveRecord(1000, entry_id, "0_src", "2", len(data), "2026-01-02T03:04:05Z", "test")
-
-
-async def chunks_of(data: bytes, size: int = 64 * 1024 + 17) -> AsyncIterator[bytes]:
-    """`data` in odd-sized chunks, as aiohttp's iter_chunked hands them over."""
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
+from tests.integration.s3_store_inputs import chunks_of, config, record
 
 
 async def open_keys(store: S3Store) -> list[str]:

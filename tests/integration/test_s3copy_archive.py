@@ -6,16 +6,10 @@ from typing import Any
 
 import pytest
 
-from adapters.kaltura import KalturaClient
-from adapters.kaltura.wire import ApiCall
-from engine.pacer import Pacer
-from engine.retry import RetryPolicy
-from testbed.catalog import MEDIA_VIDEO, generate
-from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
-from tests.integration.simapi import client_config
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
+    archivable,
     assert_proven_copy,
     objects,
     open_uploads,
@@ -27,42 +21,14 @@ from tests.integration.test_s3copy_harness import (
     sim_entries,
     sim_env,
 )
+from tests.integration.simapi import update_content
 
 WRITES = ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PutObjectTagging")
-
-
-def archivable(sim: SimProcess) -> set[str]:
-    """Entries s3copy must archive: READY videos (the default selection), with a READY original within the
-    size limit (sizeInBytes 0 included: the exact size comes from the download). Media types come from the
-    catalog the simulator was generated from."""
-    options = sim.options
-    catalog = generate(
-        options.entries, options.seed, size_mb=options.size_mb, max_size_mb=options.max_size_mb
-    )
-    videos = {e.id for e in catalog.entries if e.media_type == MEDIA_VIDEO}
-    found = set()
-    for entry in sim_entries(sim).values():
-        if entry["id"] not in videos:
-            continue
-        sources = [f for f in entry["flavors"] if f["isOriginal"]]
-        ready = entry["status"] == "2" and "flavors_deleted" not in entry["tags"]
-        fits = bool(sources) and sources[0]["status"] == 2 and sources[0]["size"] <= 10_000_000
-        if ready and fits:
-            found.add(entry["id"])
-    return found
 
 
 def writes(proxy: S3FaultProxy) -> int:
     requests = proxy.counters()["requests"]
     return sum(requests.get(op, 0) for op in WRITES)
-
-
-async def update_content(sim: SimProcess, entry_id: str) -> None:
-    """Replace the entry's content through the API (`media.updateContent`, as a user's upload would)."""
-    config = client_config(sim)
-    async with KalturaClient(config, pacer=Pacer(100), policy=RetryPolicy()) as client:
-        resource = {"objectType": "KalturaUrlResource", "url": "https://example.org/new.mp4"}
-        await client.call(ApiCall("media", "updateContent", {"entryId": entry_id, "resource": resource}))
 
 
 async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(

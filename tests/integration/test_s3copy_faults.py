@@ -11,8 +11,8 @@ import pytest
 
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
-from tests.integration.test_s3copy_archive import archivable
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
+    archivable,
     assert_proven_copy,
     objects,
     open_uploads,

@@ -27,8 +27,8 @@ from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy, operation_of
-from tests.integration.test_s3copy_archive import archivable, update_content
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
+    archivable,
     objects,
     open_uploads,
     original,
@@ -38,6 +38,7 @@ from tests.integration.test_s3copy_harness import (
     sim_entries,
     sim_env,
 )
+from tests.integration.simapi import update_content
 
 ARCHIVED_TAG = "archived_to_s3"
 # every S3 request that writes, deletes or starts something

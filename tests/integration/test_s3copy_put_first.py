@@ -13,7 +13,7 @@ import pytest
 
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
     JobRun,
     assert_proven_copy,
     objects,

@@ -8,8 +8,8 @@ import pytest
 
 from testbed.kaltura_sim import SimProcess
 from testbed.s3 import S3Server
-from tests.integration.test_s3copy_archive import archivable, update_content
-from tests.integration.test_s3copy_harness import (
+from tests.integration.s3copy_harness import (
+    archivable,
     assert_proven_copy,
     objects,
     original,
@@ -20,6 +20,7 @@ from tests.integration.test_s3copy_harness import (
     sim_entries,
     sim_env,
 )
+from tests.integration.simapi import update_content
 
 
 def size_zero_entries(sim: SimProcess) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from testbed.bench_anchors import AWS_CLI, RCLONE, anchor_env, command
+from testbed.bench.anchors import AWS_CLI, RCLONE, anchor_env, command
 
 URL = "http://127.0.0.1:9/p/1000/serveFlavor/entryId/0_a/flavorId/0_b/v/1"
 ENDPOINT = "http://127.0.0.1:8"

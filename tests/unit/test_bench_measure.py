@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from testbed.bench_measure import measure, process_cpu_s, tree_rss_kib
+from testbed.bench.measure import measure, process_cpu_s, tree_rss_kib
 
 ALLOCATE_100MB = "b = bytearray(100 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('done')"
 

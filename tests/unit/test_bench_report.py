@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from testbed.bench_report import (
+from testbed.bench.report import (
     OURS,
     SEQUENTIAL,
     Row,

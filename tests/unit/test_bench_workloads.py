@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from testbed.bench_workloads import (
+from testbed.bench.workloads import (
     QUICK,
     WORKLOADS,
     Workload,

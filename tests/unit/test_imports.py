@@ -1,4 +1,5 @@
-"""Imports run one way, jobs -> adapters -> engine (docs/architecture.md, Layers)."""
+"""Imports run one way, jobs -> adapters -> engine (docs/architecture.md, Layers); test modules never import
+one another (what they share lives in helper modules)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,66 @@ def test_checker_sees_a_backward_import(tmp_path: Path) -> None:
     bad = tmp_path / "mod.py"
     bad.write_text("import aiohttp\nfrom jobs.cli import main\nfrom . import sibling\n", encoding="utf-8")
     assert [root for _, root in imported_roots(bad)] == ["aiohttp", "jobs"]
+
+
+def imported_modules(path: Path, package: str) -> Iterator[tuple[int, str]]:
+    """Every module `path` (in dotted `package`) imports, relative imports resolved; `from m import n`
+    yields both `m` and `m.n`, since `n` may be a module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield node.lineno, module
+            for alias in node.names:
+                yield node.lineno, f"{module}.{alias.name}"
+
+
+def is_test_module(module: str) -> bool:
+    parts = module.split(".")
+    return parts[0] == "tests" and parts[-1].startswith("test_")
+
+
+def imports_of_test_modules(tests: Path) -> list[str]:
+    """`rel:line imports module` for each test module under `tests` that imports another test module."""
+    found = []
+    for path in sorted(tests.rglob("test_*.py")):
+        rel = path.relative_to(tests.parent)
+        package = ".".join(rel.parent.parts)
+        found += [
+            f"{rel.as_posix()}:{lineno} imports {module}"
+            for lineno, module in imported_modules(path, package)
+            if is_test_module(module)
+        ]
+    return found
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """What tests share lives in helper modules (tests/fixtures, tests/integration/simapi.py, ...)."""
+    assert imports_of_test_modules(ROOT / "tests") == []
+
+
+def test_checker_sees_a_test_module_imported(tmp_path: Path) -> None:
+    """The checker flags a test module imported by name, from its package, or relatively; not a helper."""
+    package = tmp_path / "tests" / "integration"
+    package.mkdir(parents=True)
+    (package / "test_mod.py").write_text(
+        "from tests.integration.test_a import x\n"
+        "import tests.unit.test_b\n"
+        "from tests.e2e import test_c\n"
+        "from .test_d import y\n"
+        "from . import test_e\n"
+        "from tests.integration.simapi import client_for\n"
+        "from tests.e2e import s3copy_runs\n",
+        encoding="utf-8",
+    )
+    assert imports_of_test_modules(tmp_path / "tests") == [
+        "tests/integration/test_mod.py:1 imports tests.integration.test_a",
+        "tests/integration/test_mod.py:2 imports tests.unit.test_b",
+        "tests/integration/test_mod.py:3 imports tests.e2e.test_c",
+        "tests/integration/test_mod.py:4 imports tests.integration.test_d",
+        "tests/integration/test_mod.py:5 imports tests.integration.test_e",
+    ]

@@ -1,17 +1,17 @@
 """Benchmark `kaltura-archiver s3copy` against the old algorithm, rclone and aws-cli (not a test).
 
-`python -m testbed.bench_s3copy --out FILE [--workload W1,W2,W3] [--quick]` prints a table and the issue's
+`python -m testbed.bench.s3copy --out FILE [--workload W1,W2,W3] [--quick]` prints a table and the issue's
 targets, and writes the figures as JSON (default `bench-results/s3copy.json`). Every workload
-(`testbed.bench_workloads`) gets its own simulator (the latency knobs are per process), all share one moto.
+(`testbed.bench.workloads`) gets its own simulator (the latency knobs are per process), all share one moto.
 In each workload, one after the other, each run starting from the same catalog and an empty bucket:
 
 1. our CLI, as a user runs it: `kaltura-archiver s3copy --execute --status 2 --tag '!archived_to_s3'` with
    default settings (environment: KALTURA_*, AWS_BUCKET and moto's standard AWS variables);
-2. the old tool's algorithm, one entry at a time (`testbed.bench_sequential`), on `baseline_entries`;
-3. where installed, rclone and aws-cli on the same entries' flavor URLs (`testbed.bench_anchors`), with our
+2. the old tool's algorithm, one entry at a time (`testbed.bench.sequential`), on `baseline_entries`;
+3. where installed, rclone and aws-cli on the same entries' flavor URLs (`testbed.bench.anchors`), with our
    default number of transfers as parallel processes, then one at a time.
 
-Each run is a child process measured from outside (`testbed.bench_measure`): wall time, CPU seconds, peak RSS.
+Each run is a child process measured from outside (`testbed.bench.measure`): wall time, CPU seconds, peak RSS.
 The simulator's counters give Kaltura HTTP requests (the delta of `requests`) and peak requests/s. Bytes
 are what the bucket holds afterwards. Between runs, tags are put back as they were and moto is reset.
 """
@@ -37,10 +37,10 @@ import boto3  # type: ignore[import-untyped]  # no stubs installed; only the cli
 
 from engine.settings import byte_size
 from jobs.settings import SETTINGS
-from testbed import bench_anchors
-from testbed.bench_measure import Measured, measure, process_cpu_s
-from testbed.bench_report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets
-from testbed.bench_workloads import (
+from testbed.bench import anchors
+from testbed.bench.measure import Measured, measure, process_cpu_s
+from testbed.bench.report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets
+from testbed.bench.workloads import (
     QUICK,
     WORKLOADS,
     Workload,
@@ -54,13 +54,13 @@ from testbed.bench_workloads import (
 from testbed.kaltura_sim import SimOptions, SimProcess
 from testbed.s3 import S3Server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 900.0
 # the caller's settings must not leak into the runs: everything they need is set explicitly
 _SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
 MIB_MB: Final = 1.048576  # MiB to MB
 ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli"}
-TOOL_CHOICES = ("ours", "sequential", *bench_anchors.TOOLS)
+TOOL_CHOICES = ("ours", "sequential", *anchors.TOOLS)
 
 
 def default_setting(name: str) -> str:
@@ -99,8 +99,8 @@ class Bench:
         self.rps = float(self.overrides.get("ARCHIVER_KALTURA_RPS", default_setting("kaltura_rps")))
         part = self.overrides.get("ARCHIVER_PART_SIZE", default_setting("part_size"))
         self.rclone_parts = f"{byte_size(part) // (1 << 20)}M"  # rclone's M is MiB
-        self.tools = [t for t in bench_anchors.TOOLS if bench_anchors.tool_path(t) is not None]
-        for tool in bench_anchors.TOOLS:
+        self.tools = [t for t in anchors.TOOLS if anchors.tool_path(t) is not None]
+        for tool in anchors.TOOLS:
             if tool not in self.tools:
                 self.notes.append(f"{ANCHOR_LABELS[tool]} not installed: its anchor rows are skipped")
 
@@ -277,7 +277,7 @@ class Bench:
             argv = [
                 sys.executable,
                 "-m",
-                "testbed.bench_sequential",
+                "testbed.bench.sequential",
                 "--max-entries",
                 str(max_entries),
                 "--tmp",
@@ -321,7 +321,7 @@ class Bench:
             argv = [
                 sys.executable,
                 "-m",
-                "testbed.bench_anchors",
+                "testbed.bench.anchors",
                 "--tool",
                 tool,
                 "--jobs",
@@ -416,14 +416,14 @@ def _meta(bench: Bench, started: float, quick: bool, git: dict[str, Any]) -> dic
             "ARCHIVER_KALTURA_RPS": bench.rps,
             **bench.overrides,
         },
-        "anchors": {ANCHOR_LABELS[t]: bench_anchors.tool_version(t) for t in bench.tools},
+        "anchors": {ANCHOR_LABELS[t]: anchors.tool_version(t) for t in bench.tools},
         "workloads": bench.catalogs,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m testbed.bench_s3copy",
+        prog="python -m testbed.bench.s3copy",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,7 +1,7 @@
 """Listing benchmark: entries/s and peak RSS of listing 1k, 10k and 100k entries, at 0 and 50 ms API latency.
 
-Usage: .venv/bin/python bin/bench_listing.py [--out bench-results/listing.json] [--sizes 1000,10000,100000]
-       [--latencies 0,50]
+Usage: .venv/bin/python -m testbed.bench.listing [--out bench-results/listing.json]
+       [--sizes 1000,10000,100000] [--latencies 0,50]
 
 For each catalog size a simulator process is started (`--api-latency-ms` per latency); each measurement runs
 in a fresh child process so its peak RSS is its own:
@@ -22,10 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from typing import Any, TextIO, cast
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -68,7 +65,9 @@ def _child(args: argparse.Namespace) -> None:
         errors = io.StringIO()
         with open(os.devnull, "w", encoding="utf-8") as sink:
             counter = _LineCounter(sink)
-            code = run(["--loglevel", "WARNING", "list"], env=env, stdout=counter, stderr=errors)
+            # run() only writes and flushes its stdout, which the counter does
+            out = cast(TextIO, counter)
+            code = run(["--loglevel", "WARNING", "list"], env=env, stdout=out, stderr=errors)
         if code != 0:
             raise SystemExit(f"list exited {code}: {errors.getvalue()[-500:]}")
         entries = counter.lines - 1  # the header
@@ -94,7 +93,7 @@ class _LineCounter(io.TextIOBase):
 
 def _measure(info: dict[str, Any], mode: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(info), "--mode", mode],
+        [sys.executable, "-m", "testbed.bench.listing", "--child", json.dumps(info), "--mode", mode],
         capture_output=True,
         text=True,
         check=True,
@@ -106,7 +105,9 @@ def _measure(info: dict[str, Any], mode: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m testbed.bench.listing",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", default="bench-results/listing.json", help="JSON results file")
     parser.add_argument("--sizes", default="1000,10000,100000", help="catalog sizes, comma-separated")

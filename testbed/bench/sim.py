@@ -1,6 +1,6 @@
 """Benchmark the Kaltura simulator: download MB/s, media.list pages/s, start-up time and memory.
 
-`python -m testbed.bench_sim [--out FILE]` prints a table and writes the figures as JSON. It measures
+`python -m testbed.bench.sim [--out FILE]` prints a table and writes the figures as JSON. It measures
 (a) one unthrottled loopback aiohttp client downloading a 1 GiB flavor (goal >= 500 MB/s),
 (b) media.list pages of 500 per second, cursor-paged by createdAt in JSON format,
 (c) start-up time and resident memory of a simulator with 100,000 entries (goal < 1 GB).
@@ -149,7 +149,7 @@ def bench_startup(entries: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m testbed.bench_sim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m testbed.bench.sim", description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--rounds", type=int, default=3, help="downloads of the 1 GiB flavor")
     parser.add_argument("--list-entries", type=int, default=20_000)

@@ -1,6 +1,6 @@
 """Running s3copy in-process against the simulator and moto, and checking what it left behind.
 
-The helpers here are shared by the s3copy integration tests; the test here is the dry run's promise.
+The s3copy integration and end-to-end tests share these helpers.
 `run_s3copy` runs the job's `run(args, ctx)` as the CLI would (JSON logs, a JSONL report), with the AWS
 standard environment pointing at the S3 endpoint under test (moto, or the fault proxy in front of it).
 """
@@ -25,7 +25,7 @@ from engine.logs import configure_logging
 from jobs import s3copy
 from jobs.context import RunContext, now_s
 from jobs.settings import load_settings
-from testbed.catalog import generate
+from testbed.catalog import MEDIA_VIDEO, generate
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
@@ -171,21 +171,22 @@ def checksum_of(head: Mapping[str, Any]) -> S3Checksum | None:
     return S3Checksum("CRC32C", str(value)) if value else None
 
 
-async def test_a_dry_run_decides_everything_and_writes_nothing(
-    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sim = kaltura_sim_factory(entries=60, seed=11, size_mb=1)
-    point_aws_at(monkeypatch, s3_server.endpoint_url)
-    sim.control.reset_counters()
-    run = await run_s3copy(sim_env(sim, s3_bucket), "--unplayed_for", "3")
-    assert run.code == 0
-    outcomes = run.outcomes()
-    assert set(outcomes.values()) <= {"planned", "skipped"}
-    assert run.by_outcome("planned")
-    assert all(e["dry_run"] is True for e in run.entry_events("entry.planned"))
-    assert objects(s3_server, s3_bucket) == {}
-    assert open_uploads(s3_server, s3_bucket) == []
-    calls = sim.control.counters()["calls"]
-    assert not {"media.update", "flavorasset.geturl"} & set(calls)
-    assert run.finished["dry_run"] is True
-    assert run.finished["counts"]["planned"] == len(run.by_outcome("planned"))
+def archivable(sim: SimProcess) -> set[str]:
+    """Entries s3copy must archive: READY videos (the default selection), with a READY original within the
+    size limit (sizeInBytes 0 included: the exact size comes from the download). Media types come from the
+    catalog the simulator was generated from."""
+    options = sim.options
+    catalog = generate(
+        options.entries, options.seed, size_mb=options.size_mb, max_size_mb=options.max_size_mb
+    )
+    videos = {e.id for e in catalog.entries if e.media_type == MEDIA_VIDEO}
+    found = set()
+    for entry in sim_entries(sim).values():
+        if entry["id"] not in videos:
+            continue
+        sources = [f for f in entry["flavors"] if f["isOriginal"]]
+        ready = entry["status"] == "2" and "flavors_deleted" not in entry["tags"]
+        fits = bool(sources) and sources[0]["status"] == 2 and sources[0]["size"] <= 10_000_000
+        if ready and fits:
+            found.add(entry["id"])
+    return found

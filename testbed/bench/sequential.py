@@ -18,7 +18,7 @@ It follows `copy_to_s3` of the old Python 2 `kaltura_aws.py` step by step, with 
 The one liberty taken: entries already tagged `archived_to_s3` are passed over, as the benchmark's
 `--tag '!archived_to_s3'` does for our tool, so both work on the same entries.
 
-`python -m testbed.bench_sequential --max-entries N [--tmp DIR]` reads the settings from the environment
+`python -m testbed.bench.sequential --max-entries N [--tmp DIR]` reads the settings from the environment
 (KALTURA_PARTNERID, KALTURA_SECRET, KALTURA_USERID, KALTURA_SERVICE_URL, AWS_BUCKET and the standard AWS
 variables, `AWS_ENDPOINT_URL` included) and prints one JSON line: the counts, bytes and seconds.
 """
@@ -204,7 +204,7 @@ def run_sequential(config: SequentialConfig, s3: Any) -> SequentialResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m testbed.bench_sequential", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m testbed.bench.sequential", description=__doc__)
     parser.add_argument("--max-entries", type=int, default=-1, help="listed entries to work on (-1: all)")
     parser.add_argument("--tmp", default=None, help="directory for the temporary files")
     args = parser.parse_args(argv)

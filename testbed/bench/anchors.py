@@ -6,7 +6,7 @@ moto, one process per object:
 - rclone: `rclone copyurl URL :s3:BUCKET/KEY --s3-no-head` with an on-the-fly S3 remote given by flags;
 - aws-cli: `curl -sSf URL | /usr/bin/aws s3 cp - s3://BUCKET/KEY --endpoint-url ...` (a streamed upload).
 
-`python -m testbed.bench_anchors --tool rclone --jobs 4 --tasks FILE --endpoint URL --bucket B` runs the
+`python -m testbed.bench.anchors --tool rclone --jobs 4 --tasks FILE --endpoint URL --bucket B` runs the
 tasks of FILE (JSON lines `{"url": ..., "key": ...}`) `--jobs` at a time and prints one JSON line of counts:
 measured from outside, its CPU time includes every tool process it reaped. The standard AWS variables come
 from the caller's environment; `AWS_CA_BUNDLE` is removed (rclone refuses a bundle it cannot read, and moto
@@ -148,7 +148,7 @@ def read_tasks(path: Path) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m testbed.bench_anchors", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m testbed.bench.anchors", description=__doc__)
     parser.add_argument("--tool", choices=TOOLS, required=True)
     parser.add_argument("--jobs", type=int, default=1, help="processes at once")
     parser.add_argument("--tasks", type=Path, required=True, help="JSON lines of url and key")
