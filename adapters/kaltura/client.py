@@ -307,9 +307,7 @@ class KalturaClient:
     # ------------------------------------------------------------------------------------------ batched
 
     @asynccontextmanager
-    async def batching(
-        self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2
-    ) -> AsyncIterator[None]:
+    async def batching(self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
         (at most `max_calls` sub-calls each, `flushers` in flight). A flusher waits for the pacer
         first and then takes everything queued meanwhile, so batches grow when the Kaltura rate binds."""

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
-from adapters.s3.client import StoreConfig
+from adapters.s3.config import StoreConfig
 from adapters.s3.multipart import WriterStats
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
 
@@ -56,9 +56,7 @@ class ArchiveStore(Protocol):
         """Prove the bucket exists and is ours to use; FatalError naming the fix otherwise."""
         ...
 
-    async def head(
-        self, key: str, *, with_tags: bool = True, record_only: bool = False
-    ) -> ObjectHead | None:
+    async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none.
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
         ...
