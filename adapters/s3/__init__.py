@@ -15,6 +15,7 @@ from adapters.s3.errors import (
 from adapters.s3.interfaces import ArchiveStore, PartWriter
 from adapters.s3.multipart import WriterStats, part_size
 from adapters.s3.proof import ArchiveRecord, from_head, is_legacy, legacy_problems, to_metadata, verify
+from adapters.s3.reprove import StoredDigest, StoredProof
 from adapters.s3.wire import STORAGE_CLASSES, ObjectHead, OpenUpload, PutResult
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "S3ItemError",
     "S3Store",
     "StoreConfig",
+    "StoredDigest",
+    "StoredProof",
     "WriterStats",
     "from_head",
     "is_legacy",

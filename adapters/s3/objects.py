@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 import botocore.exceptions
 
-from adapters.s3 import errors, proof, wire
+from adapters.s3 import errors, multipart, proof, wire
 from adapters.s3.checksums import FIELDS, S3Checksum, of_single
 from adapters.s3.direct import put_headers
 from adapters.s3.errors import PRECONDITION_FAILED, S3ItemError
 from adapters.s3.multipart import Completion, PartBuffer
+from adapters.s3.reprove import Layout, StoredDigest, digest_as_stored
 from adapters.s3.transport import S3Transport
 from adapters.s3.wire import ObjectHead, PutResult
 from engine.errors import ItemFailedError
@@ -103,6 +104,18 @@ class ObjectCalls(S3Transport):
             return int(length) if length else None
 
         return await self._call("s3.head_part", key, op)
+
+    async def stored_digest(self, head: ObjectHead) -> StoredDigest:
+        """A digest that says whether a source is the object `head` describes, as S3 stores it: in its part
+        layout (part 1's size, asked of S3 only when the object has several parts) and its algorithm.
+        ValueError when S3 reports no checksum for the object (nothing to prove against)."""
+        stored = head.checksum
+        if stored is None:
+            raise ValueError(f"{head.key}: S3 reports no checksum for the object")
+        several = stored.composite and (stored.parts is None or stored.parts > 1)  # only then is part 1 asked
+        first = await self.first_part_size(head.key) if several else None
+        today = Layout(multipart.part_size(head.size, self.config.part_size), self.config.checksum_algorithm)
+        return digest_as_stored(stored, head.size, first, today)
 
     async def tags(self, key: str) -> dict[str, str]:
         """The object's tags."""

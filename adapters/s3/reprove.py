@@ -1,5 +1,8 @@
 """Re-proving an object whose checksum record is missing, from the source, without writing a byte of it.
 
+`ArchiveStore.stored_digest(head)` gives a `StoredDigest`: feed it the source, and its result says whether
+those bytes are the object as S3 stores it. Nothing about part sizes or checksums reaches the caller.
+
 A run can stop between the completion of an upload and the write of its record (the SHA-256 and S3 checksum
 object tags). The object then carries our metadata for the current original but nothing proves its bytes.
 Rather than overwrite it (never) or trust it (never), the original is streamed again and digested the way the
@@ -86,3 +89,45 @@ def layout_of(stored: S3Checksum, size: int, first_part: int | None, default: La
     if first_part and (parts is None or -(-size // first_part) == parts):
         return Layout(first_part, algorithm)
     return Layout(default.part_size, algorithm)
+
+
+@dataclass(frozen=True)
+class StoredProof:
+    """A source digested as an object is stored: its length, SHA-256, the S3 checksum an upload of it in the
+    object's layout has, and the checksum S3 reports for the object."""
+
+    bytes: int
+    sha256: str
+    checksum: S3Checksum
+    stored: S3Checksum
+
+    @property
+    def matches(self) -> bool:
+        """The source is the object: S3 reports the checksum its bytes give in the object's layout."""
+        return self.stored.matches(self.checksum)
+
+
+class StoredDigest:
+    """Digests a source as S3 checksummed the object it may be a copy of (`ArchiveStore.stored_digest`).
+
+    `update()` with every chunk, then `result()`. Holds at most one part of the source.
+    """
+
+    def __init__(self, stored: S3Checksum, layout: Layout, size: int) -> None:
+        self.stored = stored
+        self.size = size  # the object's length
+        part, algorithm = layout.part_size, layout.algorithm
+        self._digest = StreamDigest(expected_size=size, part_size=part, algorithm=algorithm)
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        self._digest.update(chunk)
+
+    def result(self) -> StoredProof:
+        proof = self._digest.result()
+        return StoredProof(proof.bytes, proof.sha256, proof.checksum, self.stored)
+
+
+def digest_as_stored(stored: S3Checksum, size: int, first_part: int | None, default: Layout) -> StoredDigest:
+    """The digest of a source as an object of `size` bytes with checksum `stored` was uploaded (part 1 of
+    `first_part` bytes where S3 told it; `default`, today's settings, where the object does not say)."""
+    return StoredDigest(stored, layout_of(stored, size, first_part, default), size)
