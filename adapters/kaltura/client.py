@@ -15,7 +15,7 @@ from KalturaClient.Plugins import Core
 from adapters.kaltura import batches, listing, wire
 from adapters.kaltura.batches import Fresh
 from adapters.kaltura.downloads import Downloads
-from adapters.kaltura.errors import KalturaItemError, from_fault
+from adapters.kaltura.errors import KalturaItemError, from_fault, only_entry
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
 from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
@@ -111,8 +111,7 @@ class KalturaClient(Downloads):
     @staticmethod
     def _flavor_page(result: Any, chunk: Sequence[str]) -> Page[FlavorAsset]:
         if isinstance(result, ApiFault):
-            entry_id = chunk[0] if len(chunk) == 1 else None
-            raise from_fault(result, operation="flavorasset.list", entry_id=entry_id)
+            raise from_fault(result, operation="flavorasset.list", entry_id=only_entry(chunk))
         return wire.parse_page(result, wire.parse_flavor_asset)
 
     async def flavor_url(self, flavor_id: str, *, entry_id: str | None = None) -> str:

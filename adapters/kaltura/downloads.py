@@ -7,9 +7,9 @@ from collections.abc import AsyncGenerator
 import aiohttp
 import anyio
 
-from adapters.kaltura.errors import from_connection_error
+from adapters.kaltura.errors import from_connection_error, item_failed
 from adapters.kaltura.session import NETWORK_ERRORS, ApiSession
-from engine.errors import ArchiverError, ItemFailedError, RetryableError
+from engine.errors import ArchiverError, RetryableError
 from engine.retry import retry
 
 DOWNLOAD_CHUNK = 1 << 20
@@ -19,7 +19,7 @@ class Downloads(ApiSession):
     """The client's downloads (over its HTTP session, within its retry policy)."""
 
     async def download(
-        self, url: str, *, offset: int = 0, chunk_size: int = DOWNLOAD_CHUNK, entry_id: str = "-"
+        self, url: str, *, offset: int = 0, chunk_size: int = DOWNLOAD_CHUNK, entry_id: str | None = None
     ) -> AsyncGenerator[bytes, None]:
         """Stream the file at `url` from byte `offset`: chunks as they arrive.
 
@@ -41,7 +41,7 @@ class Downloads(ApiSession):
                     raise
                 await anyio.sleep(self._policy.backoff_s(failures))
 
-    async def content_length(self, url: str, *, entry_id: str = "-") -> int:
+    async def content_length(self, url: str, *, entry_id: str | None = None) -> int:
         """The exact byte size of the file at `url`, from its own server (for originals whose sizeInBytes
         Kaltura reports as 0): a `Range: bytes=0-0` GET, whose `Content-Range` gives the total; a server that
         ignores Range answers 200 and its `Content-Length` is the size (the body is not read)."""
@@ -52,7 +52,7 @@ class Downloads(ApiSession):
         size: int = await retry(once, policy=self._policy, describe="download.size")
         return size
 
-    async def _content_length_once(self, url: str, entry_id: str) -> int:
+    async def _content_length_once(self, url: str, entry_id: str | None) -> int:
         timeout = aiohttp.ClientTimeout(
             total=self.config.request_timeout_s, sock_connect=self.config.connect_timeout_s, sock_read=60
         )
@@ -62,13 +62,13 @@ class Downloads(ApiSession):
                     total = content_range_total(resp.headers.get("Content-Range"))
                     if total is None:
                         why = f"HTTP {resp.status} without a usable Content-Range: size unknown"
-                        raise ItemFailedError("download.size", entry_id, why)
+                        raise item_failed("download.size", entry_id, why)
                     return total
                 if resp.status != 200:
                     raise _download_status_error(resp.status, entry_id)
                 if resp.content_length is None:
                     why = "neither Content-Range nor Content-Length: size unknown"
-                    raise ItemFailedError("download.size", entry_id, why)
+                    raise item_failed("download.size", entry_id, why)
                 size = resp.content_length
                 resp.close()  # never read a whole file to learn its size
                 return size
@@ -76,7 +76,7 @@ class Downloads(ApiSession):
             raise from_connection_error(exc, operation="download.size") from None
 
     async def _download_once(
-        self, url: str, position: int, chunk_size: int, entry_id: str
+        self, url: str, position: int, chunk_size: int, entry_id: str | None
     ) -> AsyncGenerator[bytes, None]:
         headers = {"Range": f"bytes={position}-"} if position else {}
         # no total (a large file takes what it takes), but every wait is bounded: a connection from the pool
@@ -94,17 +94,17 @@ class Downloads(ApiSession):
                 if resp.status not in (200, 206):
                     raise _download_status_error(resp.status, entry_id)
                 if position and resp.status != 206:
-                    raise ItemFailedError("download", entry_id, "server ignored Range: cannot resume")
+                    raise item_failed("download", entry_id, "server ignored Range: cannot resume")
                 async for chunk in resp.content.iter_chunked(chunk_size):
                     yield chunk
         except NETWORK_ERRORS as exc:
             raise from_connection_error(exc, operation="download") from None
 
 
-def _download_status_error(status: int, entry_id: str) -> ArchiverError:
+def _download_status_error(status: int, entry_id: str | None) -> ArchiverError:
     if status == 429 or status >= 500:
         return RetryableError(f"download: HTTP {status}", throttled=True)
-    return ItemFailedError("download", entry_id, f"HTTP {status}")
+    return item_failed("download", entry_id, f"HTTP {status}")
 
 
 def content_range_total(header: str | None) -> int | None:
