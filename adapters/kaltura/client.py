@@ -19,7 +19,7 @@ from adapters.kaltura.errors import KalturaItemError, from_fault, only_entry
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
 from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
-from adapters.kaltura.session import CLIENT_TAG, DEFAULT_SERVICE_URL, ClientConfig
+from adapters.kaltura.session import CLIENT_TAG, ClientConfig
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, Page
 from engine.batch import Batcher
 from engine.retry import RetryPolicy, retry
@@ -197,7 +197,7 @@ def _add_flavors(found: dict[str, list[FlavorAsset]], flavors: Sequence[FlavorAs
         found.setdefault(flavor.entry_id, []).append(flavor)
 
 
-__all__ = ["CLIENT_TAG", "DEFAULT_SERVICE_URL", "ClientConfig", "KalturaClient", "KalturaItemError"]
+__all__ = ["CLIENT_TAG", "ClientConfig", "KalturaClient", "KalturaItemError"]
 
 
 def as_catalog(client: KalturaClient) -> MediaCatalog:

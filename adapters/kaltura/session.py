@@ -32,7 +32,6 @@ from engine.logs import add_secret, get_logger
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy, retry
 
-DEFAULT_SERVICE_URL = "https://www.kaltura.com"
 CLIENT_TAG = "kaltura-archiver"
 
 _log = get_logger("adapters.kaltura")
@@ -46,8 +45,8 @@ class ClientConfig:
 
     partner_id: int
     admin_secret: str = field(repr=False)
+    service_url: str  # the API's base URL (the caller's setting owns the default)
     user_id: str = ""
-    service_url: str = DEFAULT_SERVICE_URL
     ks_ttl_s: int = 86_400
     request_timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
