@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.kaltura.batches import Fresh
-from adapters.kaltura.client import DEFAULT_SERVICE_URL, ClientConfig, KalturaClient
+from adapters.kaltura.client import ClientConfig, KalturaClient
 from adapters.kaltura.errors import (
     KalturaFatalError,
     KalturaHttpError,
@@ -17,7 +17,6 @@ from adapters.kaltura.wire import FlavorAsset, MediaEntry
 
 __all__ = [
     "ALL_STATUSES",
-    "DEFAULT_SERVICE_URL",
     "DEFAULT_STATUSES",
     "ClientConfig",
     "EntryPage",

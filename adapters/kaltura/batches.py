@@ -20,7 +20,7 @@ from typing import Any
 from KalturaClient.Plugins import Core
 
 from adapters.kaltura import wire
-from adapters.kaltura.errors import from_fault
+from adapters.kaltura.errors import from_fault, only_entry
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry
 from engine.errors import ItemFailedError
@@ -112,7 +112,7 @@ def join_tags(tags: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------- jobs
 
 
-def url_job(flavor_id: str, entry_id: str | None) -> Job:
+def url_job(flavor_id: str, entry_id: str | None = None) -> Job:
     def parse(slots: Sequence[Any]) -> str:
         if isinstance(slots[0], ApiFault):
             raise from_fault(slots[0], operation="flavorasset.getUrl", entry_id=entry_id)
@@ -173,8 +173,7 @@ async def _rereads(
     """Each entry of `chunk` as Kaltura has it now, from one media.list and one flavorAsset.list answer."""
     for slot, operation in ((entries, "media.list"), (flavors, "flavorasset.list")):
         if isinstance(slot, ApiFault):
-            entry_id = chunk[0] if len(chunk) == 1 else None
-            error = from_fault(slot, operation=operation, entry_id=entry_id)
+            error = from_fault(slot, operation=operation, entry_id=only_entry(chunk))
             return {entry_id: error for entry_id in chunk}
     found = {e.id: e for e in wire.parse_page(entries, wire.parse_media_entry).objects}
     page = wire.parse_page(flavors, wire.parse_flavor_asset)

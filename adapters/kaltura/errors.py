@@ -7,10 +7,16 @@ retryable, session and permission problems stop the run, anything else belongs t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from adapters.kaltura.wire import ApiFault
 from engine.errors import ArchiverError, FatalError, ItemFailedError, RetryableError
 
 INVALID_KS = "INVALID_KS"
+
+# Inside the adapter a call about no one entry (a batch of several, a caller that named none) has entry id
+# None; this is how its errors show that.
+NO_ENTRY = "-"
 
 # code -> throttled?  (ACTION_BLOCKED is Kaltura's rate limit; the misspelling is the server's)
 RETRYABLE_CODES: dict[str, bool] = {
@@ -27,14 +33,29 @@ FATAL_CODES: dict[str, str] = {
 }
 
 
+def entry_shown(entry_id: str | None) -> str:
+    """How an error names the entry it is about: its id, or NO_ENTRY when it is about no one entry."""
+    return entry_id or NO_ENTRY
+
+
+def item_failed(operation: str, entry_id: str | None, cause: str) -> ItemFailedError:
+    """An item failure about `entry_id` (None: about no one entry)."""
+    return ItemFailedError(operation, entry_shown(entry_id), cause)
+
+
+def only_entry(entry_ids: Sequence[str]) -> str | None:
+    """The entry a call about `entry_ids` is about: the one id, or None when there are several."""
+    return entry_ids[0] if len(entry_ids) == 1 else None
+
+
 class KalturaItemError(ItemFailedError):
     """An API error about one item (`ENTRY_ID_NOT_FOUND`, `FLAVOR_ASSET_IS_NOT_READY`, …).
 
     `code` is Kaltura's, so callers can tell "already gone" from a real failure.
     """
 
-    def __init__(self, operation: str, entry_id: str, code: str, message: str) -> None:
-        super().__init__(operation, entry_id, f"{code}: {message}")
+    def __init__(self, operation: str, entry_id: str | None, code: str, message: str) -> None:
+        super().__init__(operation, entry_shown(entry_id), f"{code}: {message}")
         self.code = code
 
 
@@ -53,7 +74,7 @@ def from_fault(fault: ApiFault, *, operation: str, entry_id: str | None = None) 
     if fault.code in FATAL_CODES:
         # never echo the server's text for these: INVALID_KS messages quote the KS itself
         return KalturaFatalError(f"{operation}: {FATAL_CODES[fault.code]}", fault.code)
-    return KalturaItemError(operation, entry_id or "-", fault.code, fault.message)
+    return KalturaItemError(operation, entry_id, fault.code, fault.message)
 
 
 class KalturaHttpError(FatalError):

@@ -79,11 +79,11 @@ class MediaCatalog(Protocol):
         ...
 
     def download(
-        self, url: str, *, offset: int = 0, chunk_size: int = ..., entry_id: str = "-"
+        self, url: str, *, offset: int = 0, chunk_size: int = ..., entry_id: str | None = None
     ) -> AsyncGenerator[bytes, None]:
         """The bytes at `url` from `offset`, streamed; resumes by itself after a broken connection."""
         ...
 
-    async def content_length(self, url: str, *, entry_id: str = "-") -> int:
+    async def content_length(self, url: str, *, entry_id: str | None = None) -> int:
         """The exact byte size of the file at `url` (a one-byte ranged GET; size from its headers)."""
         ...

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from adapters.s3.checksums import ALGORITHMS, Algorithm, S3Checksum
-from adapters.s3.client import (
+from adapters.s3.client import S3Store
+from adapters.s3.config import StoreConfig
+from adapters.s3.errors import (
     CONDITIONAL_CONFLICT,
     NO_SUCH_UPLOAD,
     PRECONDITION_FAILED,
-    S3Store,
-    StoreConfig,
+    S3FatalError,
+    S3ItemError,
 )
-from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.interfaces import ArchiveStore, PartWriter
 from adapters.s3.multipart import WriterStats, part_size
 from adapters.s3.proof import ArchiveRecord, from_head, is_legacy, legacy_problems, to_metadata, verify
+from adapters.s3.reprove import StoredDigest, StoredProof
 from adapters.s3.wire import STORAGE_CLASSES, ObjectHead, OpenUpload, PutResult
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "S3ItemError",
     "S3Store",
     "StoreConfig",
+    "StoredDigest",
+    "StoredProof",
     "WriterStats",
     "from_head",
     "is_legacy",

@@ -50,6 +50,10 @@ FATAL_CODES: Final[dict[str, str]] = {
     "InvalidBucketName": "the bucket name is not valid: check AWS_BUCKET",
 }
 
+PRECONDITION_FAILED: Final = "PreconditionFailed"  # S3ItemError.code when the key already holds an object
+NO_SUCH_UPLOAD: Final = "NoSuchUpload"
+CONDITIONAL_CONFLICT: Final = "ConditionalRequestConflict"  # 409: a concurrent write; send again
+
 NOT_FOUND_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 
 # what a dropped, refused or stalled connection looks like through botocore and aiohttp

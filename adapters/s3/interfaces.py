@@ -7,8 +7,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
-from adapters.s3.client import StoreConfig
+from adapters.s3.config import StoreConfig
 from adapters.s3.multipart import WriterStats
+from adapters.s3.reprove import StoredDigest
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
 
 
@@ -56,9 +57,7 @@ class ArchiveStore(Protocol):
         """Prove the bucket exists and is ours to use; FatalError naming the fix otherwise."""
         ...
 
-    async def head(
-        self, key: str, *, with_tags: bool = True, record_only: bool = False
-    ) -> ObjectHead | None:
+    async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none.
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
         ...
@@ -66,6 +65,12 @@ class ArchiveStore(Protocol):
     async def first_part_size(self, key: str) -> int | None:
         """The size of part 1 of a multipart object (the part size it was uploaded with); None when S3 does
         not tell."""
+        ...
+
+    async def stored_digest(self, head: ObjectHead) -> StoredDigest:
+        """A digest to feed a source to: its result says whether the source is the object `head` describes,
+        as S3 stores it (same part layout, same checksum algorithm), and gives the SHA-256 and S3 checksum
+        to record for it. ValueError when S3 reports no checksum for the object."""
         ...
 
     async def put_bytes(

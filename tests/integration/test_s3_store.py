@@ -11,7 +11,15 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from adapters.s3 import ArchiveStore, S3Store, to_metadata, verify
+from adapters.s3 import (
+    ArchiveStore,
+    ObjectHead,
+    S3Store,
+    StoredProof,
+    to_metadata,
+    verify,
+)
+from adapters.s3.checksums import Algorithm
 from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.multipart import MiB
 from engine.errors import ItemFailedError
@@ -298,3 +306,52 @@ async def test_an_object_whose_part_is_larger_than_the_whole_budget_fails_alone_
             with pytest.raises(ItemFailedError, match=wanted):
                 await store.put_stream(key, chunks_of(bytes(size)), size, {})
         assert await open_keys(store) == []
+
+
+async def stored_proof(store: S3Store, key: str, source: bytes) -> StoredProof:
+    """`source` fed, in odd chunks, to the store's digest of the object at `key`."""
+    head = await store.head(key, with_tags=False)
+    assert head is not None
+    proof = await store.stored_digest(head)
+    async for chunk in chunks_of(source):
+        proof.update(chunk)
+    return proof.result()
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("algorithm", ["CRC32C", "SHA256"])
+async def test_a_multipart_object_is_re_proven_from_its_source_whatever_part_size_is_set_today(
+    s3_bucket: str, algorithm: Algorithm
+) -> None:
+    data = os.urandom(12 * MiB + 4321)
+    async with S3Store(config(s3_bucket, checksum_algorithm=algorithm)) as store:
+        result = await store.put_stream("0_abc", chunks_of(data), len(data), to_metadata(record(data)))
+    assert result.parts == 3
+    # today: another part size and another algorithm; the object says how it was stored
+    async with S3Store(config(s3_bucket, part_size=8 * MiB, checksum_algorithm="SHA256")) as store:
+        same = await stored_proof(store, "0_abc", data)
+        other = await stored_proof(store, "0_abc", data[:-1] + b"\0")
+    assert same.matches
+    assert (same.bytes, same.sha256) == (len(data), result.sha256)
+    assert same.checksum.matches(result.checksum)
+    assert not other.matches
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_single_put_object_is_re_proven_from_its_source(s3_bucket: str) -> None:
+    data = os.urandom(100_000)
+    async with S3Store(config(s3_bucket)) as store:
+        result = await store.put_stream("0_abc", chunks_of(data), len(data), to_metadata(record(data)))
+        same = await stored_proof(store, "0_abc", data)
+        other = await stored_proof(store, "0_abc", os.urandom(len(data)))
+    assert result.parts == 0
+    assert same.matches
+    assert (same.sha256, same.checksum) == (result.sha256, result.checksum)
+    assert not other.matches
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_an_object_without_an_s3_checksum_cannot_be_re_proven(s3_bucket: str) -> None:
+    async with S3Store(config(s3_bucket)) as store:
+        with pytest.raises(ValueError, match="no checksum"):
+            await store.stored_digest(ObjectHead("0_abc", 10, "etag", None, {}))

@@ -16,6 +16,7 @@ from adapters.kaltura.errors import (
     from_connection_error,
     from_fault,
     from_http_status,
+    item_failed,
     parse_retry_after,
 )
 from engine.errors import RetryableError
@@ -98,6 +99,13 @@ def test_unknown_entry_fails_only_that_item_and_keeps_the_code() -> None:
     error = from_fault(wire.ApiFault("ENTRY_ID_NOT_FOUND", "nope", {}), operation="media.get", entry_id="0_x")
     assert isinstance(error, KalturaItemError)
     assert (error.code, error.entry_id, error.operation) == ("ENTRY_ID_NOT_FOUND", "0_x", "media.get")
+
+
+@pytest.mark.parametrize("entry_id", [None, ""])
+def test_an_item_error_about_no_one_entry_shows_a_dash_for_it(entry_id: str | None) -> None:
+    fault = from_fault(wire.ApiFault("FLAVOR_ASSET_IS_NOT_READY", "m", {}), operation="x", entry_id=entry_id)
+    failed = item_failed("download", entry_id, "HTTP 404")
+    assert (str(fault), str(failed)) == ("x -: FLAVOR_ASSET_IS_NOT_READY: m", "download -: HTTP 404")
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
