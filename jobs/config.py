@@ -17,8 +17,8 @@ import anyio
 
 from adapters.s3 import S3Store, StoreConfig
 from engine.errors import ConfigError
-from jobs.context import PROBE_POLICY, RunContext, connected, prove_bucket
-from jobs.settings import Settings
+from jobs.common.context import PROBE_POLICY, RunContext, connected, prove_bucket
+from jobs.common.settings import Settings
 
 PROBE_CALL_S = 15.0  # each bucket probe's deadline: an endpoint that answers does so well within it
 

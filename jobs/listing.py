@@ -20,10 +20,10 @@ from adapters.kaltura import EntryPage, FilterSpec, FlavorAsset, ListingStats, M
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
 from engine.errors import primary
 from engine.progress import Progress
-from jobs.context import RunContext, connected, require_kaltura
-from jobs.events import EventLog, RunSummary
-from jobs.options import add_filter_options, add_option, filter_spec
-from jobs.report import FORMATS, ReportWriter, Row
+from jobs.common.context import RunContext, connected, require_kaltura
+from jobs.common.events import EventLog, RunSummary
+from jobs.common.options import add_filter_options, add_option, filter_spec
+from jobs.common.report import FORMATS, ReportWriter, Row
 
 ARCHIVED_TAG = "archived_to_s3"
 REPLACED_TAG = "flavors_deleted"

@@ -13,7 +13,7 @@ from engine.errors import ConfigError, RetryableError
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from engine.shutdown import Shutdown
-from jobs.settings import Settings
+from jobs.common.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.s3 import ArchiveStore

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from adapters.kaltura import MediaEntry
 from adapters.s3 import ArchiveStore, PutResult, S3Checksum
-from jobs.s3copy_plan import Action
+from jobs.s3copy.plan import Action
 
 
 class TagWriter(Protocol):

@@ -15,9 +15,9 @@ from typing import Final, TextIO
 
 from engine.pipeline import Failed
 from engine.progress import Progress
-from jobs import events
-from jobs.events import EventLog, RunSummary
-from jobs.report import ReportWriter, Row
+from jobs.common import events
+from jobs.common.events import EventLog, RunSummary
+from jobs.common.report import ReportWriter, Row
 
 COLUMNS: Final = ("entry_id", "action", "outcome", "bytes", "seconds", "reason")
 

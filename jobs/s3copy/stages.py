@@ -42,11 +42,11 @@ from engine.logs import get_logger
 from engine.pipeline import Failed, Finish
 from engine.progress import Progress
 from engine.retry import RetryPolicy
-from jobs import events
-from jobs.events import EventLog
-from jobs.s3copy_gate import Gate
-from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
-from jobs.s3copy_report import (
+from jobs.common import events
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.s3copy.plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
+from jobs.s3copy.report import (
     ARCHIVED,
     CONFLICT,
     PLANNED,
@@ -57,7 +57,7 @@ from jobs.s3copy_report import (
     Outcome,
     failed_outcome,
 )
-from jobs.s3copy_reprove import Layout, StreamDigest, layout_of
+from jobs.s3copy.reprove import Layout, StreamDigest, layout_of
 
 # S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
 # so it never overwrites); code -> why

@@ -9,7 +9,7 @@ import pytest
 
 from engine.settings import markdown_table
 from jobs.cli import BUILT, NOT_BUILT, UsageError, build_parser
-from jobs.settings import DEFAULT_SERVICE_URL, SETTINGS
+from jobs.common.settings import DEFAULT_SERVICE_URL, SETTINGS
 from testbed.kaltura_sim.runner import settings_env
 from testbed.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 

@@ -9,7 +9,7 @@ import pytest
 from adapters.kaltura.wire import FlavorAsset, MediaEntry, parse_flavor_asset, parse_media_entry
 from adapters.s3 import ArchiveRecord, ObjectHead, S3Checksum, to_metadata
 from adapters.s3.proof import to_tags
-from jobs.s3copy_plan import (
+from jobs.s3copy.plan import (
     ARCHIVED,
     INITIAL,
     LEGACY,
