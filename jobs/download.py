@@ -35,7 +35,7 @@ from jobs.common.context import PROBE_POLICY, RunContext, connected
 from jobs.common.options import add_option
 from jobs.common.settings import Settings
 from jobs.config import PROBE_CALL_S
-from jobs.listing import original_of
+from jobs.lifecycle import original_of
 
 _log = get_logger("jobs.download")
 READ_CHUNK = 1 << 20  # re-hashing a resumed prefix

@@ -45,7 +45,8 @@ from engine.retry import RetryPolicy
 from jobs.common import events
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.s3copy.plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
+from jobs.lifecycle import ARCHIVED_TAG, State, original_of, size_agrees
+from jobs.s3copy.plan import Action, Facts, Kind, plan
 from jobs.s3copy.report import (
     ARCHIVED,
     CONFLICT,
@@ -88,7 +89,7 @@ class Work:
     action: Action
     key: str
     started: float
-    state: str  # where the entry is now (the action's from_state until the copy is proven)
+    state: State  # where the entry is now (the action's from_state until the copy is proven)
     attempt: int = 0
     bytes: int = 0
     url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
@@ -328,12 +329,12 @@ class S3Copy:
         )
         if problems:
             raise ItemFailedError("s3copy.proof", work.entry.id, "; ".join(problems))
-        work.state = UNTAGGED
+        work.state = State.UNTAGGED
         self.log.entry(
             events.UPLOADED,
             work.entry.id,
             from_state=work.action.from_state,
-            to_state=UNTAGGED,
+            to_state=State.UNTAGGED,
             bytes=expected.source_bytes,
             attempt=work.attempt,
             key=work.key,
