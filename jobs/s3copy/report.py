@@ -9,33 +9,38 @@ conflicts.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, TextIO
+from typing import Final
 
 from engine.pipeline import Failed
 from engine.progress import Progress
-from jobs.common import events
-from jobs.common.events import EventLog, RunSummary
-from jobs.common.report import ReportWriter, Row
+from jobs.common import events, report
+from jobs.common.events import EventLog
+from jobs.common.report import ReportWriter, Row, Value
 
 COLUMNS: Final = ("entry_id", "action", "outcome", "bytes", "seconds", "reason")
 
 ARCHIVED, TAGGED, UNCHANGED, PLANNED = "archived", "tagged", "unchanged", "planned"
 SKIPPED, CONFLICT, FAILED, STOPPED = "skipped", "conflict", "failed", "stopped"
 OUTCOMES: Final = (ARCHIVED, TAGGED, UNCHANGED, PLANNED, SKIPPED, CONFLICT, FAILED, STOPPED)
-BAD_OUTCOMES: Final = frozenset({CONFLICT, FAILED})
-
-_EVENT: Final[dict[str, str]] = {
-    ARCHIVED: events.ARCHIVED,
-    TAGGED: events.ARCHIVED,
-    UNCHANGED: events.UNCHANGED,
-    PLANNED: events.PLANNED,
-    SKIPPED: events.SKIPPED,
-    CONFLICT: events.CONFLICT,
-    FAILED: events.FAILED,
-    STOPPED: events.SKIPPED,  # left alone for now, with its reason
-}
+S3COPY_OUTCOMES: Final = report.Outcomes(
+    order=OUTCOMES,
+    events={
+        ARCHIVED: events.ARCHIVED,
+        TAGGED: events.ARCHIVED,
+        UNCHANGED: events.UNCHANGED,
+        PLANNED: events.PLANNED,
+        SKIPPED: events.SKIPPED,
+        CONFLICT: events.CONFLICT,
+        FAILED: events.FAILED,
+        STOPPED: events.SKIPPED,  # left alone for now, with its reason
+    },
+    bad=frozenset({CONFLICT, FAILED}),
+    done=frozenset({ARCHIVED}),
+    planned=frozenset({PLANNED}),
+    failed=FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class Outcome:
             "reason": self.reason,
         }
 
+    def details(self) -> Mapping[str, Value]:
+        return {"action": self.action, "reason": self.reason}
+
 
 def failed_outcome(
     failure: Failed,
@@ -82,53 +90,8 @@ def failed_outcome(
     )
 
 
-class Reporter:
-    """The sink's side of the run: a report row, an event and a count per entry; the summary at the end."""
+class Reporter(report.Reporter[Outcome]):
+    """The common reporter with s3copy's outcomes."""
 
     def __init__(self, log: EventLog, writer: ReportWriter, progress: Progress | None = None) -> None:
-        self.log = log
-        self.writer = writer
-        self.progress = progress
-        self.counts: Counter[str] = Counter()
-        self.bytes = 0  # bytes archived by this run
-        self.planned_bytes = 0
-
-    def add(self, outcome: Outcome) -> None:
-        self.log.entry(
-            _EVENT[outcome.outcome],
-            outcome.entry_id,
-            from_state=outcome.from_state,
-            to_state=outcome.to_state,
-            bytes=outcome.bytes,
-            duration_ms=round(outcome.seconds * 1000),
-            attempt=outcome.attempt,
-            error=outcome.error,
-            action=outcome.action,
-            reason=outcome.reason,
-        )
-        self.writer.row(outcome.row())
-        self.counts[outcome.outcome] += 1
-        if outcome.outcome == ARCHIVED:
-            self.bytes += outcome.bytes
-        elif outcome.outcome == PLANNED:
-            self.planned_bytes += outcome.bytes
-        if self.progress is not None:
-            self.progress.add(done=1, failed=int(outcome.outcome == FAILED))
-
-    @property
-    def bad(self) -> int:
-        """Entries that failed or conflict: the run exits 1 if there is any."""
-        return sum(self.counts[o] for o in BAD_OUTCOMES)
-
-    def summary(self, elapsed_s: float) -> RunSummary:
-        return RunSummary(counts=dict(self.counts), bytes=self.bytes, elapsed_s=elapsed_s)
-
-    def write_summary(self, stream: TextIO, fmt: str) -> None:
-        """`#SUMMARY<TAB>outcome<TAB>n` lines after a TSV report (JSON reports stay pure JSON)."""
-        if fmt != "tsv":
-            return
-        for outcome in OUTCOMES:
-            if self.counts[outcome]:
-                stream.write(f"#SUMMARY\t{outcome}\t{self.counts[outcome]}\n")
-        stream.write(f"#SUMMARY\ttotal\t{sum(self.counts.values())}\n")
-        stream.flush()
+        super().__init__(log, writer, S3COPY_OUTCOMES, progress)
