@@ -31,10 +31,9 @@ from adapters.s3.proof import ArchiveRecord, from_head
 from engine.errors import ConfigError, FatalError, ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.progress import Progress
-from jobs.common.context import PROBE_POLICY, RunContext, connected
+from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected
 from jobs.common.options import add_option
 from jobs.common.settings import Settings
-from jobs.config import PROBE_CALL_S
 from jobs.lifecycle import original_of
 
 _log = get_logger("jobs.download")
