@@ -1,7 +1,8 @@
-"""Retries with full-jitter exponential backoff, a cap on attempts and a time budget.
+"""Retries with full-jitter exponential backoff, a cap on attempts and a time budget: the one retry loop.
 
-Only `RetryableError` is retried; everything else (and cancellation) goes straight through. The op should take
-its own pacer slot for each attempt: the backoff sleeps here hold no slot.
+By default only `RetryableError` is retried; a caller may name more errors worth another try (`retry_if`),
+such as an upload S3 asks to send again. Everything else (and cancellation) goes straight through. The op
+should take its own pacer slot for each attempt: the backoff sleeps here hold no slot.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
 
 OnRetry = Callable[[int, BaseException, float], None]
+RetryIf = Callable[[Exception], bool]
 
 _log = get_logger("engine.retry")
 
@@ -41,6 +43,11 @@ class RetryPolicy:
         return draw() * ceiling
 
 
+def is_retryable(exc: Exception) -> bool:
+    """The default of `retry`: a transient fault (`RetryableError`)."""
+    return isinstance(exc, RetryableError)
+
+
 async def retry(
     op: Callable[[], Awaitable[T]],
     *,
@@ -48,17 +55,20 @@ async def retry(
     pacer: Pacer | None = None,
     describe: str = "",
     on_retry: OnRetry | None = None,
+    retry_if: RetryIf = is_retryable,
+    annotate: bool = True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     draw: Callable[[], float] = random.random,
 ) -> T:
-    """Await `op()` until it succeeds, retrying `RetryableError` within the policy; re-raise the last one.
+    """Await `op()` until it succeeds, retrying the errors `retry_if` accepts (`RetryableError`) within the
+    policy; re-raise the last one.
 
     A throttled error tells the pacer to slow down; its `retry_after` is a floor for the pause. `on_retry`
     hears (attempt that failed, error, pause in seconds) before each pause. The error that ends the retries
     is raised as a copy of the last one (same class and fields) with a note saying what was tried and for how
     long: the last one itself may be shared (a batch hands one error to every entry in it), so it is never
-    changed.
+    changed. With `annotate` off, the last error itself is raised, as it came.
     """
     started = clock()
     attempt = 0
@@ -66,12 +76,17 @@ async def retry(
         attempt += 1
         try:
             result = await op()
-        except RetryableError as exc:
-            if exc.throttled and pacer is not None:
-                pacer.on_throttle(exc.retry_after)
-            pause = max(policy.backoff_s(attempt, draw), exc.retry_after or 0.0)
+        except Exception as exc:
+            if not retry_if(exc):
+                raise
+            retry_after: float | None = getattr(exc, "retry_after", None)
+            if getattr(exc, "throttled", False) and pacer is not None:
+                pacer.on_throttle(retry_after)
+            pause = max(policy.backoff_s(attempt, draw), retry_after or 0.0)
             spent = clock() - started
             if attempt >= policy.attempts or spent + pause > policy.budget_s:
+                if not annotate:
+                    raise
                 what = describe or getattr(op, "__name__", "operation")
                 mine = own_copy(exc)
                 mine.add_note(f"gave up on {what} after {attempt} attempt(s) in {spent:.1f} s")

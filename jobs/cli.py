@@ -23,11 +23,11 @@ from engine.logs import bind_run, configure_logging, get_logger, new_run_id
 from engine.redact import add_secret, redact_text
 from engine.settings import help_line, secret_values
 from engine.shutdown import Shutdown, catch_early_signals, handle_signals
-from jobs.flags import add_option
-from jobs.settings import SETTINGS, Settings, load_settings
+from jobs.common.flags import add_option
+from jobs.common.settings import SETTINGS, Settings, load_settings
 
 if TYPE_CHECKING:
-    from jobs.context import RunContext
+    from jobs.common.context import RunContext
 
 PROG = "kaltura-archiver"
 
@@ -151,7 +151,7 @@ def _level(name: str) -> str:
 
 
 async def _run_job(job: Job, args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from jobs.context import RunContext, now_s  # the Kaltura adapter: only once a job really runs
+    from jobs.common.context import RunContext, now_s  # the Kaltura adapter: only once a job really runs
 
     ctx = RunContext(settings=settings, run_id=new_run_id(), run_start=now_s(), stdout=out, stderr=err)
     bind_run(ctx.run_id, args.command)

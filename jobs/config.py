@@ -17,10 +17,8 @@ import anyio
 
 from adapters.s3 import S3Store, StoreConfig
 from engine.errors import ConfigError
-from jobs.context import PROBE_POLICY, RunContext, connected, prove_bucket
-from jobs.settings import Settings
-
-PROBE_CALL_S = 15.0  # each bucket probe's deadline: an endpoint that answers does so well within it
+from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected, prove_bucket
+from jobs.common.settings import Settings
 
 # what a placeholder file must start with to be what its setting says (an MP4's `ftyp` box at offset 4)
 _SIGNATURES = {

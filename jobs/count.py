@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 
 from adapters.kaltura import ListingStats
-from jobs.context import RunContext, connected
-from jobs.options import add_filter_options, filter_spec
+from jobs.common.context import RunContext, connected
+from jobs.common.options import add_filter_options, filter_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

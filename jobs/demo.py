@@ -6,8 +6,8 @@ import argparse
 import importlib.util
 
 from engine.errors import ConfigError, FatalError
-from jobs.context import RunContext
-from jobs.options import add_option
+from jobs.common.context import RunContext
+from jobs.common.options import add_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

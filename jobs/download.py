@@ -31,11 +31,10 @@ from adapters.s3.proof import ArchiveRecord, from_head
 from engine.errors import ConfigError, FatalError, ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.progress import Progress
-from jobs.config import PROBE_CALL_S
-from jobs.context import PROBE_POLICY, RunContext, connected
-from jobs.listing import original_of
-from jobs.options import add_option
-from jobs.settings import Settings
+from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected
+from jobs.common.options import add_option
+from jobs.common.settings import Settings
+from jobs.lifecycle import original_of
 
 _log = get_logger("jobs.download")
 READ_CHUNK = 1 << 20  # re-hashing a resumed prefix

@@ -20,13 +20,11 @@ from adapters.kaltura import EntryPage, FilterSpec, FlavorAsset, ListingStats, M
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
 from engine.errors import primary
 from engine.progress import Progress
-from jobs.context import RunContext, connected, require_kaltura
-from jobs.events import EventLog, RunSummary
-from jobs.options import add_filter_options, add_option, filter_spec
-from jobs.report import FORMATS, ReportWriter, Row
-
-ARCHIVED_TAG = "archived_to_s3"
-REPLACED_TAG = "flavors_deleted"
+from jobs.common.context import RunContext, connected, require_kaltura
+from jobs.common.events import EventLog, RunSummary
+from jobs.common.options import add_filter_options, add_option, filter_spec
+from jobs.common.report import FORMATS, ReportWriter, Row
+from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, original_of
 
 VIDEO_COLUMNS = (
     "last_played_date", "last_played", "plays", "entry_id", "status", ARCHIVED_TAG, REPLACED_TAG, "total_KB",
@@ -55,14 +53,6 @@ def date(ts: int | None) -> str | None:
 
 def flavor_status(status: int) -> str:
     return FLAVOR_STATUS_NAMES.get(status, str(status))
-
-
-def original_of(flavors: Sequence[FlavorAsset]) -> FlavorAsset | None:
-    """The source flavor: the one marked original (flavorParamsId 0 as a fallback)."""
-    for flavor in flavors:
-        if flavor.is_original:
-            return flavor
-    return next((f for f in flavors if f.flavor_params_id == 0), None)
 
 
 def video_row(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> Row:

@@ -36,7 +36,7 @@ from typing import Any, Final
 import boto3  # type: ignore[import-untyped]  # no stubs installed; only the client calls are used
 
 from engine.settings import byte_size
-from jobs.settings import SETTINGS
+from jobs.common.settings import SETTINGS
 from testbed.bench import anchors
 from testbed.bench.measure import Measured, measure, process_cpu_s
 from testbed.bench.report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets

@@ -23,8 +23,8 @@ from adapters.s3 import ArchiveRecord, S3Checksum, from_head, verify
 from adapters.s3.wire import parse_head, parse_tags
 from engine.logs import configure_logging
 from jobs import s3copy
-from jobs.context import RunContext, now_s
-from jobs.settings import load_settings
+from jobs.common.context import RunContext, now_s
+from jobs.common.settings import load_settings
 from testbed.catalog import MEDIA_VIDEO, generate
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body

@@ -116,3 +116,55 @@ def test_checker_sees_a_test_module_imported(tmp_path: Path) -> None:
         "tests/integration/test_mod.py:4 imports tests.integration.test_d",
         "tests/integration/test_mod.py:5 imports tests.integration.test_e",
     ]
+
+
+def job_imports(path: Path) -> Iterator[tuple[int, str]]:
+    """The `jobs` modules `path` imports, as `jobs.x` or `jobs.x.y` (`from jobs import x` included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] if node.module != "jobs" else [f"jobs.{a.name}" for a in node.names]
+        else:
+            continue
+        yield from ((node.lineno, name) for name in names if name.split(".")[0] == "jobs")
+
+
+def home(module: str) -> str:
+    """Where a jobs module belongs: `common`, `lifecycle`, `cli`, or the command it is part of."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "jobs"
+
+
+def allowed_in_jobs(importer: str, imported: str) -> bool:
+    """Inside jobs (docs/architecture.md, Layers): common and lifecycle are below every command; a command
+    imports them and its own modules, never another command; the CLI names commands, never imports them."""
+    here, there = home(importer), home(imported)
+    below = {"common": {"common"}, "lifecycle": {"lifecycle"}, "cli": {"common"}}
+    return there in below.get(here, {"common", "lifecycle", here})
+
+
+def jobs_violations() -> list[str]:
+    found = []
+    for path in sorted((ROOT / "jobs").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        importer = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        for lineno, imported in job_imports(path):
+            if not allowed_in_jobs(importer, imported):
+                found.append(f"{rel}.py:{lineno} imports {imported}")
+    return found
+
+
+def test_jobs_commands_share_only_common_and_lifecycle() -> None:
+    """jobs/common and jobs/lifecycle import no command; a command imports no other; the CLI imports none."""
+    assert jobs_violations() == []
+
+
+def test_jobs_checker_sees_a_command_importing_another() -> None:
+    """The jobs checker flags a command reaching into another, and lets a command use its own package."""
+    assert not allowed_in_jobs("jobs.download", "jobs.listing")
+    assert not allowed_in_jobs("jobs.common.gate", "jobs.s3copy.plan")
+    assert not allowed_in_jobs("jobs.lifecycle", "jobs.common.events")
+    assert allowed_in_jobs("jobs.s3copy.stages", "jobs.s3copy.plan")
+    assert allowed_in_jobs("jobs.s3copy", "jobs.lifecycle")

@@ -23,8 +23,8 @@ from engine.logs import configure_logging
 from engine.redact import REDACTED
 from jobs import listing
 from jobs.cli import BUILT, NOT_BUILT, Job, _run_job, build_parser, ended_by, run
-from jobs.context import RunContext
-from jobs.settings import Settings, load_settings
+from jobs.common.context import RunContext
+from jobs.common.settings import Settings, load_settings
 
 
 def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

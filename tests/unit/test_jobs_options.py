@@ -9,7 +9,7 @@ import pytest
 
 from adapters.kaltura.filters import DEFAULT_STATUSES
 from engine.errors import ConfigError
-from jobs.options import add_filter_options, add_option, filter_spec, require_selection
+from jobs.common.options import add_filter_options, add_option, filter_spec, require_selection
 
 ID_A, ID_B = "0_k3x9ab2q", "12_00000abc"
 

@@ -10,9 +10,10 @@ import pytest
 
 from adapters.kaltura.wire import FlavorAsset, MediaEntry
 from engine.redact import REDACTED, add_secret
+from jobs.common.report import ReportWriter
 from jobs.count import count_line
-from jobs.listing import FLAVOR_COLUMNS, VIDEO_COLUMNS, flavor_rows, original_of, video_row
-from jobs.report import ReportWriter
+from jobs.lifecycle import original_of
+from jobs.listing import FLAVOR_COLUMNS, VIDEO_COLUMNS, flavor_rows, video_row
 
 ENTRY = MediaEntry(
     id="0_abc", name="Intro\tto physics", created_at=1_500_000_000, updated_at=None, status=-1, media_type=1,

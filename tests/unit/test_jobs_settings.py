@@ -7,8 +7,8 @@ import pytest
 from adapters.s3 import StoreConfig
 from engine.errors import ConfigError
 from engine.settings import shortened
-from jobs.context import kaltura_client
-from jobs.settings import SETTINGS, load_settings, main
+from jobs.common.context import kaltura_client
+from jobs.common.settings import SETTINGS, load_settings, main
 
 
 def test_legacy_environment_names_are_read() -> None:

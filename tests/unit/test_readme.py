@@ -9,7 +9,7 @@ import pytest
 
 from engine.settings import markdown_table
 from jobs.cli import BUILT, NOT_BUILT, UsageError, build_parser
-from jobs.settings import DEFAULT_SERVICE_URL, SETTINGS
+from jobs.common.settings import DEFAULT_SERVICE_URL, SETTINGS
 from testbed.kaltura_sim.runner import settings_env
 from testbed.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
@@ -33,7 +33,7 @@ def _accepted_by(flag: str) -> list[str]:
 
 
 def test_readme_settings_table_is_the_generated_one() -> None:
-    """Regenerate with `python -m jobs.settings --markdown` when a setting changes."""
+    """Regenerate with `python -m jobs.common.settings --markdown` when a setting changes."""
     assert markdown_table(SETTINGS).strip() in README
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from jobs import events
-from jobs.events import ENTRY_KEYS, EventLog, Metric, RunSummary, emf_block, run_finished_fields
+from jobs.common import events
+from jobs.common.events import ENTRY_KEYS, EventLog, Metric, RunSummary, emf_block, run_finished_fields
 
 
 def test_every_entry_event_has_all_fixed_keys_even_when_they_do_not_apply() -> None:

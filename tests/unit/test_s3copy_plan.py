@@ -9,7 +9,7 @@ import pytest
 from adapters.kaltura.wire import FlavorAsset, MediaEntry, parse_flavor_asset, parse_media_entry
 from adapters.s3 import ArchiveRecord, ObjectHead, S3Checksum, to_metadata
 from adapters.s3.proof import to_tags
-from jobs.s3copy_plan import (
+from jobs.lifecycle import (
     ARCHIVED,
     INITIAL,
     LEGACY,
@@ -19,13 +19,11 @@ from jobs.s3copy_plan import (
     TAG_ONLY,
     UNRECORDED,
     UNTAGGED,
-    Facts,
-    Kind,
     expected_record,
     original_of,
-    plan,
     size_agrees,
 )
+from jobs.s3copy.plan import Facts, Kind, plan
 
 PARTNER = 1000
 SIZE = 3_000_000

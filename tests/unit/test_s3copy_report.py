@@ -10,11 +10,11 @@ import pytest
 import structlog
 
 from adapters.s3 import PutResult, S3Checksum, StoreConfig
-from jobs.events import EventLog
-from jobs.report import ReportWriter
-from jobs.s3copy_gate import DryRunViolation, Gate
-from jobs.s3copy_plan import Action, Kind
-from jobs.s3copy_report import COLUMNS, Outcome, Reporter
+from jobs.common.events import EventLog
+from jobs.common.gate import DryRunViolation, Gate
+from jobs.common.report import ReportWriter
+from jobs.s3copy.plan import Action, Kind
+from jobs.s3copy.report import COLUMNS, Outcome, Reporter
 
 
 class Nothing:

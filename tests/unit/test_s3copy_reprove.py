@@ -8,7 +8,7 @@ import os
 import pytest
 
 from adapters.s3.checksums import S3Checksum, digest, of_parts, of_single
-from jobs.s3copy_reprove import Layout, StreamDigest, layout_of
+from jobs.s3copy.reprove import Layout, StreamDigest, layout_of
 
 
 def feed(proof: StreamDigest, data: bytes, chunk: int) -> None:

@@ -16,13 +16,12 @@ the source flavor is still the one copied (id, version, sizeInBytes); otherwise 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import anyio
 
 from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
 from adapters.s3 import (
@@ -32,6 +31,7 @@ from adapters.s3 import (
     ArchiveRecord,
     ArchiveStore,
     ObjectHead,
+    PutResult,
     S3ItemError,
     part_size,
     to_metadata,
@@ -41,12 +41,13 @@ from engine.errors import ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.pipeline import Failed, Finish
 from engine.progress import Progress
-from engine.retry import RetryPolicy
-from jobs import events
-from jobs.events import EventLog
-from jobs.s3copy_gate import Gate
-from jobs.s3copy_plan import ARCHIVED_TAG, UNTAGGED, Action, Facts, Kind, original_of, plan, size_agrees
-from jobs.s3copy_report import (
+from engine.retry import RetryPolicy, retry
+from jobs.common import events
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.lifecycle import ARCHIVED_TAG, State, original_of, size_agrees
+from jobs.s3copy.plan import Action, Facts, Kind, plan
+from jobs.s3copy.report import (
     ARCHIVED,
     CONFLICT,
     PLANNED,
@@ -57,7 +58,7 @@ from jobs.s3copy_report import (
     Outcome,
     failed_outcome,
 )
-from jobs.s3copy_reprove import Layout, StreamDigest, layout_of
+from jobs.s3copy.reprove import Layout, StreamDigest, layout_of
 
 # S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
 # so it never overwrites); code -> why
@@ -65,7 +66,8 @@ _SEND_AGAIN = {
     NO_SUCH_UPLOAD: "our upload was aborted (another run's sweep of stale uploads, or a lifecycle rule)",
     CONDITIONAL_CONFLICT: "S3 met a concurrent write of the key and asks for the write again",
 }
-TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=600.0)
+# a transfer is sent at most 3 times; no time budget: its length is the original's size, not a fault's
+TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=math.inf)
 
 _log = get_logger("jobs.s3copy")
 
@@ -88,7 +90,7 @@ class Work:
     action: Action
     key: str
     started: float
-    state: str  # where the entry is now (the action's from_state until the copy is proven)
+    state: State  # where the entry is now (the action's from_state until the copy is proven)
     attempt: int = 0
     bytes: int = 0
     url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
@@ -203,50 +205,48 @@ class S3Copy:
 
     async def _archive(self, work: Work) -> Work | Finish[Outcome]:
         action = work.action
-        assert action.source is not None
         assert action.expected is not None
         record = dataclasses.replace(action.expected, archived_at=_now_iso(), tool=self.config.tool)
-        policy = self.config.policy
-        while True:
+
+        async def send() -> PutResult | Finish[Outcome]:
+            nonlocal record
             work.attempt += 1
-            try:
-                url = await self._url(work)
-                if record.source_bytes <= 0:
-                    exact = await self._exact_size(work, url)
-                    if exact is None:
-                        why = f"original is over --max-size {self.config.max_size_kb} KB (exact size)"
-                        return Finish(self._outcome(action, SKIPPED, work.started, reason=why))
-                    record = dataclasses.replace(record, source_bytes=exact)
-                async with aclosing(self._chunks(url, work.entry.id)) as chunks:
-                    result = await self.gate.put_stream(
-                        work.key, chunks, record.source_bytes, to_metadata(record)
-                    )
-                break
-            except S3ItemError as exc:
-                if exc.code in _SEND_AGAIN and work.attempt < policy.attempts:
-                    _log.warning(
-                        "transfer.sending_again",
-                        entry_id=work.entry.id,
-                        attempt=work.attempt,
-                        code=exc.code,
-                        why=_SEND_AGAIN[exc.code],
-                        error=str(exc),
-                    )
-                    await anyio.sleep(policy.backoff_s(work.attempt))
-                    continue
-                if exc.code != PRECONDITION_FAILED:
-                    raise
-                if work.put_first:
-                    return await self._replan(work)
-                why = f"an object appeared under {work.key} during the upload: not overwritten"
-                return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
-            except RetryableError as exc:
-                if work.attempt >= policy.attempts:
-                    raise
-                _log.warning(
-                    "transfer.retrying", entry_id=work.entry.id, attempt=work.attempt, error=str(exc)
-                )
-                await anyio.sleep(policy.backoff_s(work.attempt))
+            url = await self._url(work)
+            if record.source_bytes <= 0:
+                exact = await self._exact_size(work, url)
+                if exact is None:
+                    why = f"original is over --max-size {self.config.max_size_kb} KB (exact size)"
+                    return Finish(self._outcome(action, SKIPPED, work.started, reason=why))
+                record = dataclasses.replace(record, source_bytes=exact)
+            async with aclosing(self._chunks(url, work.entry.id)) as chunks:
+                return await self.gate.put_stream(work.key, chunks, record.source_bytes, to_metadata(record))
+
+        def again(_attempt: int, exc: BaseException, _pause: float) -> None:
+            entry_id, attempt = work.entry.id, work.attempt
+            if isinstance(exc, S3ItemError):
+                why = _SEND_AGAIN[exc.code]
+                _log.warning("transfer.sending_again", entry_id=entry_id, attempt=attempt, code=exc.code,
+                             why=why, error=str(exc))  # fmt: skip
+            else:
+                _log.warning("transfer.retrying", entry_id=entry_id, attempt=attempt, error=str(exc))
+
+        # the entry's attempts count across a re-plan (a put-first upload that found an object now gone)
+        policy = self.config.policy
+        policy = dataclasses.replace(policy, attempts=max(1, policy.attempts - work.attempt))
+        try:
+            result = await retry(
+                send, policy=policy, describe="transfer", on_retry=again, retry_if=_worth_another_send,
+                annotate=False,
+            )  # fmt: skip
+        except S3ItemError as exc:
+            if exc.code != PRECONDITION_FAILED:
+                raise
+            if work.put_first:
+                return await self._replan(work)
+            why = f"an object appeared under {work.key} during the upload: not overwritten"
+            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+        if isinstance(result, Finish):
+            return result
         await self._prove(work, record.with_result(result.sha256, result.checksum))
         work.bytes = result.bytes_written
         return work
@@ -328,12 +328,12 @@ class S3Copy:
         )
         if problems:
             raise ItemFailedError("s3copy.proof", work.entry.id, "; ".join(problems))
-        work.state = UNTAGGED
+        work.state = State.UNTAGGED
         self.log.entry(
             events.UPLOADED,
             work.entry.id,
             from_state=work.action.from_state,
-            to_state=UNTAGGED,
+            to_state=State.UNTAGGED,
             bytes=expected.source_bytes,
             attempt=work.attempt,
             key=work.key,
@@ -461,6 +461,11 @@ class S3Copy:
             seconds=0.0,
             attempt=None,
         )
+
+
+def _worth_another_send(exc: Exception) -> bool:
+    """A transient fault, or an S3 error whose fix is a new upload (`_SEND_AGAIN`)."""
+    return isinstance(exc, RetryableError) or (isinstance(exc, S3ItemError) and exc.code in _SEND_AGAIN)
 
 
 def _now_iso() -> str:

@@ -24,7 +24,9 @@ from adapters.kaltura.filters import (
 from adapters.kaltura.listing import check_id_file
 from engine.errors import ConfigError
 from engine.logs import get_logger
-from jobs.flags import add_option as add_option  # re-exported: the one import subcommands need for options
+from jobs.common.flags import (
+    add_option as add_option,  # re-exported: the one import subcommands need for options
+)
 
 # the options that narrow a selection (dest names); any one of them, or --all, makes a selection explicit
 SELECTING = (
@@ -32,7 +34,7 @@ SELECTING = (
     "id", "idfile",
 )  # fmt: skip
 
-_log = get_logger("jobs.options")
+_log = get_logger("jobs.common.options")
 
 
 def _non_negative_int(text: str) -> int:

@@ -1,7 +1,7 @@
 """Every setting (docs/architecture.md, Settings): declared once here, resolved once at start-up.
 
 `load_settings(cli, env)` gives the one frozen `Settings` object (CLI over environment over default), or
-raises a one-line `ConfigError`. `python -m jobs.settings --markdown` prints the README table.
+raises a one-line `ConfigError`. `python -m jobs.common.settings --markdown` prints the README table.
 The legacy names of the old tool (`KALTURA_PARTNERID`, `KALTURA_SECRET`, `KALTURA_USERID`, `AWS_BUCKET`,
 `PLACEHOLDER_VIDEO`, `N_YEARS`, `DOIT`, `LDAP_*`) keep their meaning.
 """
@@ -215,7 +215,7 @@ def load_settings(cli: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.settings", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m jobs.common.settings", description=__doc__)
     parser.add_argument("--markdown", action="store_true", help="print the README settings table")
     args = parser.parse_args(argv)
     if args.markdown:

@@ -13,13 +13,14 @@ from engine.errors import ConfigError, RetryableError
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from engine.shutdown import Shutdown
-from jobs.settings import Settings
+from jobs.common.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.s3 import ArchiveStore
 
 # the first call of a run only proves the service answers: a wrong URL should fail in seconds, not minutes
 PROBE_POLICY = RetryPolicy(attempts=3, base_s=0.5, max_s=2.0, budget_s=10.0)
+PROBE_CALL_S = 15.0  # each bucket probe's deadline: an endpoint that answers does so well within it
 
 
 @dataclass

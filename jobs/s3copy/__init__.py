@@ -29,15 +29,15 @@ from engine.logs import get_logger
 from engine.pipeline import Failed, Stage, run_pipeline
 from engine.progress import Progress
 from engine.settings import byte_size, format_bytes
-from jobs.context import RunContext, connected, prove_bucket, require_kaltura
-from jobs.events import EventLog
-from jobs.options import add_filter_options, add_option, filter_spec, require_selection
-from jobs.report import FORMATS, ReportWriter
-from jobs.s3copy_act import Candidate, JobConfig, S3Copy
-from jobs.s3copy_gate import Gate
-from jobs.s3copy_plan import DEFAULT_MAX_SIZE_KB
-from jobs.s3copy_report import COLUMNS, FAILED, Outcome, Reporter
-from jobs.settings import Settings
+from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.common.options import add_filter_options, add_option, filter_spec, require_selection
+from jobs.common.report import FORMATS, ReportWriter
+from jobs.common.settings import Settings
+from jobs.s3copy.plan import DEFAULT_MAX_SIZE_KB
+from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
+from jobs.s3copy.stages import Candidate, JobConfig, S3Copy
 
 JOB = "s3copy"
 MiB = 1 << 20

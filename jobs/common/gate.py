@@ -1,0 +1,87 @@
+"""The one dry-run gate: every write to S3 or Kaltura, of every job, goes through `Gate`; nothing else writes.
+
+A method per kind of write (`Write`), each saying what it would do. In a dry run a job still decides
+everything (it asks `allows(decision)` and reports the plan); a write that reached the gate anyway would be a
+bug, so it raises instead of happening (docs/lifecycle.md, safety rule 3).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterable, Collection, Mapping, Sequence
+from typing import Protocol
+
+from adapters.kaltura import MediaEntry
+from adapters.s3 import ArchiveStore, PutResult, S3Checksum
+
+
+class TagWriter(Protocol):
+    """The Kaltura write of tags (`MediaCatalog.write_tags`)."""
+
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry: ...
+
+
+class Decision(Protocol):
+    """A job's decision for one entry: all the gate needs to know is whether acting on it writes."""
+
+    @property
+    def mutates(self) -> bool: ...
+
+
+class Write(enum.Enum):
+    """The kinds of write; each value is what it does to its target (an entry id or an S3 key)."""
+
+    KALTURA_TAGS = "tag"
+    S3_PUT = "upload"
+    S3_RECORD = "record"
+    S3_ABORT = "abort stale uploads of"
+
+    def would(self, target: str) -> str:
+        """What this write would do to `target`, as a dry run says it."""
+        return f"would {self.value} {target}"
+
+
+class DryRunViolation(RuntimeError):
+    """A write reached the gate during a dry run: a bug, never a silent write."""
+
+
+class Gate:
+    """Lets writes through only when the run is real (`--execute`, `--s3copy` or `DOIT=true`)."""
+
+    def __init__(self, *, dry_run: bool, store: ArchiveStore, kaltura: TagWriter) -> None:
+        self.dry_run = dry_run
+        self._store = store
+        self._kaltura = kaltura
+        self.writes = 0  # writes let through (each may be several requests)
+
+    def allows(self, decision: Decision) -> bool:
+        """Whether acting on `decision` may go ahead (a dry run only reports what it would do)."""
+        return not (self.dry_run and decision.mutates)
+
+    def _open(self, write: Write, target: str) -> None:
+        if self.dry_run:
+            raise DryRunViolation(f"dry run: {write.would(target)}, refused by the gate")
+        self.writes += 1
+
+    async def write_tags(self, entry_id: str, tags: Sequence[str]) -> MediaEntry:
+        """Kaltura: set the entry's tags (the full list, re-read just before)."""
+        self._open(Write.KALTURA_TAGS, entry_id)
+        return await self._kaltura.write_tags(entry_id, tags)
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], expected_size: int, metadata: Mapping[str, str]
+    ) -> PutResult:
+        """S3: upload a new object (never over an existing one)."""
+        self._open(Write.S3_PUT, key)
+        return await self._store.put_stream(key, chunks, expected_size, metadata, overwrite=False)
+
+    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
+        """S3: write the checksum record of an object proven from its source."""
+        self._open(Write.S3_RECORD, key)
+        await self._store.record(key, sha256, checksum)
+
+    async def abort_stale_uploads(self, key: str, upload_ids: Collection[str]) -> int:
+        """S3: abort the multipart uploads of `key` listed open when this run started (`upload_ids`): no
+        second listing, and an upload begun since is left alone; how many were still open."""
+        self._open(Write.S3_ABORT, key)
+        return sum([await self._store.abort_upload(key, upload_id) for upload_id in sorted(upload_ids)])
