@@ -7,7 +7,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
-from adapters.s3.config import StoreConfig
 from adapters.s3.multipart import WriterStats
 from adapters.s3.reprove import StoredDigest
 from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
@@ -39,12 +38,6 @@ class ArchiveStore(Protocol):
     @property
     def bucket(self) -> str: ...
 
-    @property
-    def config(self) -> StoreConfig:
-        """Bucket, prefix, storage class, part size and checksum algorithm the store writes with (what a
-        re-proof needs to digest a source as an upload of it was checksummed)."""
-        ...
-
     def single_put(self, size: int) -> bool:
         """Whether an object of `size` bytes goes up in one PUT (below the part size), not in parts."""
         ...
@@ -60,11 +53,6 @@ class ArchiveStore(Protocol):
     async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none.
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
-        ...
-
-    async def first_part_size(self, key: str) -> int | None:
-        """The size of part 1 of a multipart object (the part size it was uploaded with); None when S3 does
-        not tell."""
         ...
 
     async def stored_digest(self, head: ObjectHead) -> StoredDigest:

@@ -33,7 +33,6 @@ from adapters.s3 import (
     ObjectHead,
     PutResult,
     S3ItemError,
-    part_size,
     to_metadata,
     verify,
 )
@@ -58,7 +57,6 @@ from jobs.s3copy.report import (
     Outcome,
     failed_outcome,
 )
-from jobs.s3copy.reprove import Layout, StreamDigest, layout_of
 
 # S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
 # so it never overwrites); code -> why
@@ -296,13 +294,10 @@ class S3Copy:
             found = "no object" if head is None else "no S3 checksum"
             why = f"unrecorded object {work.key} cannot be proven ({found})"
             return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
-        config = self.store.config
-        today = Layout(part_size(size, config.part_size), config.checksum_algorithm)
-        parts = head.checksum.parts
-        several = head.checksum.composite and (parts is None or parts > 1)  # only then is part 1 a question
-        first = await self.store.first_part_size(work.key) if several else None
-        layout = layout_of(head.checksum, size, first, today)
-        digest = StreamDigest(expected_size=size, part_size=layout.part_size, algorithm=layout.algorithm)
+        if head.size != size:
+            why = f"unrecorded object {work.key} is not the original ({head.size} B, source {size} B)"
+            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+        digest = await self.store.stored_digest(head)  # the source digested as S3 stored the object
         url = await self._url(work)
         async with aclosing(self._chunks(url, work.entry.id)) as chunks:
             async for chunk in chunks:
@@ -312,7 +307,7 @@ class S3Copy:
             raise ItemFailedError(
                 "s3copy.reprove", work.entry.id, f"source ended at {proof.bytes} of {size} B"
             )
-        if not head.checksum.matches(proof.checksum):
+        if not proof.matches:
             found = f"S3 checksum {head.checksum}"
             why = f"unrecorded object {work.key} is not the original ({found}, source {proof.checksum})"
             return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
