@@ -26,7 +26,7 @@ from adapters.kaltura import FilterSpec, KalturaClient
 from adapters.s3 import S3Store, StoreConfig
 from engine.errors import ConfigError, primary
 from engine.logs import get_logger
-from engine.pipeline import Failed, Stage, run_pipeline
+from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
 from engine.settings import byte_size, format_bytes
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
@@ -217,8 +217,12 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
                 reporter.add(Outcome(entry_id, "check", FAILED, None, None, "no such entry in Kaltura"))
 
-            async def sink(value: Outcome | Failed) -> None:
-                reporter.add(stages.failed(value) if isinstance(value, Failed) else value)
+            async def sink(value: Outcome | Failed | Cut) -> None:
+                if isinstance(value, Failed):
+                    value = stages.failed(value)
+                elif isinstance(value, Cut):  # the drain deadline came first: the entry still gets its row
+                    value = stages.cut_off(value)
+                reporter.add(value)
 
             result = await run_pipeline(
                 candidates(client, spec, ctx.run_start, unknown),
@@ -235,6 +239,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 buffer=max(settings.checkers, settings.transfers),
                 stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
                 drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
+                report_cut=True,
             )
             kaltura_requests = client.calls
     except anyio.get_cancelled_exc_class():

@@ -38,7 +38,7 @@ from adapters.s3 import (
 )
 from engine.errors import ItemFailedError, RetryableError
 from engine.logs import get_logger
-from engine.pipeline import Failed, Finish
+from engine.pipeline import Cut, Failed, Finish
 from engine.progress import Progress
 from engine.retry import RetryPolicy, retry
 from jobs.common import events
@@ -414,6 +414,15 @@ class S3Copy:
 
     def not_started(self, item: Candidate | Work) -> Outcome:
         """The outcome of an entry whose check or transfer had not begun when a stop signal came."""
+        what = "transfer" if isinstance(item, Work) else "check"
+        return self._stopped(item, f"stopped before its {what} began (stop signal): the next run does it")
+
+    def cut_off(self, cut: Cut) -> Outcome:
+        """The outcome of an entry the drain deadline cancelled in a stage (its upload, if any, aborted)."""
+        why = f"cut off in its {cut.stage} by the drain deadline (ARCHIVER_DRAIN): the next run does it"
+        return self._stopped(cut.item, why)
+
+    def _stopped(self, item: Candidate | Work, reason: str) -> Outcome:
         if isinstance(item, Work):
             return Outcome(
                 entry_id=item.entry.id,
@@ -421,17 +430,10 @@ class S3Copy:
                 outcome=STOPPED,
                 from_state=item.action.from_state,
                 to_state=item.state,
-                reason="stopped before its transfer began (stop signal): the next run does it",
+                reason=reason,
                 seconds=self.clock() - item.started,
             )
-        return Outcome(
-            entry_id=item.entry.id,
-            action="check",
-            outcome=STOPPED,
-            from_state=None,
-            to_state=None,
-            reason="stopped before its check began (stop signal): the next run does it",
-        )
+        return Outcome(item.entry.id, "check", STOPPED, from_state=None, to_state=None, reason=reason)
 
     def failed(self, failure: Failed) -> Outcome:
         """The outcome of an entry a stage failed on."""

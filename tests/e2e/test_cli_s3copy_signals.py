@@ -107,6 +107,8 @@ async def test_sigterm_mid_transfer_drains_writes_the_summary_and_exits_143(
     assert "run.cut_short" not in names
     (finished,) = [e for e in events(err) if e["event"] == "run.finished"]
     assert finished["cancelled"] > 0  # transfers were cut off in flight...
+    cut = [r for r in rows if r["outcome"] == "stopped" and "by the drain deadline" in r["reason"]]
+    assert len(cut) == finished["cancelled"]  # ...each with its row (the next run does it)
     assert open_uploads(s3_server, s3_bucket) == []  # ...and their uploads aborted
     assert_every_new_tag_has_its_proven_object(sim, s3_server, s3_bucket, before)
 
