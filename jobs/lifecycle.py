@@ -19,13 +19,21 @@ from typing import Final
 
 from adapters.kaltura import FlavorAsset, MediaEntry
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
-from adapters.s3.proof import LEGACY_TOLERANCE, ArchiveRecord, from_head, legacy_problems, verify
+from adapters.s3.proof import (
+    LEGACY_TOLERANCE,
+    ArchiveRecord,
+    from_head,
+    legacy_problems,
+    verify,
+    version_matches,
+)
 from adapters.s3.wire import ObjectHead
 
 ARCHIVED_TAG: Final = "archived_to_s3"  # a proven copy of the original is in S3
 REPLACED_TAG: Final = "flavors_deleted"  # the placeholder replaced the original in Kaltura
 ENTRY_READY: Final = 2
 REPLACEMENT_NONE: Final = 0
+FLAVOR_DELETED: Final = 3
 
 
 class State(enum.StrEnum):
@@ -94,7 +102,7 @@ class CopyCheck:
         stored, expected = self.stored, self.expected
         return stored is not None and stored.entry_id == expected.entry_id and (
             stored.flavor_id != expected.flavor_id
-            or stored.flavor_version != expected.flavor_version
+            or not version_matches(stored, expected.flavor_version)
             or stored.source_bytes != expected.source_bytes
         )
 
@@ -107,14 +115,27 @@ def original_of(flavors: Sequence[FlavorAsset]) -> FlavorAsset | None:
     return next((f for f in flavors if f.flavor_params_id == 0), None)
 
 
-def expected_record(partner_id: int, entry_id: str, source: FlavorAsset) -> ArchiveRecord:
-    """The source facts an archive object of `source` must carry (its bytes' record comes later)."""
+def total_flavor_bytes(flavors: Sequence[FlavorAsset]) -> int:
+    """The bytes all of an entry's flavors take in Kaltura (about what replacing its content frees).
+
+    Each flavor counts its `sizeInBytes`, or its KB figure times 1024 when Kaltura reports `sizeInBytes` 0
+    (old assets); a flavor marked DELETED counts nothing.
+    """
+    return sum(f.size_bytes or f.size_kb * 1024 for f in flavors if f.status != FLAVOR_DELETED)
+
+
+def expected_record(
+    partner_id: int, entry_id: str, source: FlavorAsset, total_bytes: int | None = None
+) -> ArchiveRecord:
+    """The source facts an archive object of `source` must carry (its bytes' record comes later);
+    `total_bytes`, the entry's flavors' total (`total_flavor_bytes`), goes on new objects."""
     return ArchiveRecord(
         partner_id=partner_id,
         entry_id=entry_id,
         flavor_id=source.id,
         flavor_version=str(source.version),
         source_bytes=source.size_bytes,
+        total_bytes=total_bytes,
     )
 
 
@@ -174,7 +195,7 @@ def classify(entry: MediaEntry, facts: Facts) -> Finding:
         return Finding(State.NOT_READY, f"original flavor {source.id} is {status}, not READY", tagged)
     if facts.head is not None:
         return _judge_object(entry.id, source, facts.head, facts.partner_id, tagged)
-    expected = expected_record(facts.partner_id, entry.id, source)
+    expected = expected_record(facts.partner_id, entry.id, source, total_flavor_bytes(facts.flavors))
     if tagged:
         return Finding(State.TAG_ONLY, "tagged archived_to_s3 but no object", tagged, source, expected)
     return Finding(State.INITIAL, "not archived yet", tagged, source, expected)

@@ -87,7 +87,13 @@ class ArchiveStore(Protocol):
         ...
 
     async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
-        """Write the checksum record (our SHA-256 and the S3 checksum) of an object already proven."""
+        """Write the checksum record (our SHA-256 and the S3 checksum) of an object already proven, into its
+        tags, keeping the tags it has (ItemFailedError when that would exceed S3's 10 per object)."""
+        ...
+
+    async def record_restored_version(self, key: str, version: str) -> None:
+        """Tag the object with the version Kaltura gave the source flavor when its content was restored from
+        it (proven first), keeping the tags it has (ItemFailedError over S3's 10 per object)."""
         ...
 
     def open_uploads(self, key: str | None = None) -> AsyncIterator[OpenUpload]:

@@ -201,7 +201,23 @@ class ObjectCalls(S3Transport):
             return await self._via_direct(lambda direct: direct.put_object(key, view, headers))
 
     async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
-        tag_set = [{"Key": k, "Value": v} for k, v in proof.to_tags(sha256, checksum).items()]
+        """Write the checksum record (`ka-sha256`, `ka-checksum`) in the object's tags, keeping its others."""
+        await self._merge_tags(key, proof.to_tags(sha256, checksum))
+
+    async def record_restored_version(self, key: str, version: str) -> None:
+        """Tag the object with the source flavor's version after a restore (`ka-restored-version`), keeping
+        its other tags. Only once the restored content is proven to be the object's bytes."""
+        await self._merge_tags(key, proof.to_restored_tags(version))
+
+    async def _merge_tags(self, key: str, ours: Mapping[str, str]) -> None:
+        """Set `ours` in the object's tag set: PutObjectTagging replaces the whole set, so the tags already
+        there (a bucket's lifecycle rules filter on theirs) are read first and written back with ours.
+        ItemFailedError when together they are over S3's limit: the entry fails rather than drop one."""
+        try:
+            merged = proof.merge_tags(await self.tags(key), ours)
+        except ValueError as exc:
+            raise ItemFailedError("s3.put_tags", key, str(exc)) from None
+        tag_set = [{"Key": k, "Value": v} for k, v in merged.items()]
 
         async def op(client: Any) -> None:
             await client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": tag_set})

@@ -5,6 +5,15 @@ time, tool) are known before the first byte and go in the object's user metadata
 Facts about the bytes (our SHA-256, the S3 checksum we computed) are only known after the last byte; a
 multipart upload cannot add metadata at completion, so they go in object tags (`ka-sha256`, `ka-checksum`),
 which S3 lets us write after completion and on any storage class, Glacier included.
+
+Tags are written by merging into the object's tag set, never by replacing it: a bucket's own tags (those its
+lifecycle rules filter on) stay. S3 allows `MAX_TAGS` per object; when ours and theirs would exceed it, the
+write is refused rather than any of theirs dropped (`merge_tags`).
+
+A restored entry (`restore_from_s3` put the archived bytes back with `media.updateContent`, which bumps the
+source flavor's version) is recognised by the tag `ka-restored-version`: the version Kaltura gave the restored
+content, written only once those bytes are proven to be the object's. The proof accepts the version in the
+metadata or that one (`version_matches`).
 """
 
 from __future__ import annotations
@@ -22,10 +31,13 @@ ENTRY: Final = "ka-entry"
 FLAVOR: Final = "ka-flavor"
 VERSION: Final = "ka-version"
 BYTES: Final = "ka-bytes"
+TOTAL_BYTES: Final = "ka-total-bytes"
 ARCHIVED_AT: Final = "ka-archived-at"
 TOOL: Final = "ka-tool"
 SHA256: Final = "ka-sha256"
 CHECKSUM: Final = "ka-checksum"
+RESTORED_VERSION: Final = "ka-restored-version"
+MAX_TAGS: Final = 10  # S3's limit per object
 
 LEGACY_TOLERANCE: Final = 0.03  # Kaltura reports flavor sizes in KB, rounded: the old tool's rule
 
@@ -43,6 +55,11 @@ class ArchiveRecord:
     tool: str = ""  # kaltura-archiver version; informative, never compared
     sha256: str | None = None
     checksum: S3Checksum | None = None
+    # every flavor's bytes of the entry when it was archived (`total_flavor_bytes`); informative, never
+    # compared; None on objects written before it was recorded
+    total_bytes: int | None = None
+    # the source flavor's version after a proven restore (tag `ka-restored-version`); None if never restored
+    restored_version: str | None = None
 
     def with_result(self, sha256: str, checksum: S3Checksum) -> ArchiveRecord:
         """This record completed with what streaming the bytes produced."""
@@ -51,7 +68,7 @@ class ArchiveRecord:
 
 def to_metadata(record: ArchiveRecord) -> dict[str, str]:
     """The user metadata of an archive object (the facts known before upload)."""
-    return {
+    metadata = {
         PARTNER: str(record.partner_id),
         ENTRY: record.entry_id,
         FLAVOR: record.flavor_id,
@@ -60,11 +77,34 @@ def to_metadata(record: ArchiveRecord) -> dict[str, str]:
         ARCHIVED_AT: record.archived_at,
         TOOL: record.tool,
     }
+    if record.total_bytes is not None:
+        metadata[TOTAL_BYTES] = str(record.total_bytes)
+    return metadata
 
 
 def to_tags(sha256: str, checksum: S3Checksum) -> dict[str, str]:
     """The object tags that complete the record once the bytes are in."""
     return {SHA256: sha256, CHECKSUM: str(checksum)}
+
+
+def to_restored_tags(version: str) -> dict[str, str]:
+    """The tag that says the source flavor's content, now at `version`, was restored from this object."""
+    return {RESTORED_VERSION: version}
+
+
+def merge_tags(theirs: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+    """The tag set to write: the object's current tags with ours set over them.
+
+    ValueError when the result would exceed S3's `MAX_TAGS`: no tag of another owner is ever dropped.
+    """
+    merged = {**theirs, **ours}
+    if len(merged) > MAX_TAGS:
+        foreign = sorted(set(theirs) - set(ours))
+        raise ValueError(
+            f"the object has {len(foreign)} other tags ({', '.join(foreign)}); with our {len(ours)} that is "
+            f"{len(merged)}, over S3's limit of {MAX_TAGS} per object: free {len(merged) - MAX_TAGS} of them"
+        )
+    return merged
 
 
 def record_in_metadata(metadata: Mapping[str, str]) -> bool:
@@ -90,7 +130,15 @@ def from_head(head: ObjectHead) -> ArchiveRecord | None:
         tool=meta.get(TOOL, ""),
         sha256=tags.get(SHA256) or meta.get(SHA256) or None,
         checksum=S3Checksum.parse(checksum_text) if checksum_text else None,
+        total_bytes=_int(meta[TOTAL_BYTES]) if TOTAL_BYTES in meta else None,
+        restored_version=tags.get(RESTORED_VERSION) or None,
     )
+
+
+def version_matches(stored: ArchiveRecord, version: str) -> bool:
+    """`version` is the source flavor's version the object holds: the archived one, or the one a proven
+    restore of its bytes got (`ka-restored-version`)."""
+    return version in (stored.flavor_version, stored.restored_version)
 
 
 def is_legacy(head: ObjectHead) -> bool:
@@ -102,8 +150,9 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
     """Why `head` does not prove a copy of `expected`; empty when it does.
 
     Checked: the length; the source facts in the metadata; our SHA-256 against the recorded one; S3's own
-    object checksum against ours (from `expected`, else from the object's record). `archived_at` and `tool`
-    differ between runs and are not compared. Tags must have been fetched for the SHA-256 and checksum.
+    object checksum against ours (from `expected`, else from the object's record). The flavor version may be
+    the restored one (`version_matches`). `archived_at`, `tool` and `total_bytes` differ between runs and are
+    not compared. Tags must have been fetched for the SHA-256 and checksum.
     """
     problems: list[str] = []
     if head.size != expected.source_bytes:
@@ -116,11 +165,16 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
         (PARTNER, expected.partner_id, stored.partner_id),
         (ENTRY, expected.entry_id, stored.entry_id),
         (FLAVOR, expected.flavor_id, stored.flavor_id),
-        (VERSION, expected.flavor_version, stored.flavor_version),
         (BYTES, expected.source_bytes, stored.source_bytes),
     ):
         if str(ours) != str(theirs):
             problems.append(f"metadata {name}: object has {theirs!r}, expected {ours!r}")
+    if not version_matches(stored, expected.flavor_version):
+        restored = f" (restored as {stored.restored_version!r})" if stored.restored_version else ""
+        problems.append(
+            f"metadata {VERSION}: object has {stored.flavor_version!r}{restored}, "
+            f"expected {expected.flavor_version!r}"
+        )
     if stored.sha256 is None and head.tags is None:
         problems.append("the record's tags were not read: sha256 unknown")
     elif stored.sha256 is None:

@@ -4,11 +4,15 @@ and never leave a short, failed or cancelled upload behind."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
 
 import anyio
+import boto3  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
 from adapters.s3 import (
@@ -16,13 +20,16 @@ from adapters.s3 import (
     ObjectHead,
     S3Store,
     StoredProof,
+    from_head,
     to_metadata,
     verify,
 )
-from adapters.s3.checksums import Algorithm
+from adapters.s3.checksums import Algorithm, S3Checksum
 from adapters.s3.errors import S3FatalError, S3ItemError
 from adapters.s3.multipart import MiB
+from adapters.s3.wire import parse_tags
 from engine.errors import ItemFailedError
+from testbed.s3 import S3Server
 from tests.integration.s3_store_inputs import chunks_of, config, record
 
 
@@ -355,3 +362,59 @@ async def test_an_object_without_an_s3_checksum_cannot_be_re_proven(s3_bucket: s
     async with S3Store(config(s3_bucket)) as store:
         with pytest.raises(ValueError, match="no checksum"):
             await store.stored_digest(ObjectHead("0_abc", 10, "etag", None, {}))
+
+
+SHA = "ab" * 32
+CRC = S3Checksum("CRC32C", "AAAAAA==", 1, composite=True)
+
+
+def foreign_object(server: S3Server, bucket: str, key: str, tags: dict[str, str]) -> Any:
+    """An object that carries tags of another owner (a bucket's lifecycle rules); the boto3 client."""
+    client = boto3.client("s3", **server.client_kwargs())
+    client.put_object(Bucket=bucket, Key=key, Body=b"x" * 10, Tagging=urlencode(tags))
+    return client
+
+
+def tags_of(client: Any, bucket: str, key: str) -> dict[str, str]:
+    return parse_tags(client.get_object_tagging(Bucket=bucket, Key=key))
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_the_record_keeps_the_tags_the_object_already_has(s3_server: S3Server, s3_bucket: str) -> None:
+    client = foreign_object(s3_server, s3_bucket, "0_abc", {"lifecycle": "keep"})
+    async with S3Store(config(s3_bucket)) as store:
+        await store.record("0_abc", SHA, CRC)
+        await store.record_restored_version("0_abc", "4")
+        head = await store.head("0_abc")
+    assert tags_of(client, s3_bucket, "0_abc") == {
+        "lifecycle": "keep", "ka-sha256": SHA, "ka-checksum": str(CRC), "ka-restored-version": "4",
+    }  # fmt: skip
+    assert head is not None
+    assert head.tags is not None
+    assert head.tags["lifecycle"] == "keep"
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_a_record_over_s3s_ten_tags_fails_the_entry_and_drops_none(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    theirs = {f"rule{i}": "x" for i in range(9)}
+    client = foreign_object(s3_server, s3_bucket, "0_abc", theirs)
+    async with S3Store(config(s3_bucket)) as store:
+        with pytest.raises(ItemFailedError, match=r"9 other tags .* over S3's limit of 10"):
+            await store.record("0_abc", SHA, CRC)
+        await store.record_restored_version("0_abc", "4")  # 10 in all: fits
+    assert tags_of(client, s3_bucket, "0_abc") == {**theirs, "ka-restored-version": "4"}
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_the_entrys_total_flavor_bytes_are_in_the_objects_metadata(s3_bucket: str) -> None:
+    data = os.urandom(6 * MiB)
+    with_total = dataclasses.replace(record(data), total_bytes=3 * len(data))
+    async with S3Store(config(s3_bucket)) as store:
+        result = await store.put_stream("0_abc", chunks_of(data), len(data), to_metadata(with_total))
+        head = await store.head("0_abc")
+    assert result.parts == 2
+    assert head is not None
+    assert from_head(head) == with_total.with_result(result.sha256, result.checksum)
+    assert verify(head, record(data)) == []  # a proof does not ask for it

@@ -9,11 +9,14 @@ import pytest
 
 from adapters.s3.checksums import S3Checksum
 from adapters.s3.proof import (
+    MAX_TAGS,
     ArchiveRecord,
     from_head,
     is_legacy,
     legacy_problems,
+    merge_tags,
     to_metadata,
+    to_restored_tags,
     to_tags,
     verify,
 )
@@ -62,6 +65,56 @@ def test_metadata_keys_are_short_lower_case_and_prefixed() -> None:
 
 def test_record_reads_back_from_metadata_and_tags() -> None:
     assert from_head(head_of()) == RECORD.with_result(SHA, OURS)
+
+
+def test_the_entrys_total_flavor_bytes_go_in_the_metadata_and_read_back() -> None:
+    record = dataclasses.replace(RECORD, total_bytes=98_765)
+    assert to_metadata(record)["ka-total-bytes"] == "98765"
+    assert from_head(head_of(record)) == record.with_result(SHA, OURS)
+
+
+def test_an_object_written_without_the_total_reads_back_none_and_still_proves() -> None:
+    assert "ka-total-bytes" not in to_metadata(RECORD)
+    assert from_head(head_of()).total_bytes is None  # type: ignore[union-attr]
+    assert verify(head_of(), dataclasses.replace(RECORD, total_bytes=98_765)) == []
+
+
+def test_the_total_is_informative_and_never_compared() -> None:
+    """The entry's other flavors change without the original changing: a copy still proves out."""
+    on_object = head_of(dataclasses.replace(RECORD, total_bytes=98_765))
+    assert verify(on_object, RECORD) == []
+    assert verify(on_object, dataclasses.replace(RECORD, total_bytes=1)) == []
+
+
+def restored_head(version: str = "5") -> ObjectHead:
+    return head_of(tags={**to_tags(SHA, OURS), **to_restored_tags(version), "lifecycle": "keep"})
+
+
+def test_a_restored_version_in_the_tags_reads_back() -> None:
+    assert from_head(restored_head()).restored_version == "5"  # type: ignore[union-attr]
+    assert from_head(head_of()).restored_version is None  # type: ignore[union-attr]
+
+
+def test_the_restored_version_proves_the_copy_as_the_archived_one_does() -> None:
+    assert verify(restored_head("5"), dataclasses.replace(RECORD, flavor_version="5")) == []
+    assert verify(restored_head("5"), RECORD) == []  # the archived version, "3", still proves too
+
+
+def test_a_version_neither_archived_nor_restored_is_a_problem() -> None:
+    problems = verify(restored_head("5"), dataclasses.replace(RECORD, flavor_version="6"))
+    assert problems == ["metadata ka-version: object has '3' (restored as '5'), expected '6'"]
+
+
+def test_merged_tags_keep_the_objects_own_and_set_ours_over_them() -> None:
+    theirs = {"lifecycle": "keep", "ka-sha256": "old"}
+    assert merge_tags(theirs, to_tags(SHA, OURS)) == {"lifecycle": "keep", **to_tags(SHA, OURS)}
+
+
+def test_merged_tags_over_s3s_limit_are_refused_naming_the_fix() -> None:
+    theirs = {f"rule{i}": "x" for i in range(MAX_TAGS - 1)}
+    with pytest.raises(ValueError, match=r"9 other tags .* 11, over S3's limit of 10 .* free 1 of them"):
+        merge_tags(theirs, to_tags(SHA, OURS))
+    assert len(merge_tags({f"rule{i}": "x" for i in range(MAX_TAGS - 2)}, to_tags(SHA, OURS))) == MAX_TAGS
 
 
 def test_a_proven_copy_has_no_problems() -> None:
