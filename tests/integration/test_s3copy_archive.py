@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from adapters.s3.wire import parse_tags
 from testbed.s3 import S3Server
 from testbed.s3_faults import S3FaultProxy
 from tests.integration.s3copy_harness import (
@@ -62,6 +63,26 @@ async def test_execute_archives_proven_copies_then_a_second_run_writes_nothing(
         assert writes(proxy) == writes_before  # no PUT, part, completion or tag write in S3
         assert "media.update" not in sim.control.counters()["calls"]
         assert objects(s3_server, s3_bucket) == before
+
+
+@pytest.mark.parametrize(("part_size", "parts"), [("5MiB", 2), ("8MiB", 0)])
+async def test_each_new_object_records_its_entrys_total_flavor_bytes(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, aws_env: None, part_size: str, parts: int
+) -> None:
+    """ka-total-bytes: every live flavor's sizeInBytes (its KB figure times 1024 when that is 0), multipart
+    or one PUT alike."""
+    sim = kaltura_sim_factory(entries=12, seed=5, size_mb=6)
+    run = await run_s3copy(sim_env(sim, s3_bucket, ARCHIVER_PART_SIZE=part_size), "--execute", "--all")
+    assert run.code == 0, run.stderr[-2000:]
+    entries, client = sim_entries(sim), s3_client(s3_server)
+    archived = run.by_outcome("archived")
+    assert archived
+    for entry_id in archived:
+        head = client.head_object(Bucket=s3_bucket, Key=entry_id, ChecksumMode="ENABLED")
+        assert str(head.get("ChecksumCRC32C", "")).endswith(f"-{parts}") == (parts > 0)
+        flavors = [f for f in entries[entry_id]["flavors"] if f["status"] != 3]  # DELETED ones count nothing
+        total = sum(f["sizeInBytes"] or f["size"] * 1024 for f in flavors)
+        assert head["Metadata"]["ka-total-bytes"] == str(total), entry_id
 
 
 async def test_kaltura_requests_per_archived_entry_stay_at_two_or_fewer(
@@ -133,7 +154,10 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
         first = await run_s3copy(env, "--execute", "--all")
         victim, other = first.by_outcome("archived")[:2]
         client = s3_client(s3_server)
-        client.delete_object_tagging(Bucket=s3_bucket, Key=victim)  # as if killed before the record
+        # as if killed before the record, and since then the bucket's own rules tagged the object
+        client.put_object_tagging(
+            Bucket=s3_bucket, Key=victim, Tagging={"TagSet": [{"Key": "lifecycle", "Value": "keep"}]}
+        )
         sim.control.patch_entry(victim, tags="lecture")  # ... and before the Kaltura tag
         # another object of ours for the right source, but with other bytes and no record: never trusted
         body = client.get_object(Bucket=s3_bucket, Key=other)
@@ -151,6 +175,7 @@ async def test_an_object_whose_record_was_lost_is_reproved_from_the_source_not_u
     entries = sim_entries(sim)
     assert_proven_copy(s3_server, s3_bucket, entries[victim], sim.partner_id, served_sizes(sim))
     assert "archived_to_s3" in entries[victim]["tags"]
+    assert parse_tags(client.get_object_tagging(Bucket=s3_bucket, Key=victim))["lifecycle"] == "keep"
     assert "archived_to_s3" not in entries[other]["tags"]
     (row,) = [r for r in second.rows if r["entry_id"] == other]
     assert "is not the original" in row["reason"]
