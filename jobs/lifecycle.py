@@ -126,6 +126,14 @@ def size_agrees(size_kb: int, exact: int) -> bool:
     return abs(exact - size_kb * 1024) <= max(2048, LEGACY_TOLERANCE * exact)
 
 
+def over_size_limit(source: FlavorAsset, max_size_kb: int) -> bool:
+    """The source is larger than the old tool's size limit (`--max-size`, KB): by its exact size when Kaltura
+    knows it, else by its KB figure."""
+    if source.size_bytes > 0:
+        return source.size_bytes > max_size_kb * 1024
+    return source.size_kb > max_size_kb
+
+
 def check_copy(partner_id: int, entry_id: str, source: FlavorAsset, head: ObjectHead) -> CopyCheck:
     """Whether the object `head` is a proven copy of `source`, the original of `entry_id`, and if not why.
 
