@@ -26,6 +26,7 @@ ARCHIVED_TAG: Final = "archived_to_s3"  # a proven copy of the original is in S3
 REPLACED_TAG: Final = "flavors_deleted"  # the placeholder replaced the original in Kaltura
 ENTRY_READY: Final = 2
 REPLACEMENT_NONE: Final = 0
+REPLACEMENT_FAILED: Final = 4  # Kaltura's KalturaEntryReplacementStatus FAILED
 
 
 class State(enum.StrEnum):
@@ -97,6 +98,21 @@ class CopyCheck:
             or stored.flavor_version != expected.flavor_version
             or stored.source_bytes != expected.source_bytes
         )
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """The placeholder video that replaces an archived original in Kaltura: its size and SHA-256."""
+
+    size: int
+    sha256: str
+
+    def is_source(self, flavor: FlavorAsset) -> bool:
+        """`flavor` has the placeholder's size: exact bytes when Kaltura knows them, else its KB figure within
+        Kaltura's rounding. Its content is not compared (that would need a download)."""
+        if flavor.size_bytes > 0:
+            return flavor.size_bytes == self.size
+        return abs(flavor.size_kb * 1024 - self.size) < 1024
 
 
 def original_of(flavors: Sequence[FlavorAsset]) -> FlavorAsset | None:
