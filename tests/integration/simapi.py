@@ -108,12 +108,14 @@ async def upload_content(sim: SimProcess, entry_id: str, data: bytes) -> None:
     `media.updateContent` with it. With a conversion delay of 0 the original gets `data` at once."""
     ks = admin_ks(sim)
     async with aiohttp.ClientSession() as http:
-        token = await call(http, sim, "uploadtoken", "add", ks, uploadToken={"objectType": "KalturaUploadToken"})
+        new_token = {"objectType": "KalturaUploadToken"}
+        token = await call(http, sim, "uploadtoken", "add", ks, uploadToken=new_token)
         form = aiohttp.FormData()
-        params = {"format": "1", "ks": ks, "uploadTokenId": token["id"], "resume": "False", "finalChunk": "True",
-                  "resumeAt": "-1"}  # fmt: skip
+        params = {"format": "1", "ks": ks, "uploadTokenId": token["id"], "resume": "False",
+                  "finalChunk": "True", "resumeAt": "-1"}  # fmt: skip
         form.add_field("json", json.dumps(params))
-        form.add_field("fileData", io.BytesIO(data), filename="placeholder.mp4", content_type="application/octet-stream")
+        body = io.BytesIO(data)
+        form.add_field("fileData", body, filename="placeholder.mp4", content_type="application/octet-stream")
         async with http.post(action_url(sim, "uploadtoken", "upload"), data=form) as resp:
             assert (await resp.json())["status"] == 2
         resource = {"objectType": "KalturaUploadedFileTokenResource", "token": token["id"]}

@@ -84,7 +84,7 @@ def legacy_object(server: S3Server, bucket: str, entry: dict[str, Any]) -> None:
 
 
 async def seed(sim: Any, server: S3Server, bucket: str, env: dict[str, str]) -> tuple[dict[str, str], int]:
-    """Every state on its own entry: state name -> entry id; and a --max-size (KB) only `over_limit` passes."""
+    """Every state on its own entry (name -> entry id), and a --max-size (KB) only `over_limit` exceeds."""
     plain = await plain_entries(sim)
     names = [
         "initial", "archived", "place_holder", "legacy_archived", "legacy_placeholder", "object_without_tag",
@@ -138,7 +138,11 @@ EXPECTED = {
 
 
 async def test_every_seeded_state_gets_its_exact_verdict_and_health_writes_nothing(
-    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    kaltura_sim_factory: Any,
+    s3_server: S3Server,
+    s3_bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     sim = kaltura_sim_factory(entries=80, seed=11, max_size_mb=1)
     await sim.control.aset_faults({"conversion": {"delay_s": 0}})
