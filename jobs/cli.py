@@ -41,9 +41,9 @@ BUILT: dict[str, tuple[str, str]] = {
     "download": ("jobs.download", "save one entry's original to a local file"),
     "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
     "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
+    "health": ("jobs.health", "TSV verdict per entry against the archive invariants (read-only)"),
 }
 NOT_BUILT: dict[str, str] = {
-    "health": "TSV verdict per entry against the archive invariants",
     "replace_video": "swap in the placeholder video",
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",

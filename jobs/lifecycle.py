@@ -34,6 +34,7 @@ REPLACED_TAG: Final = "flavors_deleted"  # the placeholder replaced the original
 ENTRY_READY: Final = 2
 REPLACEMENT_NONE: Final = 0
 FLAVOR_DELETED: Final = 3
+REPLACEMENT_FAILED: Final = 4  # Kaltura's KalturaEntryReplacementStatus FAILED
 
 
 class State(enum.StrEnum):
@@ -107,6 +108,21 @@ class CopyCheck:
         )
 
 
+@dataclass(frozen=True)
+class Placeholder:
+    """The placeholder video that replaces an archived original in Kaltura: its size and SHA-256."""
+
+    size: int
+    sha256: str
+
+    def is_source(self, flavor: FlavorAsset) -> bool:
+        """`flavor` has the placeholder's size: exact bytes when Kaltura knows them, else its KB figure within
+        Kaltura's rounding. Its content is not compared (that would need a download)."""
+        if flavor.size_bytes > 0:
+            return flavor.size_bytes == self.size
+        return abs(flavor.size_kb * 1024 - self.size) < 1024
+
+
 def original_of(flavors: Sequence[FlavorAsset]) -> FlavorAsset | None:
     """The source flavor: the one marked original (flavorParamsId 0 as a fallback)."""
     for flavor in flavors:
@@ -145,6 +161,14 @@ def size_agrees(size_kb: int, exact: int) -> bool:
     if size_kb <= 0:
         return exact > 0
     return abs(exact - size_kb * 1024) <= max(2048, LEGACY_TOLERANCE * exact)
+
+
+def over_size_limit(source: FlavorAsset, max_size_kb: int) -> bool:
+    """The source is larger than the old tool's size limit (`--max-size`, KB): by its exact size when Kaltura
+    knows it, else by its KB figure."""
+    if source.size_bytes > 0:
+        return source.size_bytes > max_size_kb * 1024
+    return source.size_kb > max_size_kb
 
 
 def check_copy(partner_id: int, entry_id: str, source: FlavorAsset, head: ObjectHead) -> CopyCheck:

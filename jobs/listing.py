@@ -12,25 +12,19 @@ import contextlib
 import time
 from collections.abc import Sequence
 from contextlib import aclosing
-from datetime import UTC, datetime
 
 import anyio
 
 from adapters.kaltura import EntryPage, FilterSpec, FlavorAsset, ListingStats, MediaEntry
-from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
 from engine.errors import primary
 from engine.progress import Progress
 from jobs.common.context import RunContext, connected, require_kaltura
 from jobs.common.events import EventLog, RunSummary
 from jobs.common.options import add_filter_options, add_option, filter_spec
 from jobs.common.report import FORMATS, ReportWriter, Row
-from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, original_of
+from jobs.common.rows import VIDEO_COLUMNS, date, flavor_status, video_row
+from jobs.lifecycle import original_of
 
-VIDEO_COLUMNS = (
-    "last_played_date", "last_played", "plays", "entry_id", "status", ARCHIVED_TAG, REPLACED_TAG, "total_KB",
-    "orig_KB", "orig_status", "created_date", "created", "creator_id", "tags",
-    "name", "original_flavor_id", "original_size_bytes", "categories",
-)  # fmt: skip
 FLAVOR_COLUMNS = (
     "entry_id", "flavor_id", "original", "size_KB", "created", "deleted", "created_date", "deleted_date",
     "status", "size_bytes", "version", "flavor_params_id",
@@ -40,44 +34,16 @@ JOB = "list"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--mode", "-m", choices=("video", "flavor"), default="video",
-               help="one row per entry (video) or per flavor (flavor)")
+    add_option(
+        parser,
+        "--mode",
+        "-m",
+        choices=("video", "flavor"),
+        default="video",
+        help="one row per entry (video) or per flavor (flavor)",
+    )
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
     add_filter_options(parser, max_entries=-1)
-
-
-def date(ts: int | None) -> str | None:
-    """A Unix time as the old tool printed it: YYYY-MM-DD in UTC."""
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-
-
-def flavor_status(status: int) -> str:
-    return FLAVOR_STATUS_NAMES.get(status, str(status))
-
-
-def video_row(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> Row:
-    """The `--mode video` row of one entry."""
-    original = original_of(flavors)
-    return {
-        "last_played_date": date(entry.last_played_at),
-        "last_played": entry.last_played_at,
-        "plays": entry.plays,
-        "entry_id": entry.id,
-        "status": ENTRY_STATUS_NAMES.get(entry.status, str(entry.status)),
-        ARCHIVED_TAG: ARCHIVED_TAG if entry.has_tag(ARCHIVED_TAG) else None,
-        REPLACED_TAG: REPLACED_TAG if entry.has_tag(REPLACED_TAG) else None,
-        "total_KB": sum(f.size_kb for f in flavors),
-        "orig_KB": original.size_kb if original else None,
-        "orig_status": flavor_status(original.status) if original else "MISSING",
-        "created_date": date(entry.created_at),
-        "created": entry.created_at,
-        "creator_id": entry.creator_id,
-        "tags": ", ".join(entry.tags),
-        "name": entry.name,
-        "original_flavor_id": original.id if original else None,
-        "original_size_bytes": original.size_bytes if original and original.size_bytes else None,
-        "categories": entry.categories,
-    }
 
 
 def flavor_rows(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> list[Row]:
@@ -162,7 +128,7 @@ async def write_listing(
 
 def write_rows(writer: ReportWriter, mode: str, entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> None:
     if mode == "video":
-        writer.row(video_row(entry, flavors))
+        writer.row(video_row(entry, flavors, original_of(flavors)))
     else:
         for row in flavor_rows(entry, flavors):
             writer.row(row)

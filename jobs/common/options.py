@@ -24,6 +24,7 @@ from adapters.kaltura.filters import (
 from adapters.kaltura.listing import check_id_file
 from engine.errors import ConfigError
 from engine.logs import get_logger
+from engine.settings import byte_size
 from jobs.common.flags import (
     add_option as add_option,  # re-exported: the one import subcommands need for options
 )
@@ -33,6 +34,8 @@ SELECTING = (
     "tag", "category", "plays", "status", "created_within", "created_before", "played_within", "unplayed_for",
     "id", "idfile",
 )  # fmt: skip
+
+DEFAULT_MAX_SIZE_KB = 10_000_000  # the old tool's --max-size default (KB, about 10GB)
 
 _log = get_logger("jobs.common.options")
 
@@ -199,3 +202,35 @@ def require_selection(args: argparse.Namespace, *, real: bool) -> None:
         )
     hint = "no filter given: this dry run plans every entry of the partner; a real run needs one or --all"
     _log.warning("selection.everything", hint=hint)
+
+
+def add_max_size_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """The old tool's `--max-size` (in KB, `max_size_kb`): `what` says what the limit does in this command."""
+    add_option(parser, "--max-size", type=max_size_kb, default=DEFAULT_MAX_SIZE_KB, metavar="SIZE",
+               help=f"{what}: a bare number is kilobytes, as in the old tool's runbooks (default "
+                    f"{DEFAULT_MAX_SIZE_KB}, about 10GB); or a size with a unit: 10GB, 9.5GiB, "
+                    "500MB")  # fmt: skip
+
+
+def max_size_kb(text: str) -> int:
+    """--max-size in KB: a bare whole number is KB (the old tool's unit), a number with a unit a byte size."""
+    body = text.strip()
+    if body.isdigit():
+        kb = int(body)
+    elif body[-1:].isalpha():  # a bare fraction ("9.5") is refused: KB or bytes would be a guess
+        try:
+            kb = byte_size(body) // 1024
+        except ValueError:
+            raise _not_a_size(text) from None
+    else:
+        raise _not_a_size(text)
+    if kb < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is under 1 KB: give at least 1 (kilobytes) or 1KiB")
+    return kb
+
+
+def _not_a_size(text: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(
+        f"{text!r} is not a size: give kilobytes as a whole number (10000000) "
+        "or a size with a unit (10GB, 9.5GiB)"
+    )

@@ -15,29 +15,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
 from importlib import metadata
 from typing import TextIO
 
 import anyio
 
-from adapters.kaltura import FilterSpec, KalturaClient
 from adapters.s3 import S3Store, StoreConfig
 from engine.errors import ConfigError, primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
-from engine.settings import byte_size, format_bytes
+from engine.settings import format_bytes
+from jobs.common.candidates import candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.options import add_filter_options, add_option, filter_spec, require_selection
+from jobs.common.options import (
+    add_filter_options,
+    add_max_size_option,
+    add_option,
+    filter_spec,
+    require_selection,
+)
 from jobs.common.report import FORMATS, ReportWriter
 from jobs.common.settings import Settings
-from jobs.s3copy.plan import DEFAULT_MAX_SIZE_KB
 from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
-from jobs.s3copy.stages import Candidate, JobConfig, S3Copy
+from jobs.s3copy.stages import JobConfig, S3Copy
 
 JOB = "s3copy"
 MiB = 1 << 20
@@ -51,36 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--execute", action="store_true", help="really copy and tag (default: dry run)")
     add_option(parser, "--s3copy", action="store_true", dest="legacy_s3copy",
                help="the old tool's spelling of --execute")  # fmt: skip
-    add_option(parser, "--max-size", type=max_size_kb, default=DEFAULT_MAX_SIZE_KB, metavar="SIZE",
-               help="skip originals larger than SIZE: a bare number is kilobytes, as in the old tool's "
-                    f"runbooks (default {DEFAULT_MAX_SIZE_KB}, about 10GB); or a size with a unit: 10GB, "
-                    "9.5GiB, 500MB")  # fmt: skip
+    add_max_size_option(parser, "skip originals larger than SIZE")
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
     add_filter_options(parser, max_entries=-1, mutating=True)
-
-
-def max_size_kb(text: str) -> int:
-    """--max-size in KB: a bare whole number is KB (the old tool's unit), a number with a unit a byte size."""
-    body = text.strip()
-    if body.isdigit():
-        kb = int(body)
-    elif body[-1:].isalpha():  # a bare fraction ("9.5") is refused: KB or bytes would be a guess
-        try:
-            kb = byte_size(body) // 1024
-        except ValueError:
-            raise _not_a_size(text) from None
-    else:
-        raise _not_a_size(text)
-    if kb < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is under 1 KB: give at least 1 (kilobytes) or 1KiB")
-    return kb
-
-
-def _not_a_size(text: str) -> argparse.ArgumentTypeError:
-    return argparse.ArgumentTypeError(
-        f"{text!r} is not a size: give kilobytes as a whole number (10000000) "
-        "or a size with a unit (10GB, 9.5GiB)"
-    )
 
 
 def is_real(args: argparse.Namespace, settings: Settings) -> bool:
@@ -136,17 +112,6 @@ def check_memory_budget(settings: Settings) -> None:
 def _exact_size(n: int) -> str:
     """`n` bytes as a setting value that is not rounded down: whole MiB when it is, else bytes."""
     return f"{n // MiB}MiB" if n % MiB == 0 else str(n)
-
-
-async def candidates(
-    client: KalturaClient, spec: FilterSpec, run_start: int, on_unknown: Callable[[str], None] | None = None
-) -> AsyncGenerator[Candidate, None]:
-    """The selected entries with their flavors: one flavor look-up per listed page."""
-    async with aclosing(client.list_pages(spec, run_start=run_start, on_unknown=on_unknown)) as pages:
-        async for page in pages:
-            flavors = await client.flavors_of([e.id for e in page])
-            for entry in page:
-                yield Candidate(entry, tuple(flavors.get(entry.id, ())))
 
 
 async def stale_uploads(store: S3Store) -> dict[str, set[str]]:

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from adapters.kaltura import FlavorAsset, MediaEntry
 from adapters.s3.proof import ArchiveRecord
 from jobs import lifecycle
-from jobs.lifecycle import State, classify
-
-DEFAULT_MAX_SIZE_KB = 10_000_000  # the old tool's --max-size default
+from jobs.common.options import DEFAULT_MAX_SIZE_KB as DEFAULT_MAX_SIZE_KB  # re-exported: the plan's default
+from jobs.lifecycle import State, classify, over_size_limit
 
 
 class Kind(enum.StrEnum):
@@ -110,16 +109,10 @@ def plan(entry: MediaEntry, facts: Facts) -> Action:
         return act(_OF_STATE[state])
     source = found.source
     assert source is not None  # initial or tag_only: a READY original, no object
-    if _too_big(source, facts.max_size_kb):
+    if over_size_limit(source, facts.max_size_kb):
         limit = facts.max_size_kb
         return act(Kind.SKIP, f"original is {source.size_kb} KB, over --max-size {limit} KB", evidence=False)
     reason = f"{found.reason}: archiving" if state == State.TAG_ONLY else found.reason
     if source.size_bytes <= 0:
         reason += "; exact size (sizeInBytes 0) taken from the download"
     return act(Kind.ARCHIVE, reason)
-
-
-def _too_big(source: FlavorAsset, max_size_kb: int) -> bool:
-    if source.size_bytes > 0:
-        return source.size_bytes > max_size_kb * 1024
-    return source.size_kb > max_size_kb

@@ -42,6 +42,7 @@ from engine.pipeline import Cut, Failed, Finish
 from engine.progress import Progress
 from engine.retry import RetryPolicy, retry
 from jobs.common import events
+from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
 from jobs.lifecycle import ARCHIVED_TAG, State, original_of, size_agrees
@@ -70,14 +71,6 @@ TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=math.
 _log = get_logger("jobs.s3copy")
 
 _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.SKIP: SKIPPED, Kind.CONFLICT: CONFLICT}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A listed entry and its flavors (fetched for its whole page at once)."""
-
-    entry: MediaEntry
-    flavors: tuple[FlavorAsset, ...]
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any, Protocol
 
 import aiohttp
@@ -99,3 +101,23 @@ async def update_content(sim: SimProcess, entry_id: str) -> None:
     async with ArchiverClient(client_config(sim), pacer=Pacer(100), policy=RetryPolicy()) as client:
         resource = {"objectType": "KalturaUrlResource", "url": "https://example.org/new.mp4"}
         await client.call(ApiCall("media", "updateContent", {"entryId": entry_id, "resource": resource}))
+
+
+async def upload_content(sim: SimProcess, entry_id: str, data: bytes) -> None:
+    """Replace the entry's content with `data` as a person (or replace_video) would: an upload token, then
+    `media.updateContent` with it. With a conversion delay of 0 the original gets `data` at once."""
+    ks = admin_ks(sim)
+    async with aiohttp.ClientSession() as http:
+        new_token = {"objectType": "KalturaUploadToken"}
+        token = await call(http, sim, "uploadtoken", "add", ks, uploadToken=new_token)
+        form = aiohttp.FormData()
+        params = {"format": "1", "ks": ks, "uploadTokenId": token["id"], "resume": "False",
+                  "finalChunk": "True", "resumeAt": "-1"}  # fmt: skip
+        form.add_field("json", json.dumps(params))
+        body = io.BytesIO(data)
+        form.add_field("fileData", body, filename="placeholder.mp4", content_type="application/octet-stream")
+        async with http.post(action_url(sim, "uploadtoken", "upload"), data=form) as resp:
+            assert (await resp.json())["status"] == 2
+        resource = {"objectType": "KalturaUploadedFileTokenResource", "token": token["id"]}
+        result = await call(http, sim, "media", "updateContent", ks, entryId=entry_id, resource=resource)
+        assert not is_error(result), result

@@ -11,9 +11,10 @@ import pytest
 from adapters.kaltura.wire import FlavorAsset, MediaEntry
 from engine.redact import REDACTED, add_secret
 from jobs.common.report import ReportWriter
+from jobs.common.rows import TAG_COLUMNS, VIDEO_COLUMNS, video_row
 from jobs.count import count_line
-from jobs.lifecycle import original_of
-from jobs.listing import FLAVOR_COLUMNS, VIDEO_COLUMNS, flavor_rows, video_row
+from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, original_of
+from jobs.listing import FLAVOR_COLUMNS, flavor_rows
 
 ENTRY = MediaEntry(
     id="0_abc", name="Intro\tto physics", created_at=1_500_000_000, updated_at=None, status=-1, media_type=1,
@@ -38,7 +39,7 @@ FLAVORS = [
 
 
 def test_video_row_has_the_old_columns_and_the_new_ones() -> None:
-    row = video_row(ENTRY, FLAVORS)
+    row = video_row(ENTRY, FLAVORS, original_of(FLAVORS))
     assert list(VIDEO_COLUMNS[:14]) == [
         "last_played_date", "last_played", "plays", "entry_id", "status", "archived_to_s3", "flavors_deleted",
         "total_KB", "orig_KB", "orig_status", "created_date", "created", "creator_id", "tags",
@@ -52,7 +53,8 @@ def test_video_row_has_the_old_columns_and_the_new_ones() -> None:
 
 
 def test_entry_without_original_says_missing() -> None:
-    row = video_row(ENTRY, [flavor("0_d1", original=False, size_kb=50)])
+    flavors = [flavor("0_d1", original=False, size_kb=50)]
+    row = video_row(ENTRY, flavors, original_of(flavors))
     assert row["orig_status"] == "MISSING"
     assert row["original_flavor_id"] is None
     assert original_of([]) is None
@@ -68,7 +70,7 @@ def test_flavor_rows_one_per_flavor() -> None:
 def test_tsv_is_unpadded_with_one_line_per_row() -> None:
     out = io.StringIO()
     writer = ReportWriter(out, VIDEO_COLUMNS)
-    writer.row(video_row(ENTRY, FLAVORS))
+    writer.row(video_row(ENTRY, FLAVORS, original_of(FLAVORS)))
     writer.close()
     header, line = out.getvalue().splitlines()
     assert header.split("\t") == list(VIDEO_COLUMNS)
@@ -121,3 +123,7 @@ def test_a_row_quoting_a_secret_is_masked_in_every_format(fmt: str) -> None:
     assert rows[0]["entry_id"] == REDACTED
     assert rows[0]["reason"] == f"HTTP 403 for ks={REDACTED} and {REDACTED}"
     assert rows[0]["plays"] == (3 if fmt != "tsv" else "3")
+
+
+def test_the_tag_columns_are_named_after_the_lifecycle_tags() -> None:
+    assert TAG_COLUMNS == (ARCHIVED_TAG, REPLACED_TAG)
