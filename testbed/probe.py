@@ -128,7 +128,7 @@ def probes(world: World) -> list[Probe]:
               {"PLACEHOLDER_VIDEO": str(scratch / "none.mp4")}),
         Probe("s3copy --execute with no selection", ("s3copy", "--execute"), 2),
         Probe("--max-size with a unit", ("s3copy", "--unplayed_for", "3", "--max-size", "10GB"), 0),
-        Probe("a subcommand not built yet", ("health", "--unplayed_for", "3"), 2),
+        Probe("a subcommand not built yet", ("replace_video", "--unplayed_for", "3"), 2),
     ]  # fmt: skip
 
 
