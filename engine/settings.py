@@ -104,8 +104,8 @@ def _resolve_one(setting: Setting, cli_value: Any, env: Mapping[str, str]) -> An
 def _sentence(setting: Setting, where: str, raw: Any, reason: str) -> str:
     if setting.secret:
         # a parser's own message may quote the value: cut it out before it can reach a terminal or a log
-        text = str(raw)
-        if text:
+        text = str(raw).strip()
+        if text:  # (blank: nothing to hide, and replacing spaces would shred the sentence)
             reason = reason.replace(text, REDACTED)
         return f"{where} (value hidden) {reason}"
     return f"{where}={shortened(raw)} {reason}"

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.redact import add_secret
 from engine.settings import (
     Setting,
     boolean,
@@ -45,11 +46,23 @@ def _url(text: str) -> str:
             break
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
         raise ValueError("is not an http(s) URL: set it to e.g. https://www.kaltura.com")
+    userinfo, at, _ = url.split("://", 1)[1].partition("/")[0].rpartition("@")
+    if at:
+        # the KS is the credential: a password here would only leak into logs (hidden from this message too)
+        add_secret(userinfo.partition(":")[2] or userinfo)
+        raise ValueError("carries a user name or password: remove them, Kaltura authenticates with the KS")
     return url
 
 
 def _text(text: str) -> str:
     return text.strip()
+
+
+def _secret(text: str) -> str:
+    secret = text.strip()
+    if not secret:
+        raise ValueError("is empty: set it to the partner's admin secret (KMC, Integration Settings)")
+    return secret
 
 
 def _user_id(text: str) -> str:
@@ -89,7 +102,16 @@ def _shard(text: str) -> str:
     k, sep, n = text.strip().partition("/")
     if not sep or not k.isdigit() or not n.isdigit() or not 1 <= int(k) <= int(n):
         raise ValueError("is not a shard: set it to K/N with 1 <= K <= N, e.g. 3/8")
-    return f"{int(k)}/{int(n)}"
+    raise ValueError(_NO_SHARDS)
+
+
+def _shards(text: str) -> int:
+    positive_int(1, 10_000)(text)
+    raise ValueError(_NO_SHARDS)
+
+
+# accepted and ignored, a shard setting would have every task of an array job work on the whole selection
+_NO_SHARDS = "asks for sharding, which is not built yet: unset it and give each task a --created_* window"
 
 
 _KB = 1024
@@ -102,7 +124,8 @@ _PART_HELP = (
 SETTINGS: tuple[Setting, ...] = (
     # Kaltura
     Setting("partner_id", "KALTURA_PARTNERID", None, positive_int(1), "Kaltura partner id"),
-    Setting("secret", "KALTURA_SECRET", None, _text, "Kaltura admin secret (signs the KS here)", secret=True),
+    Setting("secret", "KALTURA_SECRET", None, _secret, "Kaltura admin secret (signs the KS here)",
+            secret=True),
     Setting("user_id", "KALTURA_USERID", None, _user_id, "Kaltura user id the KS is issued to"),
     Setting("service_url", "KALTURA_SERVICE_URL", DEFAULT_SERVICE_URL, _url, "Kaltura API base URL"),
     Setting("kaltura_rps", "ARCHIVER_KALTURA_RPS", "10", non_negative_float, _RPS_HELP,
@@ -162,7 +185,7 @@ SETTINGS: tuple[Setting, ...] = (
             check=in_range(0, 3600)),
     Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)",
             own_flag=False, flag="--shard"),
-    Setting("shards", "ARCHIVER_SHARDS", None, positive_int(1, 10_000),
+    Setting("shards", "ARCHIVER_SHARDS", None, _shards,
             "number of windows when the shard index comes from AWS_BATCH_JOB_ARRAY_INDEX", own_flag=False),
 )  # fmt: skip
 
