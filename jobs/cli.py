@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import gc
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -189,8 +190,11 @@ def run(
     """Run the command line; the exit code. Nothing here calls sys.exit (main does)."""
     env = os.environ if env is None else env
     argv = sys.argv[1:] if argv is None else list(argv)
+    err = stderr or sys.stderr or io.StringIO()  # with stderr closed, the exit code alone tells
     out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    if out is None:  # started with stdout closed (`>&-`): Python gives no stream at all
+        return ended_by(ConfigError("stdout is closed: give the report somewhere to go, e.g. > report.tsv"),
+                        err, logging_on=False)  # fmt: skip
     logging_on = False
     try:
         parser = build_parser(only=_command_of(argv))

@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -118,15 +119,20 @@ def check_writable(directory: str, option: str) -> None:
 
 
 def check_not_there(path: str, *, force: bool) -> None:
-    """Refuse to replace an existing file without `--force`; never replace a directory."""
+    """Refuse to replace an existing file without `--force`; never replace a directory, a device, a pipe or
+    a link (the rename at the end would put a plain file in its place, `--force` or not)."""
     if os.path.isdir(path):
         raise ConfigError(f"{path!r} is a directory: give a file name with --output")
+    if os.path.lexists(path) and (os.path.islink(path) or not stat.S_ISREG(os.lstat(path).st_mode)):
+        raise ConfigError(f"{path!r} is not a regular file (a device, pipe or link): give another --output")
     if os.path.lexists(path) and not force:
         raise ConfigError(f"{path!r} exists: pass --force to replace it, or give another --output")
 
 
 def check_destination(args: argparse.Namespace) -> None:
     """Before any Kaltura call: the file's directory is writable, and an `--output` file is not in the way."""
+    if args.output is not None and not args.output.strip():
+        raise ConfigError("--output '' names no file: give a file name, or leave --output out")
     if args.output:
         check_writable(os.path.dirname(args.output) or ".", "--output's directory")
         check_not_there(args.output, force=args.force)

@@ -26,6 +26,7 @@ CLI = (sys.executable, "-m", "jobs.cli")
 BUCKET = "probe-archive"
 UNKNOWN_ID = "0_zzzzzzzz"
 TYPED_SECRET = "typed-by-hand-5ecret"
+URL_PASSWORD = "pa55-in-the-url"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Probe:
     expect: int
     env: dict[str, str | None] = field(default_factory=dict)  # None: unset the variable
     pipe_head: bool = False  # read one line of stdout, then close it (`| head -1`)
+    stdout_closed: bool = False  # started with stdout closed (`>&-`)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ def probes(world: World) -> list[Probe]:
         (scratch / name).write_bytes(data)
     existing = scratch / "already-here.mp4"
     existing.write_bytes(b"keep me")
+    fifo = scratch / "ids.fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
     closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
     return [
         Probe("bucket that does not exist", ("s3copy", "--unplayed_for", "3"), 3,
@@ -128,6 +133,24 @@ def probes(world: World) -> list[Probe]:
               {"PLACEHOLDER_VIDEO": str(scratch / "none.mp4")}),
         Probe("s3copy --execute with no selection", ("s3copy", "--execute"), 2),
         Probe("--max-size with a unit", ("s3copy", "--unplayed_for", "3", "--max-size", "10GB"), 0),
+        Probe("download -o a device, with --force",
+              ("download", "--id", known, "-o", "/dev/full", "--force"), 2),
+        Probe("download -o ''", ("download", "--id", known, "-o", ""), 2),
+        Probe("service URL with a password in it", ("count",), 2,
+              {"KALTURA_SERVICE_URL": world.sim.service_url.replace("//", f"//me:{URL_PASSWORD}@")}),
+        Probe("KALTURA_SECRET of spaces", ("count",), 2, {"KALTURA_SECRET": "   "}),
+        Probe("--category '' on a real run", ("s3copy", "--category", "", "--execute"), 2),
+        Probe("ARCHIVER_SHARD (sharding not built)", ("s3copy", "--unplayed_for", "3"), 2,
+              {"ARCHIVER_SHARD": "1/2"}),
+        Probe("ARCHIVER_SHARDS with an array index", ("s3copy", "--unplayed_for", "3"), 2,
+              {"ARCHIVER_SHARDS": "2", "AWS_BATCH_JOB_ARRAY_INDEX": "1"}),
+        Probe("--idfile /dev/stdin", ("count", "--idfile", "/dev/stdin"), 2),
+        Probe("--idfile a named pipe", ("count", "--idfile", str(fifo)), 2),
+        Probe("stdout closed", ("count", "--unplayed_for", "3"), 2, stdout_closed=True),
+        Probe("AWS_ENDPOINT_URL that is no URL", ("s3copy", "--unplayed_for", "3"), 2,
+              {"AWS_ENDPOINT_URL": "ftp://x"}),
+        Probe("AWS_DEFAULT_REGION of spaces", ("s3copy", "--unplayed_for", "3"), 2,
+              {"AWS_DEFAULT_REGION": " ", "AWS_REGION": " "}),
         Probe("a subcommand not built yet", ("replace_video", "--unplayed_for", "3"), 2),
     ]  # fmt: skip
 
@@ -148,8 +171,15 @@ class Result:
 def run_probe(probe: Probe, env: dict[str, str]) -> Result:
     """Run one probe's command line as a user would; its exit code and output."""
     argv = [*CLI, *probe.argv]
+    if probe.stdout_closed:
+        argv = ["sh", "-c", 'exec "$@" >&-', "sh", *argv]
+        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=180, check=False)  # fmt: skip
+        return Result(probe, done.returncode, done.stderr, "")
     if not probe.pipe_head:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
+        done = subprocess.run(
+            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, check=False
+        )
         return Result(probe, done.returncode, done.stderr, done.stdout)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -177,7 +207,8 @@ def problems(result: Result, secrets: Sequence[str]) -> list[str]:
 
 def run_battery(world: World, out: Callable[[str], None], only: str | None = None) -> int:
     """Run every probe (or those whose name contains `only`); the number that broke a promise."""
-    secrets = [world.sim.admin_secret, TYPED_SECRET, "wrong-secret-key-000000000000000000000000"]
+    wrong_key = "wrong-secret-key-000000000000000000000000"
+    secrets = [world.sim.admin_secret, TYPED_SECRET, URL_PASSWORD, wrong_key]
     bad = 0
     for probe in probes(world):
         if only is not None and only not in probe.name:

@@ -26,10 +26,11 @@ How a selection is walked (docs/architecture.md, Pipeline; docs/kaltura.md, "The
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from KalturaClient.Plugins import Core
@@ -197,8 +198,14 @@ def id_file_lines(path: str) -> Iterator[tuple[int, str]]:
     """(line number, text) of each line of an id file, read as UTF-8 one line at a time; ValueError saying
     "<what is wrong>: <fix>" for a file that is no id list (a directory, binary, not UTF-8, a huge line)."""
     fix = _ID_FILE_FIX
-    if Path(path).is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror}): give a readable file with {fix}") from None
+    if stat.S_ISDIR(mode):
         raise ValueError(f"is a directory: give a file with {fix}")
+    if not stat.S_ISREG(mode):  # checked whole first, then read again: a pipe would be empty (or hang) then
+        raise ValueError(f"is not a regular file (a pipe, stdin or a device): save the ids to a file, {fix}")
     try:
         handle = open(path, "rb")  # noqa: SIM115 (closed by the with below; opening may fail on its own)
     except OSError as exc:

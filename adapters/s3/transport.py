@@ -24,6 +24,7 @@ from adapters.s3.config import StoreConfig
 from adapters.s3.direct import DirectS3, Fallback
 from adapters.s3.multipart import Completion, OnRetry
 from engine.deadlines import deadline
+from engine.errors import ConfigError
 from engine.logs import get_logger
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy, retry
@@ -70,17 +71,24 @@ class S3Transport:
             kwargs["verify"] = cfg.verify
         session = aioboto3.Session()
         async with AsyncExitStack() as stack:
-            self._client = await stack.enter_async_context(session.client("s3", **kwargs))
-            credentials = await session.get_credentials() if cfg.direct else None
-            if credentials is not None:  # none: botocore's calls say so (NoCredentialsError)
-                self._direct = await DirectS3.open(
-                    self._client,
-                    credentials,
-                    cfg.bucket,
-                    verify=cfg.verify,
-                    max_connections=cfg.max_connections,
-                )
-                stack.push_async_callback(self._direct.close)
+            try:
+                self._client = await stack.enter_async_context(session.client("s3", **kwargs))
+                credentials = await session.get_credentials() if cfg.direct else None
+                if credentials is not None:  # none: botocore's calls say so (NoCredentialsError)
+                    self._direct = await DirectS3.open(
+                        self._client,
+                        credentials,
+                        cfg.bucket,
+                        verify=cfg.verify,
+                        max_connections=cfg.max_connections,
+                    )
+                    stack.push_async_callback(self._direct.close)
+            except (ValueError, botocore.exceptions.EndpointResolutionError) as exc:
+                # the AWS chain's own settings are wrong (an endpoint that is no URL, a region of spaces)
+                raise ConfigError(
+                    f"the AWS settings cannot make an S3 client ({exc}): check AWS_ENDPOINT_URL, "
+                    "AWS_REGION / AWS_DEFAULT_REGION and the AWS profile"
+                ) from None
             self._stack = stack.pop_all()
         return self
 
@@ -147,6 +155,8 @@ class S3Transport:
             raise errors.from_connection_error(exc, operation=operation, key=key) from None
         except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
             raise errors.from_credentials_error(exc, operation=operation) from None
+        except botocore.exceptions.EndpointResolutionError as exc:  # found only when a call needs the URL
+            raise ConfigError(f"{operation}: {exc}: check AWS_ENDPOINT_URL (an http(s) URL)") from None
 
     async def _via_direct(self, call: Callable[[DirectS3], Awaitable[T]]) -> T | None:
         """`call` over the direct path; None when there is none, or when it cannot serve this bucket (a

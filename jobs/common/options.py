@@ -135,8 +135,8 @@ def filter_spec(args: argparse.Namespace) -> FilterSpec:
             check_id_file(idfile)
         except ValueError as exc:
             raise ConfigError(f"--idfile {idfile!r} {exc}") from None
-    category = args.category.strip() if args.category else None
-    if category is not None and not category.lstrip("-").isdigit():
+    category = args.category.strip() if args.category is not None else None
+    if category is not None and not category.isdigit():  # ('' would select everything, -1 nothing)
         raise ConfigError(f"--category {args.category!r} is not a category id: give its number, e.g. -c 12")
     spec = FilterSpec(
         tags=tuple(tags),
