@@ -208,7 +208,7 @@ class UploadCalls(Protocol):
 
     async def abort_upload(self, key: str, upload_id: str) -> bool: ...  # False: it was gone already
 
-    async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None: ...
+    async def record_new(self, key: str, sha256: str, checksum: S3Checksum) -> None: ...
 
 
 class OnRetry(Protocol):
@@ -312,7 +312,7 @@ class MultipartWriter:
             raise ItemFailedError("s3.upload", self.key, cause)
         sha256 = self._sha.hexdigest()
         try:
-            await self._calls.record(self.key, sha256, ours)
+            await self._calls.record_new(self.key, sha256, ours)
         except RetryableError as exc:
             # the object is complete and stays: sending it all again would only meet it under its key (and
             # leave that second upload open). Without its record it is proven afresh by the next run.

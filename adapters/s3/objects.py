@@ -204,6 +204,11 @@ class ObjectCalls(S3Transport):
         """Write the checksum record (`ka-sha256`, `ka-checksum`) in the object's tags, keeping its others."""
         await self._merge_tags(key, proof.to_tags(sha256, checksum))
 
+    async def record_new(self, key: str, sha256: str, checksum: S3Checksum) -> None:
+        """The record of an object our own upload just completed: it has no tags yet (CreateMultipartUpload
+        sends none), so there is nothing to keep and nothing is read first."""
+        await self._put_tags(key, proof.to_tags(sha256, checksum))
+
     async def record_restored_version(self, key: str, version: str) -> None:
         """Tag the object with the source flavor's version after a restore (`ka-restored-version`), keeping
         its other tags. Only once the restored content is proven to be the object's bytes."""
@@ -217,7 +222,11 @@ class ObjectCalls(S3Transport):
             merged = proof.merge_tags(await self.tags(key), ours)
         except ValueError as exc:
             raise ItemFailedError("s3.put_tags", key, str(exc)) from None
-        tag_set = [{"Key": k, "Value": v} for k, v in merged.items()]
+        await self._put_tags(key, merged)
+
+    async def _put_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        """Replace the object's whole tag set with `tags`."""
+        tag_set = [{"Key": k, "Value": v} for k, v in tags.items()]
 
         async def op(client: Any) -> None:
             await client.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": tag_set})
