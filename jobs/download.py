@@ -32,7 +32,7 @@ from adapters.s3.proof import ArchiveRecord, from_head
 from engine.errors import ConfigError, FatalError, ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.progress import Progress
-from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected
+from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected, s3_not_answering
 from jobs.common.options import add_option
 from jobs.common.settings import Settings
 from jobs.lifecycle import original_of
@@ -251,10 +251,7 @@ async def archive_record(settings: Settings, entry_id: str) -> Archived | None:
             key = store.key_for(entry_id)
             head = await store.head(key, with_tags=True, record_only=True)
     except RetryableError:
-        raise ConfigError(
-            f"AWS_BUCKET={settings.aws_bucket!r}: the S3 endpoint does not answer: "
-            "check AWS_ENDPOINT_URL (or AWS_REGION) and the network, or unset AWS_BUCKET"
-        ) from None
+        raise s3_not_answering(bucket, ", or unset AWS_BUCKET") from None
     record = from_head(head) if head is not None else None
     if record is None or not record.sha256:
         return None

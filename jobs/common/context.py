@@ -99,7 +99,12 @@ async def prove_bucket(store: ArchiveStore, bucket: str) -> None:
     try:
         await store.check_access()
     except RetryableError:
-        raise ConfigError(
-            f"AWS_BUCKET={bucket!r}: the S3 endpoint does not answer: "
-            "check AWS_ENDPOINT_URL (or AWS_REGION) and the network"
-        ) from None
+        raise s3_not_answering(bucket) from None
+
+
+def s3_not_answering(bucket: str, or_else: str = "") -> ConfigError:
+    """The one-line error for an S3 endpoint that never answered within the retries: a setting to fix."""
+    return ConfigError(
+        f"AWS_BUCKET={bucket!r}: the S3 endpoint does not answer: "
+        f"check AWS_ENDPOINT_URL (or AWS_REGION) and the network{or_else}"
+    )

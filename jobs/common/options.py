@@ -126,8 +126,6 @@ def filter_spec(args: argparse.Namespace) -> FilterSpec:
         raise ConfigError(f"--first_page {args.first_page} is out of range: pages start at 1")
     if args.max_entries < -1:
         raise ConfigError(f"--max_entries {args.max_entries} is out of range: give -1 (all) or 0 and more")
-    if args.shard is not None:
-        raise ConfigError("--shard is not built yet: select a createdAt window with --created_* for now")
     ids = _ids(getattr(args, "id", []) or [])
     idfile = getattr(args, "idfile", None)
     if idfile is not None:
