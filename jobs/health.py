@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
 from adapters.s3 import ArchiveRecord, ArchiveStore, S3Store, StoreConfig, from_head, verify
 from adapters.s3.proof import legacy_problems
 from adapters.s3.wire import ObjectHead
-from engine.errors import ConfigError, primary
+from engine.errors import primary
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
 from jobs.common import events, report
@@ -35,6 +34,7 @@ from jobs.common.candidates import Candidate, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.options import add_filter_options, add_max_size_option, add_option, filter_spec
+from jobs.common.placeholder import read_video
 from jobs.common.report import FORMATS, ReportWriter, Row, Value
 from jobs.common.rows import VIDEO_COLUMNS, video_row
 from jobs.common.settings import Settings
@@ -247,23 +247,6 @@ class Outcome:
         return {k: self.values.get(k) for k in ("verdict", "rule", "detail")}
 
 
-def read_placeholder(path: str) -> Placeholder:
-    """The placeholder video's size and SHA-256; ConfigError naming PLACEHOLDER_VIDEO if it is unreadable."""
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ConfigError(
-            f"PLACEHOLDER_VIDEO={path!r} cannot be read ({exc.strerror}): health knows a replaced entry by "
-            "the placeholder's size; set PLACEHOLDER_VIDEO to the placeholder video file"
-        ) from None
-    return Placeholder(size, digest.hexdigest())
-
-
 def store_config(settings: Settings) -> StoreConfig:
     settings.require("aws_bucket")
     assert settings.aws_bucket is not None
@@ -365,7 +348,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     spec = filter_spec(args)
     require_kaltura(settings)
     config = store_config(settings)
-    placeholder = read_placeholder(settings.placeholder_video)
+    placeholder = Placeholder.of(read_video(settings.placeholder_video))
     assert settings.partner_id is not None
     limits = Limits(settings.partner_id, placeholder, args.max_size)
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)

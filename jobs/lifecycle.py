@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -114,6 +115,11 @@ class Placeholder:
 
     size: int
     sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> Placeholder:
+        """The placeholder whose file holds `data`."""
+        return cls(len(data), hashlib.sha256(data).hexdigest())
 
     def is_source(self, flavor: FlavorAsset) -> bool:
         """`flavor` has the placeholder's size: exact bytes when Kaltura knows them, else its KB figure within

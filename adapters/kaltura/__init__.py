@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adapters.kaltura.batches import Fresh
 from adapters.kaltura.client import ClientConfig, KalturaClient
+from adapters.kaltura.content import ReplaceAnswerLost
 from adapters.kaltura.errors import (
     KalturaFatalError,
     KalturaHttpError,
@@ -31,4 +32,5 @@ __all__ = [
     "ListingStats",
     "MediaCatalog",
     "MediaEntry",
+    "ReplaceAnswerLost",
 ]

@@ -14,6 +14,7 @@ from KalturaClient.Plugins import Core
 
 from adapters.kaltura import batches, listing, wire
 from adapters.kaltura.batches import Fresh
+from adapters.kaltura.content import ContentCalls, ReplaceAnswerLost
 from adapters.kaltura.downloads import Downloads
 from adapters.kaltura.errors import KalturaItemError, from_fault, only_entry
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
@@ -27,7 +28,7 @@ from engine.retry import RetryPolicy, retry
 FLAVOR_ENTRY_CHUNK = 50  # entries per flavorAsset.list sub-call (≈ 5-10 flavors each, under the 500 page)
 
 
-class KalturaClient(Downloads):
+class KalturaClient(Downloads, ContentCalls):
     """Kaltura API calls for the archiver; use as `async with KalturaClient(...) as client`."""
 
     _batcher: Batcher[batches.Job | batches.Reread, Any] | None = None  # set while `batching()` is open
@@ -197,7 +198,7 @@ def _add_flavors(found: dict[str, list[FlavorAsset]], flavors: Sequence[FlavorAs
         found.setdefault(flavor.entry_id, []).append(flavor)
 
 
-__all__ = ["CLIENT_TAG", "ClientConfig", "KalturaClient", "KalturaItemError"]
+__all__ = ["CLIENT_TAG", "ClientConfig", "KalturaClient", "KalturaItemError", "ReplaceAnswerLost"]
 
 
 def as_catalog(client: KalturaClient) -> MediaCatalog:

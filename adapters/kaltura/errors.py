@@ -67,10 +67,21 @@ class KalturaFatalError(FatalError):
         self.code = code
 
 
+class KalturaRetryableFault(RetryableError):
+    """An API error worth another try (`ACTION_BLOCKED`, an internal error); `code` is Kaltura's. Kaltura
+    answers these without acting, so even a call that is not safe to repeat may be sent again."""
+
+    def __init__(self, message: str, code: str, *, throttled: bool) -> None:
+        super().__init__(message, throttled=throttled)
+        self.code = code
+
+
 def from_fault(fault: ApiFault, *, operation: str, entry_id: str | None = None) -> ArchiverError:
     """The engine error for an API error answered by `operation` (e.g. `media.get`)."""
     if fault.code in RETRYABLE_CODES:
-        return RetryableError(f"{operation}: {fault.code}", throttled=RETRYABLE_CODES[fault.code])
+        return KalturaRetryableFault(
+            f"{operation}: {fault.code}", fault.code, throttled=RETRYABLE_CODES[fault.code]
+        )
     if fault.code in FATAL_CODES:
         # never echo the server's text for these: INVALID_KS messages quote the KS itself
         return KalturaFatalError(f"{operation}: {FATAL_CODES[fault.code]}", fault.code)

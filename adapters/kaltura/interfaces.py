@@ -87,3 +87,24 @@ class MediaCatalog(Protocol):
     async def content_length(self, url: str, *, entry_id: str | None = None) -> int:
         """The exact byte size of the file at `url` (a one-byte ranged GET; size from its headers)."""
         ...
+
+
+class ContentWriter(Protocol):
+    """What replacing (and restoring) an entry's content needs of Kaltura. `KalturaClient` is one."""
+
+    async def upload_file(self, data: bytes, file_name: str, *, entry_id: str | None = None) -> str:
+        """A new upload token holding `data` whole; its id (one token carries one file to one entry)."""
+        ...
+
+    async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
+        """Replace the entry's content with the token's file (`media.updateContent`); ReplaceAnswerLost when
+        the outcome is unknown (re-read the entry to learn it)."""
+        ...
+
+    async def cancel_replace(self, entry_id: str) -> MediaEntry:
+        """Drop the entry's pending or FAILED replacement (`media.cancelReplace`)."""
+        ...
+
+    async def add_thumbnail(self, entry_id: str, data: bytes, file_name: str) -> str:
+        """Make `data` the entry's default thumbnail; the thumbnail's id."""
+        ...

@@ -37,6 +37,12 @@ CLIENT_TAG = "kaltura-archiver"
 _log = get_logger("adapters.kaltura")
 
 NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ValueError, UnicodeDecodeError)
+# an upload's time limit grows with its size: the request timeout plus its bytes at this slowest rate
+UPLOAD_MIN_RATE = 256 * 1024  # bytes/s
+UPLOAD_CONNECTIONS = 8  # uploads in flight on their own pool, so they never take listing's connections
+
+# a file field of an upload: (file name, bytes)
+FileField = tuple[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class ApiSession:
             on_new_ks=add_secret,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._uploads: aiohttp.ClientSession | None = None  # made at the first upload
         self.calls = 0  # HTTP requests sent to the API (retries and renewals included)
 
     async def __aenter__(self) -> Self:
@@ -89,9 +96,10 @@ class ApiSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._uploads):
+            if session is not None:
+                await session.close()
+        self._session = self._uploads = None
 
     @property
     def ks_expires_at(self) -> float:
@@ -131,6 +139,42 @@ class ApiSession:
             except NETWORK_ERRORS as exc:
                 raise from_connection_error(exc, operation=operation) from None
 
+    def _upload_http(self) -> aiohttp.ClientSession:
+        self._http()  # inside `async with`
+        if self._uploads is None:
+            connector = aiohttp.TCPConnector(limit=UPLOAD_CONNECTIONS)
+            self._uploads = aiohttp.ClientSession(connector=connector)
+        return self._uploads
+
+    async def _post_files(
+        self, path: str, body: dict[str, Any], files: dict[str, FileField], operation: str
+    ) -> Any:
+        """POST one multipart/form-data body as the official client does (the parameters as JSON in a `json`
+        field, each file as a field with its file name) through a pacer slot, on the uploads' own pool."""
+        size = sum(len(data) for _, data in files.values())
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.request_timeout_s + size / UPLOAD_MIN_RATE,
+            sock_connect=self.config.connect_timeout_s,
+        )
+        form = aiohttp.FormData()
+        form.add_field("json", json.dumps(body), content_type="application/json")
+        for name, (file_name, data) in files.items():
+            form.add_field(name, data, filename=file_name, content_type="application/octet-stream")
+        async with self._pacer.slot():
+            self.calls += 1
+            try:
+                async with self._upload_http().post(
+                    self._url + path, data=form, headers={"Accept": "application/json"}, timeout=timeout
+                ) as resp:
+                    if resp.status != 200:
+                        raise from_http_status(
+                            resp.status, operation=operation, retry_after=resp.headers.get("Retry-After")
+                        )
+                    text = await resp.read()
+                return json.loads(text)
+            except NETWORK_ERRORS as exc:
+                raise from_connection_error(exc, operation=operation) from None
+
     async def _with_session(self, send: Callable[[str], Any], operation: str) -> Any:
         """Run `send(ks)`; on INVALID_KS make a new KS once and send again."""
         ks = self._keeper.current()
@@ -155,6 +199,34 @@ class ApiSession:
         async def send(ks: str) -> Any:
             body = wire.request_body(api_call, ks=ks, client_tag=CLIENT_TAG)
             result = await self._post(f"{api_call.service}/action/{api_call.action}", body, operation)
+            fault = wire.as_fault(result)
+            if fault is not None:
+                raise from_fault(fault, operation=operation, entry_id=entry_id)
+            return result
+
+        async def attempt() -> Any:
+            return await self._with_session(send, operation)
+
+        return await self._paced(attempt, operation, policy)
+
+    async def upload(
+        self,
+        api_call: ApiCall,
+        files: dict[str, FileField],
+        *,
+        entry_id: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Send one call that carries files (`uploadToken.upload`, `thumbAsset.addFromImage`) as
+        multipart/form-data on the uploads' own connections, paced and retried like `call`."""
+        operation = api_call.name
+        if set(files) != set(api_call.files):
+            raise ValueError(f"{operation}: files {sorted(files)} given, the call has {list(api_call.files)}")
+
+        async def send(ks: str) -> Any:
+            body = wire.request_body(api_call, ks=ks, client_tag=CLIENT_TAG)
+            path = f"{api_call.service}/action/{api_call.action}"
+            result = await self._post_files(path, body, files, operation)
             fault = wire.as_fault(result)
             if fault is not None:
                 raise from_fault(fault, operation=operation, entry_id=entry_id)

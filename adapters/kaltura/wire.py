@@ -40,6 +40,7 @@ class ApiCall:
     service: str
     action: str
     params: Params
+    files: tuple[str, ...] = ()  # the names of its file fields (sent as multipart/form-data)
 
     @property
     def name(self) -> str:
@@ -53,11 +54,11 @@ class _Recorder:
         self.calls: list[ApiCall] = []
 
     def queueServiceActionCall(  # the official client's method names, called by its services
-        self, service: str, action: str, return_type: object, params: Any = None, files: object = None
+        self, service: str, action: str, return_type: object, params: Any = None, files: Any = None
     ) -> None:
-        if files:
-            raise ValueError("file uploads are built by the client, not recorded")
-        self.calls.append(ApiCall(service, action, dict(params.get()) if params is not None else {}))
+        # a file field is recorded by name only: the bytes go in the multipart body the session builds
+        names = tuple(files) if files else ()
+        self.calls.append(ApiCall(service, action, dict(params.get()) if params is not None else {}, names))
 
     def isMultiRequest(self) -> bool:
         return True

@@ -27,13 +27,17 @@ SKIPPED: Final = "entry.skipped"  # deliberately left alone, with a reason
 CONFLICT: Final = "entry.conflict"  # S3 and Kaltura disagree: reported, nothing overwritten
 FAILED: Final = "entry.failed"  # this entry failed (the batch goes on)
 STALE_UPLOAD_ABORTED: Final = "entry.stale_upload_aborted"  # a multipart upload left by a killed run
-REPLACED: Final = "entry.replaced"
+REPLACE_STARTED: Final = (
+    "entry.replace_started"  # Kaltura took the placeholder; it converts beside the original
+)
+REPLACE_CANCELLED: Final = "entry.replace_cancelled"  # our replacement failed in Kaltura and was cancelled
+REPLACED: Final = "entry.replaced"  # the placeholder is the source, thumbnail set, tagged `flavors_deleted`
 RESTORE_REQUESTED: Final = "entry.restore_requested"
 RESTORED: Final = "entry.restored"
 
 ENTRY_EVENTS: Final[frozenset[str]] = frozenset(
-    {PLANNED, UPLOADED, ARCHIVED, UNCHANGED, SKIPPED, CONFLICT, FAILED, STALE_UPLOAD_ABORTED, REPLACED,
-     RESTORE_REQUESTED, RESTORED}
+    {PLANNED, UPLOADED, ARCHIVED, UNCHANGED, SKIPPED, CONFLICT, FAILED, STALE_UPLOAD_ABORTED, REPLACE_STARTED,
+     REPLACE_CANCELLED, REPLACED, RESTORE_REQUESTED, RESTORED}
 )  # fmt: skip
 ENTRY_KEYS: Final[tuple[str, ...]] = (
     "event", "run_id", "job", "entry_id", "from_state", "to_state", "dry_run", "bytes", "duration_ms",

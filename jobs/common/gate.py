@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from adapters.kaltura import MediaEntry
+from adapters.kaltura.interfaces import ContentWriter
 from adapters.s3 import ArchiveStore, PutResult, S3Checksum
 
 
@@ -32,6 +33,10 @@ class Write(enum.Enum):
     """The kinds of write; each value is what it does to its target (an entry id or an S3 key)."""
 
     KALTURA_TAGS = "tag"
+    KALTURA_UPLOAD = "upload the placeholder for"
+    KALTURA_REPLACE = "replace the content of"
+    KALTURA_CANCEL = "cancel the replacement of"
+    KALTURA_THUMBNAIL = "set the placeholder thumbnail of"
     S3_PUT = "upload"
     S3_RECORD = "record"
     S3_ABORT = "abort stale uploads of"
@@ -48,10 +53,18 @@ class DryRunViolation(RuntimeError):
 class Gate:
     """Lets writes through only when the run is real (`--execute`, `--s3copy` or `DOIT=true`)."""
 
-    def __init__(self, *, dry_run: bool, store: ArchiveStore, kaltura: TagWriter) -> None:
+    def __init__(
+        self,
+        *,
+        dry_run: bool,
+        store: ArchiveStore,
+        kaltura: TagWriter,
+        content: ContentWriter | None = None,
+    ) -> None:
         self.dry_run = dry_run
         self._store = store
         self._kaltura = kaltura
+        self._content = content  # the jobs that change an entry's content give it
         self.writes = 0  # writes let through (each may be several requests)
 
     def allows(self, decision: Decision) -> bool:
@@ -67,6 +80,31 @@ class Gate:
         """Kaltura: set the entry's tags (the full list, re-read just before)."""
         self._open(Write.KALTURA_TAGS, entry_id)
         return await self._kaltura.write_tags(entry_id, tags)
+
+    def _writer(self) -> ContentWriter:
+        if self._content is None:
+            raise RuntimeError("this gate was made without a content writer")
+        return self._content
+
+    async def upload_file(self, entry_id: str, data: bytes, file_name: str) -> str:
+        """Kaltura: a new upload token holding `data`, for `entry_id`'s new content; the token's id."""
+        self._open(Write.KALTURA_UPLOAD, entry_id)
+        return await self._writer().upload_file(data, file_name, entry_id=entry_id)
+
+    async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
+        """Kaltura: replace the entry's content with the token's file (the old stays until READY)."""
+        self._open(Write.KALTURA_REPLACE, entry_id)
+        return await self._writer().update_content(entry_id, token_id)
+
+    async def cancel_replace(self, entry_id: str) -> MediaEntry:
+        """Kaltura: drop the entry's pending or FAILED replacement (only ever one this run started)."""
+        self._open(Write.KALTURA_CANCEL, entry_id)
+        return await self._writer().cancel_replace(entry_id)
+
+    async def add_thumbnail(self, entry_id: str, data: bytes, file_name: str) -> str:
+        """Kaltura: make `data` the entry's default thumbnail."""
+        self._open(Write.KALTURA_THUMBNAIL, entry_id)
+        return await self._writer().add_thumbnail(entry_id, data, file_name)
 
     async def put_stream(
         self, key: str, chunks: AsyncIterable[bytes], expected_size: int, metadata: Mapping[str, str]

@@ -13,8 +13,9 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TextIO, TypeVar
+from typing import Final, Generic, Protocol, TextIO, TypeVar
 
+from engine.pipeline import Failed
 from engine.progress import Progress
 from engine.redact import redact_value
 from jobs.common.events import EventLog, RunSummary
@@ -116,6 +117,8 @@ class Outcomes:
     done: frozenset[str] = frozenset()
     planned: frozenset[str] = frozenset()
     failed: str = "failed"
+    # the old tool's counters, written after ours: (name, the outcomes it counts)
+    legacy_counters: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 class Reporter(Generic[R]):
@@ -169,4 +172,66 @@ class Reporter(Generic[R]):
             if self.counts[outcome]:
                 stream.write(f"#SUMMARY\t{outcome}\t{self.counts[outcome]}\n")
         stream.write(f"#SUMMARY\ttotal\t{sum(self.counts.values())}\n")
+        for name, counted in self.outcomes.legacy_counters:
+            stream.write(f"#SUMMARY\t{name}\t{sum(self.counts[o] for o in counted)}\n")
         stream.flush()
+
+
+ACTION_COLUMNS: Final = ("entry_id", "action", "outcome", "bytes", "seconds", "reason")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one entry ended, in the jobs that act on entries (s3copy, replace_video): one row of
+    ACTION_COLUMNS."""
+
+    entry_id: str
+    action: str  # the planned Kind's value
+    outcome: str
+    from_state: str | None
+    to_state: str | None
+    reason: str
+    bytes: int = 0  # done: bytes copied (or freed); planned: bytes that would be
+    seconds: float = 0.0
+    attempt: int | None = None
+    error: str | None = None
+
+    def row(self) -> Row:
+        return {
+            "entry_id": self.entry_id,
+            "action": self.action,
+            "outcome": self.outcome,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "reason": self.reason,
+        }
+
+    def details(self) -> Mapping[str, Value]:
+        return {"action": self.action, "reason": self.reason}
+
+
+def failed_outcome(
+    failure: Failed,
+    *,
+    entry_id: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    seconds: float,
+    attempt: int | None,
+) -> Outcome:
+    """The outcome of an entry whose stage raised: the error (with its notes) is the reason."""
+    error = failure.error
+    text = " ".join([str(error) or type(error).__name__, *getattr(error, "__notes__", [])])
+    return Outcome(
+        entry_id,
+        action,
+        "failed",
+        from_state,
+        to_state,
+        f"{failure.stage}: {text}",
+        0,
+        seconds,
+        attempt,
+        text,
+    )

@@ -180,6 +180,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ready_timeout_s", "ARCHIVER_READY_TIMEOUT", "2h", duration_s,
             "how long to wait for Kaltura to make a new flavor READY", unit="s",
             check=in_range(1, 7 * 86400)),
+    Setting("ready_poll_s", "ARCHIVER_READY_POLL", "30", duration_s,
+            "longest pause between two polls of the entries waiting for Kaltura (one poll re-reads them all, "
+            "batched)", unit="s", check=in_range(0.05, 3600)),
+    Setting("replacers", "ARCHIVER_REPLACERS", "8", positive_int(1, 64),
+            "placeholder uploads and content replacements at once (replace_video)", unit="entries"),
+    Setting("waiting", "ARCHIVER_WAITING", "1000", positive_int(1, 100_000),
+            "entries waiting for Kaltura's conversion at once; more wait for room before they are replaced",
+            unit="entries"),
     Setting("drain_s", "ARCHIVER_DRAIN", "25", duration_s,
             "on SIGTERM/SIGINT, time for work in flight to finish (Fargate kills at 30 s)", unit="s",
             check=in_range(0, 3600)),
@@ -223,6 +231,9 @@ class Settings:
     restore_tier: str
     restore_days: int
     ready_timeout_s: float
+    ready_poll_s: float
+    replacers: int
+    waiting: int
     drain_s: float
     shard: str | None
     shards: int | None

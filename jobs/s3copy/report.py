@@ -9,17 +9,14 @@ conflicts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
-from engine.pipeline import Failed
 from engine.progress import Progress
 from jobs.common import events, report
 from jobs.common.events import EventLog
-from jobs.common.report import ReportWriter, Row, Value
+from jobs.common.report import ACTION_COLUMNS, Outcome, ReportWriter, failed_outcome
 
-COLUMNS: Final = ("entry_id", "action", "outcome", "bytes", "seconds", "reason")
+COLUMNS: Final = ACTION_COLUMNS
 
 ARCHIVED, TAGGED, UNCHANGED, PLANNED = "archived", "tagged", "unchanged", "planned"
 SKIPPED, CONFLICT, FAILED, STOPPED = "skipped", "conflict", "failed", "stopped"
@@ -43,55 +40,11 @@ S3COPY_OUTCOMES: Final = report.Outcomes(
 )
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one entry ended."""
-
-    entry_id: str
-    action: str  # the planned Kind's value
-    outcome: str
-    from_state: str | None
-    to_state: str | None
-    reason: str
-    bytes: int = 0  # archived: bytes copied; planned: bytes that would be copied
-    seconds: float = 0.0
-    attempt: int | None = None
-    error: str | None = None
-
-    def row(self) -> Row:
-        return {
-            "entry_id": self.entry_id,
-            "action": self.action,
-            "outcome": self.outcome,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "reason": self.reason,
-        }
-
-    def details(self) -> Mapping[str, Value]:
-        return {"action": self.action, "reason": self.reason}
-
-
-def failed_outcome(
-    failure: Failed,
-    *,
-    entry_id: str,
-    action: str,
-    from_state: str | None,
-    to_state: str | None,
-    seconds: float,
-    attempt: int | None,
-) -> Outcome:
-    """The outcome of an entry whose stage raised: the error (with its notes) is the reason."""
-    error = failure.error
-    text = " ".join([str(error) or type(error).__name__, *getattr(error, "__notes__", [])])
-    return Outcome(
-        entry_id, action, FAILED, from_state, to_state, f"{failure.stage}: {text}", 0, seconds, attempt, text
-    )
-
-
 class Reporter(report.Reporter[Outcome]):
     """The common reporter with s3copy's outcomes."""
 
     def __init__(self, log: EventLog, writer: ReportWriter, progress: Progress | None = None) -> None:
         super().__init__(log, writer, S3COPY_OUTCOMES, progress)
+
+
+__all__ = ["COLUMNS", "OUTCOMES", "S3COPY_OUTCOMES", "Outcome", "Reporter", "failed_outcome"]
