@@ -43,11 +43,17 @@ LIFE_CYCLE = (
     Step("list the first of them", ("list", "--unplayed_for", "3", "--max_entries", "8")),
     Step("plan the archive (dry run)", ("s3copy", "--unplayed_for", "3", "--max_entries", "20"), False),
     Step("archive to S3", ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"), False),
-    Step("archive again: nothing left to do", ("s3copy", "--unplayed_for", "3", "--max_entries", "20",
-                                               "--execute"), False),
+    Step(
+        "archive again: nothing left to do",
+        ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"),
+        False,
+    ),
     Step("check every entry's health", ("health", "--unplayed_for", "3", "--max_entries", "20"), False),
-    Step("swap in the placeholder", ("replace_video", "--unplayed_for", "3", "--max_entries", "20",
-                                     "--execute"), False),
+    Step(
+        "swap in the placeholder",
+        ("replace_video", "--unplayed_for", "3", "--max_entries", "20", "--execute"),
+        False,
+    ),
     Step("savings statistics", ("stats",), False),
 )
 
@@ -62,9 +68,12 @@ def human_bytes(n: float) -> str:
 
 def print_catalog(summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]], out: TextIO) -> None:
     """What the simulator holds, in a few lines."""
-    print(f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
-          f"({human_bytes(summary['total_bytes'])} with derived flavors), "
-          f"{summary['never_played']} never played", file=out)
+    print(
+        f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
+        f"({human_bytes(summary['total_bytes'])} with derived flavors), "
+        f"{summary['never_played']} never played",
+        file=out,
+    )
     statuses = ", ".join(f"{status}: {n}" for status, n in summary["by_status"].items())
     print(f"  by status: {statuses}", file=out)
     years = ", ".join(f"{year}: {n}" for year, n in summary["by_year"].items())

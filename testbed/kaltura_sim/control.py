@@ -21,9 +21,12 @@ Routes (JSON in, JSON out; a bad document answers 400 `{"error": "..."}`):
             "http_503":       {"probability": 0.0, "next": 1},   # HTML 503, action not run
             "drop":           {"next": 1},   # connection closed without a response, action not run
             "drop_after":     {"next": 1},   # action RUN, then the connection closed (lost response)
-            "internal_error": {"probability": 0.05}              # API error INTERNAL_SERVERL_ERROR
+            "internal_error": {"probability": 0.05},             # API error INTERNAL_SERVERL_ERROR
+            "action_blocked": {"next": 5},   # API error ACTION_BLOCKED (as a rate limit answers), not run
+            "hold":           {"next": 1}    # the call waits before it runs, until "release": true
           }
         },
+        "release": true,                    # the held API calls go on (GET /__sim/faults: "held" waiting)
         "download": {                       # serveFlavor; keys given replace those knobs only
           "first_byte_ms": 100, "mbps": 80,  # latency before headers; per-stream cap in megabits/s (0 = none)
           "truncate": {"next": 1}, "truncate_fraction": 0.5,   # send only that share of Content-Length

@@ -17,8 +17,9 @@ from typing import Any
 
 # Kinds of trigger an action can carry, in the order they are checked.
 HTTP_KINDS = ("drop", "http_429", "http_503")
-API_KINDS = ("internal_error",)
-ACTION_KINDS = (*HTTP_KINDS, "drop_after", *API_KINDS)
+API_KINDS = ("internal_error", "action_blocked")
+# "hold": the call waits before it runs until the faults document says `"release": true`
+ACTION_KINDS = ("hold", *HTTP_KINDS, "drop_after", *API_KINDS)
 DOWNLOAD_KINDS = ("drop", "http_429", "http_503", "truncate")
 
 
@@ -146,6 +147,21 @@ class Faults:
         self.download = DownloadFaults()
         self._released = asyncio.Event()  # cleared while downloads are held
         self._released.set()
+        self._actions_released = asyncio.Event()  # cleared while an action's `hold` trigger is armed
+        self._actions_released.set()
+        self.held = 0  # API calls waiting at a hold now
+
+    async def action_gate(self, keys: list[str]) -> bool:
+        """Hold the call if a `hold` trigger of one of `keys` fires, until `"release": true`; whether it was
+        held."""
+        if not any(self.fired(key, "hold") for key in keys):
+            return False
+        self.held += 1
+        try:
+            await self._actions_released.wait()
+        finally:
+            self.held -= 1
+        return True
 
     async def download_gate(self) -> None:
         """Return once downloads are not held (at once unless `download.hold` is true)."""
@@ -153,7 +169,9 @@ class Faults:
 
     def configure(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Apply a faults document (all validated first: a bad one changes nothing); return `conversion`."""
-        known = {"reset", "seed", "api_latency_ms", "actions", "rate_limits", "download", "conversion"}
+        known = {
+            "reset", "seed", "api_latency_ms", "actions", "rate_limits", "download", "conversion", "release",
+        }  # fmt: skip
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}")
@@ -195,6 +213,10 @@ class Faults:
             else:
                 self.rates.limits[key] = rate
         self.download = download
+        if any("hold" in action.triggers for action in actions.values() if action is not None):
+            self._actions_released.clear()
+        if spec.get("release"):
+            self._actions_released.set()  # the held calls go on
         if download.hold:
             self._released.clear()
         else:
@@ -219,6 +241,7 @@ class Faults:
             "actions": {key: faults.describe() for key, faults in self.actions.items()},
             "rate_limits": dict(self.rates.limits),
             "download": self.download.describe(),
+            "held": self.held,
         }
 
 

@@ -105,7 +105,7 @@ class Simulator:
             raise internal_error() from None
 
     def _call(self, service: str, action: str, key: str, params: Params, service_url: str) -> Result:
-        if not self.faults.rates.allow(key, time.monotonic()):
+        if not self.faults.rates.allow(key, time.monotonic()) or self.faults.fired(key, "action_blocked"):
             self.counters.faults[f"{key}.action_blocked"] += 1
             raise action_blocked(service, action)
         if self.faults.fired(key, "internal_error"):
@@ -249,6 +249,8 @@ async def _answer(sim: Simulator, request: web.Request) -> web.StreamResponse:
             f"{c.get('service', '')}.{c.get('action', '')}".lower()
             for c in wire.split_multirequest(params)[1]
         ]
+    if await sim.faults.action_gate(keys):
+        sim.counters.faults[f"{keys[0]}.hold"] += 1
     delay = max(sim.faults.latency_s(key) for key in keys)
     if delay > 0:
         await asyncio.sleep(delay)

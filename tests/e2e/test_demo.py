@@ -16,7 +16,11 @@ def test_demo_runs_the_life_cycle_on_the_testbed() -> None:
     """The demo starts all three servers, shows the catalog and every built step succeeds."""
     done = subprocess.run(
         [sys.executable, "-m", "jobs.cli", "demo", "--entries", "120", "--seed", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=150, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout

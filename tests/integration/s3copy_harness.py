@@ -59,7 +59,6 @@ class JobRun:
         return event
 
 
-
 def sim_env(sim: SimProcess, bucket: str, **more: str) -> dict[str, str]:
     """The settings environment a user would set for the simulator and `bucket`."""
     return {
@@ -84,15 +83,21 @@ def point_aws_at(monkeypatch: pytest.MonkeyPatch, endpoint_url: str, ca_bundle: 
 
 async def run_s3copy(env: Mapping[str, str], *argv: str) -> JobRun:
     """One run of the job with `argv` (a JSONL report) and the settings environment `env`."""
+    return await run_job(s3copy, env, *argv)
+
+
+async def run_job(job: Any, env: Mapping[str, str], *argv: str) -> JobRun:
+    """One run of the job module `job` (its `add_arguments` and `run`) with `argv` (a JSONL report) and
+    the settings environment `env`, as the CLI runs it."""
     parser = argparse.ArgumentParser()
-    s3copy.add_arguments(parser)
+    job.add_arguments(parser)
     args = parser.parse_args([*argv, "--format", "jsonl"])
     out, err = io.StringIO(), io.StringIO()
     configure_logging(level="info", fmt="json", stream=err)
     settings = load_settings({}, env)
     ctx = RunContext(settings=settings, run_id="test-run", run_start=now_s(), stdout=out, stderr=err)
-    structlog.contextvars.bind_contextvars(run_id=ctx.run_id, job="s3copy")
-    code = await s3copy.run(args, ctx)
+    structlog.contextvars.bind_contextvars(run_id=ctx.run_id, job=job.JOB)
+    code = await job.run(args, ctx)
     rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     events = [json.loads(line) for line in err.getvalue().splitlines() if line.startswith("{")]
     return JobRun(code, rows, events, err.getvalue())

@@ -107,9 +107,7 @@ def cases(now: int) -> Iterator[tuple[str, FilterSpec, Callable[[Entry], bool]]]
     yield (
         "archive run",
         FilterSpec(unplayed_for=3, not_tags=("archived_to_s3",), plays_below=5),
-        lambda e: unplayed(e, y3)
-        and "archived_to_s3" not in e["tags"]
-        and e["plays"] < 5,
+        lambda e: unplayed(e, y3) and "archived_to_s3" not in e["tags"] and e["plays"] < 5,
     )
 
 

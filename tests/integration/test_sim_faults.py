@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from testbed.kaltura_sim import ControlError, SimProcess
+from tests.fixtures.waits import until
 from tests.integration.simapi import action_url, admin_ks, call, is_error, plain_entry
 
 
@@ -68,6 +69,23 @@ async def test_drop_after_runs_the_action_and_loses_the_response(sim: SimProcess
         await raw_post(http, sim, "media", "update", entryId=entry["id"], mediaEntry=change)
     after = next(e for e in await sim.control.aget_entries() if e["id"] == entry["id"])
     assert after["tags"] == ["applied"]
+
+
+async def test_hold_keeps_the_next_call_waiting_until_released(sim: SimProcess, http: Any) -> None:
+    """A held call has not run (a test acts meanwhile); the next call of the action is not held."""
+    await sim.control.aset_faults({"actions": {"media.count": {"hold": {"next": 1}}}})
+    held = asyncio.ensure_future(raw_post(http, sim, "media", "count"))
+    await until(
+        lambda: held.done() or sim.control.set_faults({})["held"] == 1, "the media.count call held"
+    )
+    assert not held.done()
+    status, _ = await raw_post(http, sim, "media", "count")  # the next one goes through meanwhile
+    assert status == 200
+    assert (await sim.control.aset_faults({"release": True}))["held"] == 1
+    status, _ = await held
+    assert status == 200
+    assert sim.control.set_faults({})["held"] == 0
+    assert sim.control.counters()["faults"]["media.count.hold"] == 1
 
 
 async def test_internal_error_is_an_api_error_with_the_real_misspelt_code(sim: SimProcess, http: Any) -> None:

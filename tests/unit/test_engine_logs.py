@@ -39,7 +39,6 @@ class FakeTty(io.StringIO):
         return True
 
 
-
 def json_events(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 

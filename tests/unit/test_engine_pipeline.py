@@ -63,9 +63,9 @@ async def test_finish_goes_straight_to_the_sink_skipping_later_stages() -> None:
 
     await run_pipeline(numbers(10), [Stage("check", 2, check), Stage("transfer", 2, transfer)], sink)
     assert sorted(seen_by_transfer) == [0, 2, 4, 6, 8]
-    assert sorted(sink.got) == sorted([("archived", x) for x in range(0, 10, 2)] + [
-        ("already archived", x) for x in range(1, 10, 2)
-    ])
+    assert sorted(sink.got) == sorted(
+        [("archived", x) for x in range(0, 10, 2)] + [("already archived", x) for x in range(1, 10, 2)]
+    )
 
 
 async def test_none_drops_the_item() -> None:

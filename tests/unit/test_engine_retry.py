@@ -198,8 +198,14 @@ async def test_an_error_shared_by_many_callers_gets_no_note_and_each_caller_one(
     async def caller(name: str) -> None:
         clock = FakeTime()
         try:
-            await retry(fail, policy=RetryPolicy(attempts=2), describe=name, clock=clock, sleep=clock.sleep,
-                        draw=always_max)
+            await retry(
+                fail,
+                policy=RetryPolicy(attempts=2),
+                describe=name,
+                clock=clock,
+                sleep=clock.sleep,
+                draw=always_max,
+            )
         except RetryableError as exc:
             raised.append(exc)
 

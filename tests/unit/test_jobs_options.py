@@ -154,7 +154,13 @@ def test_100_years_and_huge_counts_are_taken() -> None:
         (("--played_within", "1", "--unplayed_for", "3"), "--played_within 1 with --unplayed_for 3 "),
         (("--created_within", "2", "--unplayed_for", "3"), "--created_within 2 with --unplayed_for 3 "),
         (("--tag", "lecture", "--tag", "!Lecture"), "--tag lecture with --tag '!lecture' selects nothing"),
-        (("--plays", "0",), "--plays 0 selects nothing"),
+        (
+            (
+                "--plays",
+                "0",
+            ),
+            "--plays 0 selects nothing",
+        ),
     ],
 )
 def test_contradictory_filters_are_refused_with_the_reason(argv: tuple[str, ...], said: str) -> None:
