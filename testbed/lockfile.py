@@ -1,5 +1,5 @@
-"""The container image's lock file: every distribution kaltura-archiver needs at run time (its dependencies and
-theirs, test extras left out), pinned at the version installed in the environment the tests ran in.
+"""The container image's lock file: every distribution kaltura-archiver needs at run time (its dependencies
+and theirs, test extras left out), pinned at the version installed in the environment the tests ran in.
 
 `python -m testbed.lockfile` rewrites `container/requirements.lock` from the current environment (after an
 upgrade that passed the tests); `--check` exits 1 and names the differences when the file and the

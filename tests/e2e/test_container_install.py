@@ -9,7 +9,6 @@ import shutil
 import site
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ IMAGE = "kaltura-archiver:test"
 
 
 @pytest.fixture(scope="module")
-def image_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def image_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv holding kaltura-archiver as the image installs it; its `bin` directory."""
     base = tmp_path_factory.mktemp("image")
     context, venv = base / "src", base / "venv"
@@ -42,7 +41,7 @@ def image_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         capture_output=True, text=True, timeout=INSTALL_DEADLINE_S, check=False,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]
-    yield venv / "bin"
+    return venv / "bin"
 
 
 def run(command: list[str | Path], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -87,7 +86,8 @@ def test_demo_in_the_install_says_to_run_it_from_a_checkout(image_install: Path,
     demo = run([image_install / "kaltura-archiver", "demo"], {"PATH": "/usr/bin:/bin"}, tmp_path)
     assert demo.returncode == 2
     (line,) = demo.stderr.strip().splitlines()
-    assert "does not ship" in line and "run bin/demo in a checkout" in line
+    assert "does not ship" in line
+    assert "run bin/demo in a checkout" in line
 
 
 def docker_refusal() -> str | None:
@@ -125,6 +125,7 @@ def test_the_image_builds_and_runs_config_with_its_own_placeholders_as_a_non_roo
     user = docker_run("--entrypoint", "id", IMAGE, "-u")
     assert user.stdout.strip() == "10001"
     demo = docker_run(IMAGE, "demo")
-    assert demo.returncode == 2 and "bin/demo" in demo.stderr
+    assert demo.returncode == 2
+    assert "bin/demo" in demo.stderr
     health = docker_run("--env", "N_YEARS=3", IMAGE, "health.rc")
     assert health.returncode in (0, 1), health.stderr[-2000:]

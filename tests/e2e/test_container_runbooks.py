@@ -63,7 +63,8 @@ def test_health_rc_runs_its_later_step_after_one_exits_1_and_then_exits_1(
     sim = kaltura_sim_factory(entries=20, seed=6, max_size_mb=0.2)
     # an entry played last week that says it was replaced, with no archive: the first step finds it unhealthy
     victim = sorted(e["id"] for e in sim.control.get_entries())[0]
-    sim.control.patch_entry(victim, tags="flavors_deleted", plays=3, lastPlayedAt=sim.control.now() - 7 * DAY_S)
+    last_week = sim.control.now() - 7 * DAY_S
+    sim.control.patch_entry(victim, tags="flavors_deleted", plays=3, lastPlayedAt=last_week)
     env = task_env(sim, s3_server, s3_bucket, tmp_path)
     done = runbook("health.rc", env, tmp_path)
 
@@ -99,7 +100,9 @@ def test_restore_rc_restores_the_replaced_entries_played_within_n_years(
     done = runbook("restore.rc", env, tmp_path)
 
     steps = recorded(env)
-    assert [argv for _, argv in steps] == ["restore_from_s3 --tag flavors_deleted --played_within 5 --execute"]
+    assert [argv for _, argv in steps] == [
+        "restore_from_s3 --tag flavors_deleted --played_within 5 --execute"
+    ]
     assert done.returncode == owed_exit([code for code, _ in steps])
 
 

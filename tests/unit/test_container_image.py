@@ -1,6 +1,7 @@
 """The container image as the Dockerfile builds it: sources that exist, no testbed, a non-root user, an
-exec-form entry point, the placeholder files at the default paths, dependencies pinned at the tested versions,
-and placeholder files that are a small real MP4 and JPEG (regenerated the same way where ffmpeg is installed)."""
+exec-form entry point, the placeholder files at the default paths, dependencies pinned at the tested
+versions, and placeholder files that are a small real MP4 and JPEG (made again the same way where ffmpeg
+is installed)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ def test_the_image_copies_neither_the_testbed_nor_the_tests() -> None:
 
 def test_the_image_runs_as_a_numeric_non_root_user_in_its_own_writable_home() -> None:
     user = last("USER").arguments.split(":")[0]
-    assert user.isdigit() and int(user) != 0  # numeric: a platform can check runAsNonRoot
+    assert user.isdigit()
+    assert int(user) != 0
     useradd = [i.arguments for i in final_stage() if i.keyword == "RUN" and "useradd" in i.arguments]
-    assert len(useradd) == 1 and f"--uid {user}" in useradd[0] and "--create-home" in useradd[0]
+    assert len(useradd) == 1
+    assert f"--uid {user}" in useradd[0]
+    assert "--create-home" in useradd[0]
     home = useradd[0].split("--home-dir ", 1)[1].split()[0]
     assert last("WORKDIR").arguments == home
 
@@ -112,7 +116,7 @@ def mp4_boxes(data: bytes) -> dict[str, bytes]:
     boxes, offset = {}, 0
     while offset < len(data):
         size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        assert size >= 8 and offset + size <= len(data), f"a broken box at {offset}"
+        assert 8 <= size <= len(data) - offset, f"a broken box at {offset}"
         boxes[kind.decode("ascii")] = data[offset + 8 : offset + size]
         offset += size
     return boxes
@@ -124,13 +128,15 @@ def test_the_placeholder_video_is_a_small_h264_aac_mp4() -> None:
     boxes = mp4_boxes(data)
     assert list(boxes)[:2] == ["ftyp", "moov"]  # faststart: a player starts before the whole file is there
     assert {"ftyp", "moov", "mdat"} <= set(boxes)
-    assert b"avc1" in boxes["moov"] and b"mp4a" in boxes["moov"]  # H.264 video, AAC audio
+    assert b"avc1" in boxes["moov"]
+    assert b"mp4a" in boxes["moov"]
 
 
 def test_the_placeholder_image_is_a_small_jpeg_of_the_video_size() -> None:
     data = IMAGE.read_bytes()
     assert len(data) < MAX_IMAGE_BYTES
-    assert data[:3] == b"\xff\xd8\xff" and data[-2:] == b"\xff\xd9"
+    assert data[:3] == b"\xff\xd8\xff"
+    assert data[-2:] == b"\xff\xd9"
     sof = data.index(b"\xff\xc0")  # baseline frame header: precision, height, width
     _, height, width = struct.unpack(">BHH", data[sof + 4 : sof + 9])
     assert (width, height) == (1280, 720)

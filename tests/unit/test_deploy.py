@@ -52,12 +52,15 @@ def environment(container: dict[str, Any]) -> dict[str, str]:
 
 DEFINITIONS = [
     *[pytest.param(path, id=path.name) for path in TASKS],
-    pytest.param(DEPLOY / "batch-job-definition.json", id="batch-job-definition.json", marks=SHARDING_NOT_BUILT),
+    pytest.param(
+        DEPLOY / "batch-job-definition.json", id="batch-job-definition.json", marks=SHARDING_NOT_BUILT
+    ),
 ]
 
 
 def test_the_readme_lists_the_s3_actions_and_the_settings_the_tests_read() -> None:
-    assert "s3:PutObject" in README_ACTIONS and len(README_ACTIONS) >= 5
+    assert "s3:PutObject" in README_ACTIONS
+    assert len(README_ACTIONS) >= 5
     assert {"N_YEARS", "DOIT", "AWS_BUCKET", "PLACEHOLDER_VIDEO"} <= TABLE_ENV
 
 
@@ -130,7 +133,9 @@ def test_the_bucket_lifecycle_moves_to_a_known_storage_class_and_aborts_forgotte
     assert all(rule["Status"] == "Enabled" for rule in rules)
     (storage_class,) = [s for s in SETTINGS if s.name == "storage_class"]
     classes = [t["StorageClass"] for rule in rules for t in rule.get("Transitions", ())]
-    assert classes and all(storage_class.parse(c) == c for c in classes)
+    assert classes
+    assert all(storage_class.parse(c) == c for c in classes)
     aborts = [rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for rule in rules
               if "AbortIncompleteMultipartUpload" in rule]  # fmt: skip
-    assert aborts and all(days >= 1 for days in aborts)
+    assert aborts
+    assert all(days >= 1 for days in aborts)
