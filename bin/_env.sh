@@ -1,5 +1,6 @@
 # Shared set-up for bin/test, bin/demo and bin/bench: sourced, not run.
-# Creates .venv when missing, installs the project (with extras) when pyproject.toml changed, and makes sure
+# Creates .venv when missing, installs the project (with extras) when pyproject.toml or the lock changed
+# (runtime dependencies pinned by container/requirements.lock), and makes sure
 # Debian's slapd is present for the LDAP testbed.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,10 +28,12 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
     fi
     stamp="$VENV/.installed-$extras"
-    want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+    # the runtime dependencies at the container image's pinned versions: the tests run what the image ships
+    lock="$ROOT/container/requirements.lock"
+    want="$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "installing kaltura-archiver[$extras] into $VENV" >&2
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]" >&2
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$lock" -e "$ROOT[$extras]" >&2
         echo "$want" > "$stamp"
     fi
 }

@@ -17,7 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                help="cap on the originals' sizes in MB (default 4: moto keeps objects in memory)")
 
 
+# the container image ships the tool without its testbed (and without the test extras)
+NO_TESTBED = (
+    "the demo runs on the local testbed, which this installation (the container image) does not ship: "
+    "run bin/demo in a checkout of kaltura-archiver (git clone, then bin/demo)"
+)
+
+
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    if importlib.util.find_spec("testbed") is None:
+        raise ConfigError(NO_TESTBED)
     if importlib.util.find_spec("moto") is None:
         raise ConfigError(
             "the demo needs the test extras: run bin/demo, or pip install 'kaltura-archiver[test]'"

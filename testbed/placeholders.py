@@ -1,5 +1,6 @@
 """Stand-in placeholder files for tests and the demo: the smallest files `config` accepts as an MP4 video and
-a JPEG image (an `ftyp` box; a JPEG start and end marker). They hold no picture: only the checks read them."""
+a JPEG image (an `ftyp` box; a JPEG start and end marker). They hold no picture: only the checks read them.
+The real placeholder files, which the container image ships, are in the repository's placeholders/."""
 
 from __future__ import annotations
 

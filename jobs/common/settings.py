@@ -31,6 +31,8 @@ from engine.settings import (
 )
 
 DEFAULT_SERVICE_URL = "https://www.kaltura.com"
+# where the container image puts the placeholder files (the repository's placeholders/ directory)
+PLACEHOLDER_DIR = "/usr/local/share/kaltura-archiver"
 
 
 # what Kaltura's docs show after the service URL; the client adds it itself, so a copy of it is cut off
@@ -149,10 +151,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("aws_bucket", "AWS_BUCKET", None, _bucket, "S3 bucket of the archive (object key = entry id)"),
     Setting("s3_prefix", "ARCHIVER_S3_PREFIX", "", _s3_prefix,
             "put before the entry id in object keys (empty: the bucket root, as the old tool)"),
-    Setting("placeholder_video", "PLACEHOLDER_VIDEO", "placeholder_video.mp4", _text,
-            "video that replaces archived originals"),
-    Setting("placeholder_image", "PLACEHOLDER_IMAGE", "placeholder_image.jpeg", _text,
-            "thumbnail set on replaced entries"),
+    Setting("placeholder_video", "PLACEHOLDER_VIDEO", f"{PLACEHOLDER_DIR}/placeholder_video.mp4", _text,
+            "video that replaces archived originals (placeholders/ in a checkout)"),
+    Setting("placeholder_image", "PLACEHOLDER_IMAGE", f"{PLACEHOLDER_DIR}/placeholder_image.jpeg", _text,
+            "thumbnail set on replaced entries (placeholders/ in a checkout)"),
     Setting("ldap_server", "LDAP_SERVER", None, _text, "LDAP server host for ldap_status"),
     Setting("ldap_port", "LDAP_PORT", "389", positive_int(1, 65535), "LDAP server port"),
     Setting("ldap_user", "LDAP_USER", None, _text, "LDAP bind DN"),
