@@ -51,10 +51,15 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_filter_options(
-    parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True, mutating: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    max_entries: int = -1,
+    ids: bool = True,
+    mutating: bool = False,
+    unplayed_help: str | None = None,
 ) -> None:
     """The selection options (docs/architecture.md, Selection), as the old tool spelled them; `mutating` adds
-    `--all`."""
+    `--all`; `unplayed_help` says what `--unplayed_for` means to a command that does not filter by it."""
     group = parser.add_argument_group("selection")
     if mutating:
         add_option(group, "--all", action="store_true", dest="select_all",
@@ -73,7 +78,8 @@ def add_filter_options(
     add_option(group, "--played_within", "-p", type=_non_negative_int, metavar="YEARS",
                help="played within the last YEARS years")
     add_option(group, "--unplayed_for", "-u", type=_non_negative_int, metavar="YEARS",
-               help="not played for YEARS years (never played included) and created at least YEARS years ago")
+               help=unplayed_help
+               or "not played for YEARS years (never played included) and created at least YEARS years ago")
     if ids:
         add_option(group, "--id", "-i", action="append", default=[], metavar="ID",
                    help="this entry (repeatable)")
