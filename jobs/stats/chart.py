@@ -11,14 +11,14 @@ from typing import Final
 
 from jobs.stats.facts import STATES
 from jobs.stats.figures import Tally
-from jobs.stats.report import Context, human_bytes
+from jobs.stats.report import BINARY, Context, human_bytes
 
 COLORS: Final = {
     "initial": "#9aa5b1", "archived": "#2b7bb9", "place_holder": "#2ca25f", "unhealthy": "#d7301f",
 }  # fmt: skip
 CLASS_COLOR: Final = "#6a51a3"
 WIDTH, HEIGHT = 760, 340
-LEFT, RIGHT, TOP, BOTTOM = 80, 20, 40, 60
+LEFT, RIGHT, TOP, BOTTOM = 80, 20, 52, 60
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,40 @@ class Bar:
         return sum(value for _, value, _, _ in self.segments)
 
 
-def nice_max(value: int) -> int:
-    """A round top for the axis, at least `value`: 1, 2 or 5 times a power of ten (1 for an empty chart)."""
+def axis(value: int, *, bytes_axis: bool = False) -> tuple[float, float]:
+    """The top of an axis that holds `value`, and its tick step: 1, 2, 2.5 or 5 times a power of ten of the
+    unit (of entries; or of the binary unit `value` bytes reach, so ticks read 0.5 TiB, not 549.76 GiB)."""
+    unit = float(next((f for _, f in BINARY if value >= f), 1)) if bytes_axis else 1.0
+    span = max(value / unit, 1e-9)
+    power = 10 ** math.floor(math.log10(span / 4))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power * 4 >= span)
+    if not bytes_axis:
+        step = max(1.0, math.ceil(step))  # entries come whole
     if value <= 0:
-        return 1
-    power: int = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+        step = 1.0
+    return math.ceil(span / step) * step * unit, step * unit
 
 
-def _svg(title: str, bars: Sequence[Bar], axis: str, *, bytes_axis: bool = False) -> str:
+def tick_label(value: float, *, bytes_axis: bool) -> str:
+    if not bytes_axis:
+        return f"{value:,.0f}"
+    for unit, factor in BINARY:
+        if value >= factor:
+            return f"{value / factor:g} {unit}"
+    return f"{value:g} B"
+
+
+def _svg(title: str, bars: Sequence[Bar], caption: str, *, bytes_axis: bool = False) -> str:
     """One bar chart; the axis is in entries, or in bytes shown in binary units."""
-    top = nice_max(max((b.total for b in bars), default=0))
+    top, step = axis(max((b.total for b in bars), default=0), bytes_axis=bytes_axis)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = [f'<svg role="img" aria-label="{html.escape(title)}" width="{WIDTH}" height="{HEIGHT}" '
            f'viewBox="0 0 {WIDTH} {HEIGHT}">',
            f'<text x="{LEFT}" y="22" class="title">{html.escape(title)}</text>']  # fmt: skip
-    for i in range(5):
-        value = top * i // 4
-        y = TOP + plot_h - plot_h * i / 4
-        label = human_bytes(value) if bytes_axis else f"{value:,}"
+    for i in range(round(top / step) + 1):
+        value = step * i
+        y = TOP + plot_h - plot_h * value / top
+        label = tick_label(value, bytes_axis=bytes_axis)
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{label}</text>')
     slot = plot_w / max(1, len(bars))
@@ -68,8 +83,11 @@ def _svg(title: str, bars: Sequence[Bar], axis: str, *, bytes_axis: bool = False
             )
         out.append(f'<text x="{x + width / 2:.1f}" y="{TOP + plot_h + 18}" class="tick" text-anchor="middle">'
                    f"{html.escape(bar.label)}</text>")  # fmt: skip
+        total = human_bytes(bar.total) if bytes_axis else f"{bar.total:,}"
+        out.append(f'<text x="{x + width / 2:.1f}" y="{y - 5:.1f}" class="tick" text-anchor="middle">'
+                   f"{total}</text>")  # fmt: skip
     out.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 12}" class="axis" text-anchor="middle">'
-               f"{html.escape(axis)}</text>")  # fmt: skip
+               f"{html.escape(caption)}</text>")  # fmt: skip
     out.append("</svg>")
     return "\n".join(out)
 

@@ -25,13 +25,13 @@ UNITS: Final = {
     "usd_if_deleted_now": "USD", "text": "",
     **{state: "entries" for state in STATES},
 }  # fmt: skip
-_BINARY: Final = (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+BINARY: Final = (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 _CENT = Decimal("0.0001")
 
 
 def human_bytes(n: int) -> str:
     """`n` bytes in the largest binary unit it reaches, 2 decimals: `1.00 TiB`, `1.50 GiB`, `512 B`."""
-    for unit, factor in _BINARY:
+    for unit, factor in BINARY:
         if abs(n) >= factor:
             return f"{n / factor:,.2f} {unit}"
     return f"{n} B"

@@ -2,85 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from adapters.kaltura.wire import FlavorAsset, parse_flavor_asset, parse_media_entry
 from jobs.stats import report
 from jobs.stats.chart import page
-from jobs.stats.facts import EntryFacts, entry_facts, state_of
-from jobs.stats.figures import GiB, KiB, Prices, Tally, billed, costs
-from jobs.stats.spill import Spill
-
-MiB = 1 << 20
-TiB = 1 << 40
-NOW = int(datetime(2026, 7, 1, tzinfo=UTC).timestamp())
-PRICES = Prices(
-    kaltura=Decimal("0.10"),
-    classes={
-        "STANDARD": Decimal("0.023"), "STANDARD_IA": Decimal("0.0125"), "GLACIER_IR": Decimal("0.004"),
-        "GLACIER": Decimal("0.0036"), "DEEP_ARCHIVE": Decimal("0.00099"),
-    },
-)  # fmt: skip
-CONTEXT = report.Context("Filter()", 3, PRICES, "bucket")
-
-
-def ts(year: int, month: int = 1, day: int = 1) -> int:
-    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
-
-
-def ago(days: float) -> datetime:
-    return datetime.fromtimestamp(NOW, UTC) - timedelta(days=days)
-
-
-def flavor(entry_id: str, n: int, size: int, *, original: bool = False) -> FlavorAsset:
-    return parse_flavor_asset(
-        {"id": f"{entry_id}_f{n}", "entryId": entry_id, "isOriginal": original,
-         "flavorParamsId": 0 if original else 487, "status": 2, "sizeInBytes": size, "size": -(-size // 1024),
-         "version": 1}
-    )  # fmt: skip
-
-
-def entry(
-    entry_id: str, created: int, played: int | None, sizes: list[int], tags: str = "", **more: Any
-) -> EntryFacts:
-    data = {"id": entry_id, "createdAt": created, "status": "2", "tags": tags, **more}
-    if played is not None:
-        data["lastPlayedAt"] = played
-    flavors = [flavor(entry_id, n, size, original=n == 0) for n, size in enumerate(sizes)]
-    return entry_facts(parse_media_entry(data), flavors, policy_years=3, now=NOW)
-
-
-ARCHIVED = "archived_to_s3"
-REPLACED = "archived_to_s3,flavors_deleted"
-# entry facts and the object under the entry's key: (storage class, size, last modified) or None
-FIXTURE = [
-    (entry("0_a", ts(2019, 3), None, [GiB, 256 * MiB, 256 * MiB]), None),  # initial, savable
-    (entry("0_b", ts(2019, 6), ts(2020, 5), [GiB, 512 * MiB], ARCHIVED), ("GLACIER", GiB, ago(10))),
-    (entry("0_c", ts(2020, 1), ts(2021), [300_000, 100_000], REPLACED), ("DEEP_ARCHIVE", TiB, ago(200))),
-    (entry("0_d", ts(2024, 2), ts(2026, 6), [10 * MiB]), None),  # initial, played lately: not savable
-    (entry("0_e", ts(2024, 5), None, [20 * MiB], ARCHIVED), None),  # tag without object
-    (entry("0_f", ts(2020, 8), ts(2022, 2), [5 * MiB], status="1"), None),  # not READY
-    (entry("0_g", ts(2021, 4), None, [2 * MiB]), ("STANDARD", 2 * MiB, ago(400))),  # object without tag
-    (entry("0_h", ts(2021, 9), None, [MiB], ARCHIVED), ("GLACIER_IR", 100 * KiB, ago(89.5))),  # size mismatch
-]
-ORPHANS = [("0_zzz", "STANDARD", 3 * MiB, ago(1)), ("notes/readme.txt", "STANDARD", 1000, ago(1))]
-
-
-def tally_of_fixture() -> Tally:
-    """The fixture through the same path as a run: objects into the tally, both sides through the spill."""
-    tally = Tally(now=NOW)
-    with Spill() as spill:
-        spill.add_entries(facts for facts, _ in FIXTURE)
-        objects = [(f.entry_id, *o) for f, o in FIXTURE if o is not None] + ORPHANS
-        for _, storage_class, size, modified in objects:
-            tally.add_object(storage_class, size, modified)
-        spill.add_objects((key, size) for key, _, size, _ in objects)
-        for facts, size in spill.joined():
-            tally.add_entry(facts, size)
-        tally.add_orphans(*spill.orphans())
-    return tally
+from jobs.stats.facts import state_of
+from jobs.stats.figures import GiB, KiB, billed, costs
+from tests.fixtures.stats import CONTEXT, FIXTURE, PRICES, MiB, TiB, tally_of_fixture
 
 
 def figures() -> dict[tuple[str, str, str], Any]:
