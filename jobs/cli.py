@@ -47,11 +47,11 @@ BUILT: dict[str, tuple[str, str]] = {
         "jobs.replace_video",
         "swap the placeholder in for archived originals, behind a proven copy (dry run unless --execute)",
     ),
+    "stats": ("jobs.stats", "counts by year created/played, bytes and costs in Kaltura and S3 (read-only)"),
 }
 NOT_BUILT: dict[str, str] = {
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",
-    "stats": "counts by year created/played, bytes saved and savable",
     "ldap_status": "add LDAP status of owners to a TSV report",
     "shards": "split a selection into N balanced createdAt windows",
 }

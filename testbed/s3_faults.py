@@ -165,7 +165,9 @@ def operation_of(method: str, path: str, query: Any, headers: Any) -> str:
 
 def _bucket_operation(method: str, query: Any) -> str:
     if method == "GET":
-        return "ListMultipartUploads" if "uploads" in query else "ListObjects"
+        if "uploads" in query:
+            return "ListMultipartUploads"
+        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
     if method == "POST" and "delete" in query:
         return "DeleteObjects"
     return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(

@@ -117,6 +117,14 @@ def years_ago(now: int, years: int) -> int:
     return int(shifted.timestamp())
 
 
+def unplayed_for(entry: MediaEntry, years: int, *, now: int) -> bool:
+    """`entry` meets `--unplayed_for years` as of `now`: last played at or before now - years, or never, and
+    created at or before it (what the server's filter and the createdAt window select together)."""
+    cut = years_ago(now, years)
+    played = entry.last_played_at
+    return entry.created_at <= cut and (played is None or played <= cut)
+
+
 @dataclass(frozen=True)
 class Window:
     """Inclusive createdAt bounds of a selection, after the snapshot cut-off."""

@@ -16,7 +16,7 @@ from adapters.s3.interfaces import ArchiveStore, PartWriter
 from adapters.s3.multipart import WriterStats, part_size
 from adapters.s3.proof import ArchiveRecord, from_head, is_legacy, legacy_problems, to_metadata, verify
 from adapters.s3.reprove import StoredDigest, StoredProof
-from adapters.s3.wire import STORAGE_CLASSES, ObjectHead, OpenUpload, PutResult
+from adapters.s3.wire import STORAGE_CLASSES, ListedObject, ObjectHead, OpenUpload, PutResult
 
 __all__ = [
     "ALGORITHMS",
@@ -27,6 +27,7 @@ __all__ = [
     "Algorithm",
     "ArchiveRecord",
     "ArchiveStore",
+    "ListedObject",
     "ObjectHead",
     "OpenUpload",
     "PartWriter",

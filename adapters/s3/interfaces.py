@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
 from adapters.s3.multipart import WriterStats
 from adapters.s3.reprove import StoredDigest
-from adapters.s3.wire import ObjectHead, OpenUpload, PutResult
+from adapters.s3.wire import ListedObject, ObjectHead, OpenUpload, PutResult
 
 
 class PartWriter(Protocol):
@@ -53,6 +53,10 @@ class ArchiveStore(Protocol):
     async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none.
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
+        ...
+
+    def list_objects(self, *, page_size: int = 1000) -> AsyncGenerator[ListedObject, None]:
+        """Every object under the prefix, in key order, a ListObjectsV2 page at a time (no metadata)."""
         ...
 
     async def stored_digest(self, head: ObjectHead) -> StoredDigest:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +16,7 @@ from adapters.s3.errors import PRECONDITION_FAILED, S3ItemError
 from adapters.s3.multipart import Completion, PartBuffer
 from adapters.s3.reprove import Layout, StoredDigest, digest_as_stored
 from adapters.s3.transport import S3Transport
-from adapters.s3.wire import ObjectHead, PutResult
+from adapters.s3.wire import ListedObject, ObjectHead, PutResult
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
 
@@ -87,6 +87,26 @@ class ObjectCalls(S3Transport):
         elif with_tags:
             tags = {}
         return wire.parse_head(key, response, tags)
+
+    async def list_objects(self, *, page_size: int = 1000) -> AsyncGenerator[ListedObject, None]:
+        """Every object under our prefix, in key order, one ListObjectsV2 page (`page_size` keys, S3's
+        most is 1,000) at a time: size, storage class and date only (no metadata: that takes a HEAD)."""
+        prefix = self.config.prefix
+        token: dict[str, str] = {}
+        while True:
+
+            async def op(client: Any, token: dict[str, str] = token) -> dict[str, Any]:
+                page: dict[str, Any] = await client.list_objects_v2(
+                    Bucket=self.bucket, Prefix=prefix, MaxKeys=page_size, **token
+                )
+                return page
+
+            page = await self._call("s3.list_objects", prefix or "/", op)
+            for listed in wire.parse_listing(page):
+                yield listed
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": str(page["NextContinuationToken"])}
 
     async def first_part_size(self, key: str) -> int | None:
         """The size of part 1 of a multipart object (every part but the last has it); None when S3 does

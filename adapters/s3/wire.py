@@ -37,6 +37,16 @@ class ObjectHead:
 
 
 @dataclass(frozen=True)
+class ListedObject:
+    """One object as ListObjectsV2 reports it: no metadata, no tags, no checksum (those need a HEAD)."""
+
+    key: str
+    size: int
+    storage_class: str
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
 class PutResult:
     """A finished upload: what we streamed and what S3 must now report about the object."""
 
@@ -84,6 +94,19 @@ def parse_checksum(response: Mapping[str, Any]) -> S3Checksum | None:
 def parse_tags(response: Mapping[str, Any]) -> dict[str, str]:
     """`get_object_tagging`'s TagSet as a dict."""
     return {str(t["Key"]): str(t["Value"]) for t in response.get("TagSet", [])}
+
+
+def parse_listing(response: Mapping[str, Any]) -> list[ListedObject]:
+    """The objects on one page of `list_objects_v2`."""
+    return [
+        ListedObject(
+            key=str(o["Key"]),
+            size=int(o.get("Size", 0)),
+            storage_class=str(o.get("StorageClass") or DEFAULT_STORAGE_CLASS),
+            last_modified=o.get("LastModified"),
+        )
+        for o in response.get("Contents", [])
+    ]
 
 
 def parse_uploads(response: Mapping[str, Any]) -> list[OpenUpload]:

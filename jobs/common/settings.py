@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.redact import add_secret
@@ -116,6 +117,27 @@ def _shards(text: str) -> int:
 _NO_SHARDS = "asks for sharding, which is not built yet: unset it and give each task a --created_* window"
 
 
+def _price(text: str) -> Decimal:
+    """A price in USD per GiB-month: a plain decimal number, 0 or more."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError("is not a price: set it to USD per GiB-month, e.g. 0.023") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError("is not a price: set it to USD per GiB-month, 0 or more, e.g. 0.023")
+    return value
+
+
+# `stats` prices storage with these (USD per GiB-month; AWS's "GB" in S3 storage billing is 2^30 bytes). The
+# S3 defaults are AWS's public list prices for us-east-1, first 50 TB, as listed in 2026 (unchanged since
+# November 2021). Kaltura publishes no storage price: its default is this tool's assumption, to be replaced
+# by the contract's.
+_PRICE = "USD/GiB-month"
+_KALTURA_PRICE_HELP = (
+    "price of storage in Kaltura, for stats (Kaltura publishes none: 0.10 is an assumption; "
+    "set your contract's)"
+)
+
 _KB = 1024
 _RPS_HELP = "Kaltura API requests per second for this task (split a partner's budget between parallel tasks)"
 _PART_HELP = (
@@ -193,6 +215,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drain_s", "ARCHIVER_DRAIN", "25", duration_s,
             "on SIGTERM/SIGINT, time for work in flight to finish (Fargate kills at 30 s)", unit="s",
             check=in_range(0, 3600)),
+    # stats: prices of storage
+    Setting("price_kaltura", "ARCHIVER_PRICE_KALTURA", "0.10", _price, _KALTURA_PRICE_HELP, unit=_PRICE),
+    Setting("price_standard", "ARCHIVER_PRICE_STANDARD", "0.023", _price,
+            "price of S3 STANDARD storage, for stats (us-east-1 list price, 2026)", unit=_PRICE),
+    Setting("price_standard_ia", "ARCHIVER_PRICE_STANDARD_IA", "0.0125", _price,
+            "price of S3 STANDARD_IA storage, for stats (us-east-1 list price, 2026)", unit=_PRICE),
+    Setting("price_glacier_ir", "ARCHIVER_PRICE_GLACIER_IR", "0.004", _price,
+            "price of S3 GLACIER_IR storage, for stats (us-east-1 list price, 2026)", unit=_PRICE),
+    Setting("price_glacier", "ARCHIVER_PRICE_GLACIER", "0.0036", _price,
+            "price of S3 GLACIER (Flexible Retrieval) storage, for stats (us-east-1 list price, 2026)",
+            unit=_PRICE),
+    Setting("price_deep_archive", "ARCHIVER_PRICE_DEEP_ARCHIVE", "0.00099", _price,
+            "price of S3 DEEP_ARCHIVE storage, for stats (us-east-1 list price, 2026)", unit=_PRICE),
     Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)",
             own_flag=False, flag="--shard"),
     Setting("shards", "ARCHIVER_SHARDS", None, _shards,
@@ -237,6 +272,12 @@ class Settings:
     replacers: int
     waiting: int
     drain_s: float
+    price_kaltura: Decimal
+    price_standard: Decimal
+    price_standard_ia: Decimal
+    price_glacier_ir: Decimal
+    price_glacier: Decimal
+    price_deep_archive: Decimal
     shard: str | None
     shards: int | None
 
