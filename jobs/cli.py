@@ -43,13 +43,14 @@ BUILT: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
     "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
     "health": ("jobs.health", "TSV verdict per entry against the archive invariants (read-only)"),
+    "ldap_status": ("jobs.ldap_status", "add owners' LDAP status, name and org unit to a TSV report on stdin"),
+    "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
 }
 NOT_BUILT: dict[str, str] = {
     "replace_video": "swap in the placeholder video",
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",
     "stats": "counts by year created/played, bytes saved and savable",
-    "ldap_status": "add LDAP status of owners to a TSV report",
     "shards": "split a selection into N balanced createdAt windows",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")

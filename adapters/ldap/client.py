@@ -10,6 +10,7 @@ retry policy; then the run stops (`DirectoryUnreachableError`).
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import ssl
 from collections import OrderedDict
@@ -107,6 +108,10 @@ class LdapDirectory:
         with anyio.move_on_after(_CLOSE_S, shield=True):
             await self._in_thread(self._drop)
 
+    def cached(self, uid: str) -> bool:
+        key = uid_key(uid)
+        return not key.strip() or key in self._cache
+
     async def look_up(self, uids: Iterable[str]) -> Mapping[str, Person | None]:
         """Each uid's person (None: unknown to the directory, or blank), cached ones without a search."""
         found: dict[str, Person | None] = {}
@@ -168,8 +173,8 @@ class LdapDirectory:
         connection = ldap3.Connection(
             server, user=config.bind_dn, password=config.password, auto_bind=ldap3.AUTO_BIND_NONE,
             client_strategy=ldap3.SYNC, read_only=True, raise_exceptions=False,
-            receive_timeout=config.timeout_s, check_names=False, return_empty_attributes=True,
-        )  # fmt: skip
+            receive_timeout=math.ceil(config.timeout_s), check_names=False, return_empty_attributes=True,
+        )  # fmt: skip  (ldap3 packs receive_timeout as a whole number of seconds)
         self._connection = connection
         try:
             connection.open()

@@ -24,6 +24,10 @@ class Directory(Protocol):
     @property
     def stats(self) -> DirectoryStats: ...
 
+    def cached(self, uid: str) -> bool:
+        """Whether `look_up` would answer for `uid` without a search."""
+        ...
+
     async def look_up(self, uids: Iterable[str]) -> Mapping[str, Person | None]:
         """Each uid's person, None for one the directory does not know; keys are the uids as given."""
         ...
