@@ -43,7 +43,7 @@ BUILT: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
     "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
     "health": ("jobs.health", "TSV verdict per entry against the archive invariants (read-only)"),
-    "ldap_status": ("jobs.ldap_status", "add owners' LDAP status, name and org unit to a TSV report on stdin"),
+    "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
 }
 NOT_BUILT: dict[str, str] = {
