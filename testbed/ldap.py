@@ -177,7 +177,7 @@ def _module_lines() -> list[str]:
 
 
 def slapd_conf(workdir: Path, password: str, tls: TlsFiles | None = None) -> str:
-    """A slapd.conf whose every writable path is inside `workdir`; with `tls`, the certificate LDAPS serves."""
+    """A slapd.conf whose every writable path is inside `workdir`; with `tls`, the certificate for LDAPS."""
     schemas = _schema_dir()
     tls_lines = (
         [
