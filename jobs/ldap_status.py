@@ -128,6 +128,8 @@ def _decoded(raw: bytes, number: int) -> str:
 def opened(path: str) -> Iterator[BinaryIO]:
     """The report to read: stdin for `-`."""
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (`<&-`): Python gives no stream at all
+            raise ConfigError("stdin is closed: give the report on stdin or with --tsv FILE")
         yield sys.stdin.buffer
         return
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,11 @@ def test_a_server_lost_mid_run_keeps_the_rows_so_far_and_exits_3() -> None:
     assert line.startswith(f"kaltura-archiver: ldaps://127.0.0.1:{port} does not answer (Connection refused)")
     assert line.endswith("check the service and run again (work done is kept)")
     assert finished(err.encode())["searches"] >= 2
+
+
+def test_a_closed_stdin_exits_2_naming_the_fix(ldap_server: LdapServer) -> None:
+    result = subprocess.run([*CLI, "ldap_status"], stdin=subprocess.DEVNULL, env=ldap_env(ldap_server),
+                            capture_output=True, text=True, timeout=60, check=False,
+                            preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "kaltura-archiver: stdin is closed: give the report on stdin or with --tsv FILE\n"
