@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import anyio
 
 from testbed.kaltura_sim import KalturaSim, SimOptions
-from testbed.ldap import LdapServer
+from testbed.ldap import LdapServer, LdapUser
 from testbed.placeholders import write_placeholders
 from testbed.s3 import S3Server
 
@@ -43,19 +43,26 @@ LIFE_CYCLE = (
     Step("list the first of them", ("list", "--unplayed_for", "3", "--max_entries", "8")),
     Step("plan the archive (dry run)", ("s3copy", "--unplayed_for", "3", "--max_entries", "20"), False),
     Step("archive to S3", ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"), False),
-    Step(
-        "archive again: nothing left to do",
-        ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"),
-        False,
-    ),
+    Step("archive again: nothing left to do", ("s3copy", "--unplayed_for", "3", "--max_entries", "20",
+                                               "--execute"), False),
     Step("check every entry's health", ("health", "--unplayed_for", "3", "--max_entries", "20"), False),
-    Step(
-        "swap in the placeholder",
-        ("replace_video", "--unplayed_for", "3", "--max_entries", "20", "--execute"),
-        False,
-    ),
+    Step("swap in the placeholder", ("replace_video", "--unplayed_for", "3", "--max_entries", "20",
+                                     "--execute"), False),
+    Step("who owns what would be archived, and who has left", ("owners", "--unplayed_for", "3")),
     Step("savings statistics", ("stats",), False),
 )
+CATALOG_OWNERS = 200  # the catalog generator's user0001 … user0200
+
+
+def directory_people() -> list[LdapUser]:
+    """The catalog's owners as the demo's directory knows them: every fourth inactive, every tenth gone."""
+    return [
+        LdapUser(uid=f"user{k:04d}", cn=f"Owner {k}", sn=f"{k}", display_name=f"Owner {k}",
+                 ou=("History", "Physics", "Law", "Medicine")[k % 4],
+                 status="inactive" if k % 4 == 0 else "active")
+        for k in range(1, CATALOG_OWNERS + 1)
+        if k % 10
+    ]  # fmt: skip
 
 
 def human_bytes(n: float) -> str:
@@ -68,12 +75,9 @@ def human_bytes(n: float) -> str:
 
 def print_catalog(summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]], out: TextIO) -> None:
     """What the simulator holds, in a few lines."""
-    print(
-        f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
-        f"({human_bytes(summary['total_bytes'])} with derived flavors), "
-        f"{summary['never_played']} never played",
-        file=out,
-    )
+    print(f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
+          f"({human_bytes(summary['total_bytes'])} with derived flavors), "
+          f"{summary['never_played']} never played", file=out)
     statuses = ", ".join(f"{status}: {n}" for status, n in summary["by_status"].items())
     print(f"  by status: {statuses}", file=out)
     years = ", ".join(f"{year}: {n}" for year, n in summary["by_year"].items())
@@ -82,12 +86,13 @@ def print_catalog(summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[
         print(f"  edge case {name}: {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}", file=out)
 
 
-def cli_env(sim: KalturaSim, s3: S3Server, files: Path) -> dict[str, str]:
+def cli_env(sim: KalturaSim, s3: S3Server, ldap: LdapServer, files: Path) -> dict[str, str]:
     """The environment of a task pointed at the testbed (legacy variable names included), with stand-in
     placeholder files written into `files`."""
     env = dict(os.environ)
     env.update(s3.client_env())
     env.update(sim.client_env())
+    env.update(ldap.client_env())
     env.update(write_placeholders(files))
     env["AWS_BUCKET"] = BUCKET
     return env
@@ -123,7 +128,7 @@ async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO) -> int:
     print("starting the testbed: Kaltura simulator, S3 (moto), LDAP (slapd)…", file=out)
     # originals capped at a few MB: moto keeps objects in memory, and the demo should take seconds
     sim_options = SimOptions(entries=entries, seed=seed, max_size_mb=max_size_mb)
-    async with KalturaSim(sim_options) as sim, S3Server() as s3, LdapServer() as ldap:
+    async with KalturaSim(sim_options) as sim, S3Server() as s3, LdapServer(users=directory_people()) as ldap:
         print(f"kaltura: {sim.service_url} (partner {sim.partner_id})", file=out)
         print(f"s3:      {s3.endpoint_url} (bucket {BUCKET})", file=out)
         print(f"ldap:    {ldap.url} ({len(ldap.users)} users under {ldap.base_dn})", file=out)
@@ -132,7 +137,7 @@ async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO) -> int:
         print_catalog(catalog["summary"], catalog["edge_cases"], out)
         ok = True
         with tempfile.TemporaryDirectory(prefix="kaltura-archiver-demo-") as files:
-            env = cli_env(sim, s3, Path(files))
+            env = cli_env(sim, s3, ldap, Path(files))
             for step in LIFE_CYCLE:
                 ok = await run_step(step, env, out) and ok
     print("\ndemo finished" + ("" if ok else " with failures (see above)"), file=out)

@@ -1,7 +1,12 @@
-"""LDAP stand-in: Debian's slapd on ldap://127.0.0.1:<free port> from a temporary config, with seed users.
+"""LDAP stand-in: Debian's slapd on ldap://127.0.0.1:<free port> and ldaps://127.0.0.1:<another> from a
+temporary config, with seed users.
 
-Run it by hand with `python -m testbed.ldap --port 0`: it prints one JSON line (`url`, `base_dn`, `bind_dn`,
-`password`; the testbed-only admin password appears nowhere else) and serves until SIGTERM or SIGINT.
+Run it by hand with `python -m testbed.ldap --port 0`: it prints one JSON line (`url`, `ldaps_url`, `ca_file`,
+`base_dn`, `bind_dn`, `password`; the testbed-only admin password appears nowhere else) and serves until
+SIGTERM or SIGINT.
+
+LDAPS uses a certificate for 127.0.0.1 and localhost from a throw-away CA (`testbed.tls`), written into the
+server's directory: clients verify it against `ca_file`, as they would a real directory's certificate.
 
 Layout: base `dc=testbed,dc=example`, users under `ou=people` as `uid=<uid>,ou=people,dc=testbed,dc=example`
 with object class inetOrgPerson (Debian's core, cosine and inetorgperson schemas, nothing custom). The account
@@ -37,10 +42,15 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 
 from testbed.process import ServerProcess, StartError, serve_until_signal, spawn
+from testbed.tls import TlsFiles, make_tls_files
 
 BASE_DN: Final = "dc=testbed,dc=example"
 PEOPLE_DN: Final = f"ou=people,{BASE_DN}"
 BIND_DN: Final = f"cn=admin,{BASE_DN}"
+ADMIN_USER: Final = "admin"  # the admin's RDN value: LDAP_USER in kaltura-archiver's bind DN template
+BIND_DN_TEMPLATE: Final = f"cn={{user}},{BASE_DN}"
+# the seed's account status: `employeeType` (inetOrgPerson has no status attribute of its own)
+ACTIVE_FILTER: Final = "(employeeType=active)"
 USERS_FILE: Final = Path(__file__).with_name("users.tsv")
 HOST: Final = "127.0.0.1"
 
@@ -166,14 +176,24 @@ def _module_lines() -> list[str]:
     return []
 
 
-def slapd_conf(workdir: Path, password: str) -> str:
-    """A slapd.conf whose every writable path is inside `workdir`."""
+def slapd_conf(workdir: Path, password: str, tls: TlsFiles | None = None) -> str:
+    """A slapd.conf whose every writable path is inside `workdir`; with `tls`, the certificate for LDAPS."""
     schemas = _schema_dir()
+    tls_lines = (
+        [
+            f"TLSCACertificateFile {tls.ca_cert}",
+            f"TLSCertificateFile {tls.server_cert}",
+            f"TLSCertificateKeyFile {tls.server_key}",
+        ]
+        if tls is not None
+        else []
+    )
     return "\n".join(
         [
             *(f"include {schemas / name}.schema" for name in _SCHEMAS),
             f"pidfile {workdir / 'slapd.pid'}",
             f"argsfile {workdir / 'slapd.args'}",
+            *tls_lines,
             *_module_lines(),
             "database mdb",
             "maxsize 67108864",
@@ -218,6 +238,8 @@ class LdapServer(ServerProcess):
         self._programs_dir = programs_dir
         self._requested_port = port
         self._port: int | None = None
+        self._ldaps_port: int | None = None
+        self._tls: TlsFiles | None = None
         self.users: Final = tuple(users) if users is not None else load_users()
         self.password: Final = secrets.token_urlsafe(18)
         self._slapd = ""
@@ -237,19 +259,50 @@ class LdapServer(ServerProcess):
         """`ldap://127.0.0.1:<port>`."""
         return f"ldap://{HOST}:{self.port}"
 
+    @property
+    def ldaps_port(self) -> int:
+        """The port slapd serves LDAPS on (TLS from the first byte)."""
+        if self._ldaps_port is None:
+            raise RuntimeError("ldap server is not started")
+        return self._ldaps_port
+
+    @property
+    def ldaps_url(self) -> str:
+        """`ldaps://127.0.0.1:<ldaps_port>`."""
+        return f"ldaps://{HOST}:{self.ldaps_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate (PEM) that signed the LDAPS certificate: what clients trust."""
+        if self._tls is None:
+            raise RuntimeError("ldap server is not started")
+        return self._tls.ca_cert
+
     def client_env(self) -> dict[str, str]:
-        """The `LDAP_*` settings that point kaltura-archiver's ldap_status at this server."""
+        """The `LDAP_*` settings that point kaltura-archiver's `ldap_status` and `owners` at this server, over
+        LDAPS with its CA (the admin binds through the bind DN template, as a uid would)."""
         return {
             "LDAP_SERVER": HOST,
-            "LDAP_PORT": str(self.port),
-            "LDAP_USER": BIND_DN,
+            "LDAP_PORT": str(self.ldaps_port),
+            "LDAP_TLS": "ldaps",
+            "LDAP_CA_BUNDLE": str(self.ca_file),
+            "LDAP_USER": ADMIN_USER,
+            "LDAP_BIND_DN": BIND_DN_TEMPLATE,
             "LDAP_PWD": self.password,
             "LDAP_BASE_DN": BASE_DN,
+            "LDAP_ACTIVE_FILTER": ACTIVE_FILTER,
         }
 
     def describe(self) -> dict[str, str]:
         """What `python -m testbed.ldap` prints (the only place the password is shown)."""
-        return {"url": self.url, "base_dn": BASE_DN, "bind_dn": BIND_DN, "password": self.password}
+        return {
+            "url": self.url,
+            "ldaps_url": self.ldaps_url,
+            "ca_file": str(self.ca_file),
+            "base_dn": BASE_DN,
+            "bind_dn": BIND_DN,
+            "password": self.password,
+        }
 
     def _prepare(self, workdir: Path) -> None:
         slapd = _find_program("slapd", self._programs_dir)
@@ -258,7 +311,8 @@ class LdapServer(ServerProcess):
         (workdir / "db").mkdir(mode=0o700)
         conf = workdir / "slapd.conf"
         conf.touch(mode=0o600)
-        conf.write_text(slapd_conf(workdir, self.password), encoding="utf-8")
+        self._tls = make_tls_files(workdir)
+        conf.write_text(slapd_conf(workdir, self.password, self._tls), encoding="utf-8")
         seed = workdir / "seed.ldif"
         seed.write_text(seed_ldif(self.users), encoding="utf-8")
         result = subprocess.run(
@@ -274,11 +328,14 @@ class LdapServer(ServerProcess):
 
     def _spawn(self, workdir: Path, log: Path) -> subprocess.Popen[bytes]:
         self._port = self._requested_port or _free_port()
-        argv = [self._slapd, "-f", str(workdir / "slapd.conf"), "-h", f"{self.url}/", "-d", "0"]
+        self._ldaps_port = _free_port()
+        urls = f"{self.url}/ {self.ldaps_url}/"
+        argv = [self._slapd, "-f", str(workdir / "slapd.conf"), "-h", urls, "-d", "0"]
         return spawn(argv, env=os.environ, log=log)
 
     def _retryable(self, tail: str) -> bool:
-        return self._requested_port == 0 and ("errno=98" in tail or "Address already in use" in tail)
+        # the LDAPS port is always one we picked, so a clash on it is worth another try too
+        return "errno=98" in tail or "Address already in use" in tail
 
     def _probe(self) -> bool:
         # ldap3 leaks its socket when the connection is refused (a ResourceWarning, an error under

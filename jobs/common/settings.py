@@ -75,6 +75,73 @@ def _user_id(text: str) -> str:
     return user
 
 
+# LDAP: the old tool's defaults (LDAPS on 636, LDAP_USER a uid under its base DN, "active" = its filter)
+OLD_LDAP_BASE_DN = "o=princeton university,c=us"
+OLD_LDAP_BIND_DN = "uid={user},{base_dn}"
+OLD_LDAP_ACTIVE_FILTER = "(|(puresource=authentication=enabled)(puresource=authentication=goingaway))"
+
+
+def _ldap_host(text: str) -> str:
+    host = text.strip()
+    if not host or any(c.isspace() or c in "/@" for c in host) or "://" in text:
+        raise ValueError("is not a host name: give the server's name only, e.g. ldap.example.edu "
+                         "(LDAP_PORT and LDAP_TLS set the rest)")  # fmt: skip
+    return host
+
+
+def _ldap_user(text: str) -> str:
+    user = text.strip()
+    if not user:
+        raise ValueError("is empty: set it to the uid the tool binds as (placed in LDAP_BIND_DN)")
+    return user
+
+
+def _ldap_password(text: str) -> str:
+    password = text.strip()
+    if not password:  # an empty password makes an anonymous bind: servers accept it, then refuse to read
+        raise ValueError("is empty: set it to the bind user's password")
+    return password
+
+
+def _bind_template(text: str) -> str:
+    from adapters.ldap import template_problem
+
+    template = text.strip()
+    problem = template_problem(template)
+    if problem is not None:
+        raise ValueError(problem)
+    return template
+
+
+def _dn(text: str) -> str:
+    from adapters.ldap import dn_problem
+
+    dn = text.strip()
+    problem = dn_problem(dn)
+    if problem is not None:
+        raise ValueError(problem)
+    return dn
+
+
+def _active_filter(text: str) -> str:
+    from adapters.ldap import ActiveFilter
+
+    return ActiveFilter.parse(text).text  # FilterProblem is a ValueError whose text completes the sentence
+
+
+def _ca_bundle(text: str) -> str:
+    import ssl
+
+    path = text.strip()
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise ValueError("names no file: give the path of a PEM file of CA certificates") from None
+    except (OSError, ssl.SSLError):
+        raise ValueError("is no readable PEM file of CA certificates: check the path and the file") from None
+    return path
+
+
 # The S3 naming rules are imported when a value is parsed, not with this module: importing adapters.s3 loads
 # the AWS SDK, which `--help` and runs without AWS_BUCKET (`list`, `count`) never need.
 
@@ -177,11 +244,24 @@ SETTINGS: tuple[Setting, ...] = (
             "video that replaces archived originals (placeholders/ in a checkout)"),
     Setting("placeholder_image", "PLACEHOLDER_IMAGE", f"{PLACEHOLDER_DIR}/placeholder_image.jpeg", _text,
             "thumbnail set on replaced entries (placeholders/ in a checkout)"),
-    Setting("ldap_server", "LDAP_SERVER", None, _text, "LDAP server host for ldap_status"),
-    Setting("ldap_port", "LDAP_PORT", "389", positive_int(1, 65535), "LDAP server port"),
-    Setting("ldap_user", "LDAP_USER", None, _text, "LDAP bind DN"),
-    Setting("ldap_password", "LDAP_PWD", None, _text, "LDAP bind password", secret=True),
-    Setting("ldap_base_dn", "LDAP_BASE_DN", None, _text, "LDAP search base"),
+    Setting("ldap_server", "LDAP_SERVER", None, _ldap_host, "LDAP server host (ldap_status, owners)"),
+    Setting("ldap_port", "LDAP_PORT", "636", positive_int(1, 65535), "LDAP server port (636: LDAPS)"),
+    Setting("ldap_tls", "LDAP_TLS", "ldaps", choice("ldaps", "starttls", "plain"),
+            "LDAP encryption: ldaps (TLS from the start, as the old tool), starttls, or plain (none)"),
+    Setting("ldap_ca_bundle", "LDAP_CA_BUNDLE", None, _ca_bundle,
+            "PEM file of the CAs that verify the LDAP server's certificate (default: the system's CAs)"),
+    Setting("ldap_user", "LDAP_USER", None, _ldap_user, "LDAP bind user: a uid, placed in LDAP_BIND_DN"),
+    Setting("ldap_bind_dn", "LDAP_BIND_DN", OLD_LDAP_BIND_DN, _bind_template,
+            "LDAP bind DN template: {user} is LDAP_USER, {base_dn} LDAP_BASE_DN; {user} alone: LDAP_USER is "
+            "the whole DN"),
+    Setting("ldap_password", "LDAP_PWD", None, _ldap_password, "LDAP bind password", secret=True),
+    Setting("ldap_base_dn", "LDAP_BASE_DN", OLD_LDAP_BASE_DN, _dn,
+            "LDAP search base (the old tool's default)"),
+    Setting("ldap_active_filter", "LDAP_ACTIVE_FILTER", OLD_LDAP_ACTIVE_FILTER, _active_filter,
+            "LDAP filter an active account passes (the old tool's default), judged on each person's "
+            "attributes: =, =*, substrings, &, |, !"),
+    Setting("ldap_timeout_s", "ARCHIVER_LDAP_TIMEOUT", "30", duration_s,
+            "deadline of one LDAP connect, bind or search", unit="s", check=in_range(1, 600)),
     # tuning knobs
     Setting("transfers", "ARCHIVER_TRANSFERS", "16", positive_int(1, 64),
             "byte transfers (download to S3) at once; their part buffers share the memory budget",
@@ -257,9 +337,14 @@ class Settings:
     placeholder_image: str
     ldap_server: str | None
     ldap_port: int
+    ldap_tls: str
+    ldap_ca_bundle: str | None
     ldap_user: str | None
+    ldap_bind_dn: str
     ldap_password: str | None = field(repr=False)
-    ldap_base_dn: str | None
+    ldap_base_dn: str
+    ldap_active_filter: str
+    ldap_timeout_s: float
     transfers: int
     checkers: int
     part_size: int

@@ -36,5 +36,8 @@ def test_demo_runs_the_life_cycle_on_the_testbed() -> None:
     again = out.split("archive again: nothing left to do", 1)[1].split("$ kaltura-archiver", 1)[0]
     assert "#SUMMARY\tunchanged\t" in again
     assert "\tarchived\t" not in again
+    owners = out.split("who owns what would be archived", 1)[1].split("$ kaltura-archiver", 1)[0]
+    assert "owner\tentries\toriginal_bytes\ttotal_bytes\tstatus\tname\torg_unit" in owners
+    assert "#SUMMARY\tinactive\t" in owners
     assert "demo finished\n" in out
     assert "with failures" not in out

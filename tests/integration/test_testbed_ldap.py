@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,45 @@ def test_wrong_password_fails_to_bind(ldap_server: LdapServer) -> None:
         connection.unbind()
 
 
+def ldaps_server(ldap_server: LdapServer, context: ssl.SSLContext) -> ldap3.Server:
+    """ldap3 over LDAPS, TLS through `context` (the hostname checked by it, not by ldap3)."""
+
+    class ContextTls(ldap3.Tls):  # type: ignore[misc]  # ldap3 has no type hints
+        def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+            connection.socket = context.wrap_socket(
+                connection.socket, do_handshake_on_connect=do_handshake, server_hostname=ldap_server.host
+            )
+
+    return ldap3.Server(ldap_server.host, port=ldap_server.ldaps_port, use_ssl=True, tls=ContextTls())
+
+
+def test_ldaps_serves_a_certificate_the_testbed_ca_verifies(ldap_server: LdapServer) -> None:
+    context = ssl.create_default_context(cafile=str(ldap_server.ca_file))
+    server = ldaps_server(ldap_server, context)
+    connection = ldap3.Connection(server, user=ldap_server.bind_dn, password=ldap_server.password)
+    try:
+        assert connection.bind()
+        [entry] = find(connection, ldap_server.base_dn, "(uid=jdoe)")
+        assert one(entry, "employeeType") == "active"
+    finally:
+        connection.unbind()
+
+
+def test_ldaps_certificate_is_refused_without_the_testbed_ca(ldap_server: LdapServer) -> None:
+    context = ssl.create_default_context(cafile=None)  # the system's CAs only
+    connection = ldap3.Connection(ldaps_server(ldap_server, context), user=ldap_server.bind_dn,
+                                  password=ldap_server.password)  # fmt: skip
+    with pytest.raises(ldap3.core.exceptions.LDAPSocketOpenError, match="CERTIFICATE_VERIFY_FAILED"):
+        connection.open()
+
+
+def test_client_env_points_at_ldaps_with_the_ca(ldap_server: LdapServer) -> None:
+    env = ldap_server.client_env()
+    assert (env["LDAP_PORT"], env["LDAP_TLS"]) == (str(ldap_server.ldaps_port), "ldaps")
+    assert Path(env["LDAP_CA_BUNDLE"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert env["LDAP_BIND_DN"].format(user=env["LDAP_USER"]) == ldap_server.bind_dn
+
+
 def test_anonymous_users_cannot_read(ldap_server: LdapServer) -> None:
     connection = ldap3.Connection(ldap3.Server(ldap_server.host, port=ldap_server.port))
     try:
@@ -137,6 +177,8 @@ def test_missing_slapd_names_the_debian_packages(tmp_path: Path) -> None:
 def test_cli_prints_credentials_and_stops_on_sigterm() -> None:
     with running_cli("testbed.ldap", "--port", "0") as (cli, line):
         assert line["url"].startswith("ldap://127.0.0.1:")
+        assert line["ldaps_url"].startswith("ldaps://127.0.0.1:")
+        assert Path(line["ca_file"]).is_file()
         assert line["base_dn"] == "dc=testbed,dc=example"
         port = int(line["url"].rsplit(":", 1)[1])
         connection = ldap3.Connection(

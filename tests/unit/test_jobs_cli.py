@@ -36,7 +36,7 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, st
 def test_every_subcommand_of_the_design_is_known() -> None:
     assert set(BUILT) | set(NOT_BUILT) == {
         "config", "list", "count", "health", "s3copy", "replace_video", "restore_from_s3", "repair",
-        "download", "stats", "ldap_status", "shards", "demo",
+        "download", "stats", "ldap_status", "owners", "shards", "demo",
     }  # fmt: skip
 
 
