@@ -43,25 +43,17 @@ BUILT: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
     "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
     "health": ("jobs.health", "TSV verdict per entry against the archive invariants (read-only)"),
-<<<<<<< HEAD
     "replace_video": (
         "jobs.replace_video",
         "swap the placeholder in for archived originals, behind a proven copy (dry run unless --execute)",
     ),
     "stats": ("jobs.stats", "counts by year created/played, bytes and costs in Kaltura and S3 (read-only)"),
-=======
     "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
->>>>>>> ldap
 }
 NOT_BUILT: dict[str, str] = {
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",
-<<<<<<< HEAD
-    "ldap_status": "add LDAP status of owners to a TSV report",
-=======
-    "stats": "counts by year created/played, bytes saved and savable",
->>>>>>> ldap
     "shards": "split a selection into N balanced createdAt windows",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
