@@ -43,6 +43,7 @@ BUILT: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the whole life cycle against the local testbed"),
     "s3copy": ("jobs.s3copy", "archive originals to S3, proven, and tag them (dry run unless --execute)"),
     "health": ("jobs.health", "TSV verdict per entry against the archive invariants (read-only)"),
+    "shards": ("jobs.shards", "split a selection into N balanced createdAt windows for N parallel tasks"),
 }
 NOT_BUILT: dict[str, str] = {
     "replace_video": "swap in the placeholder video",
@@ -50,7 +51,6 @@ NOT_BUILT: dict[str, str] = {
     "repair": "fix entries whose health check fails",
     "stats": "counts by year created/played, bytes saved and savable",
     "ldap_status": "add LDAP status of owners to a TSV report",
-    "shards": "split a selection into N balanced createdAt windows",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # the secrets the AWS standard chain may read from the environment (a task role's never pass through here)

@@ -51,10 +51,16 @@ def _non_negative_int(text: str) -> int:
 
 
 def add_filter_options(
-    parser: argparse.ArgumentParser, *, max_entries: int = -1, ids: bool = True, mutating: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    max_entries: int = -1,
+    ids: bool = True,
+    mutating: bool = False,
+    shard: bool = True,
 ) -> None:
     """The selection options (docs/architecture.md, Selection), as the old tool spelled them; `mutating` adds
-    `--all`."""
+    `--all`, `shard` adds `--shard` (a command that takes it narrows its selection with
+    `jobs.common.shards`)."""
     group = parser.add_argument_group("selection")
     if mutating:
         add_option(group, "--all", action="store_true", dest="select_all",
@@ -84,7 +90,9 @@ def add_filter_options(
                help=f"entries per request (1-{MAX_PAGE_SIZE}; with --first_page, where to start)")
     add_option(group, "--first_page", "-f", type=int, default=1, metavar="N",
                help="start at page N of --page_size entries (old runbooks): skips (N-1) x page_size entries")
-    add_option(group, "--shard", metavar="K/N", help="only the K-th of N createdAt windows (not built yet)")
+    if shard:
+        add_option(group, "--shard", metavar="K/N",
+                   help="only the K-th of N balanced createdAt windows (see `shards`; ARCHIVER_SHARD)")
 
 
 def _statuses(values: list[str] | None) -> tuple[int, ...]:
