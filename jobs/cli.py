@@ -50,11 +50,11 @@ BUILT: dict[str, tuple[str, str]] = {
     "stats": ("jobs.stats", "counts by year created/played, bytes and costs in Kaltura and S3 (read-only)"),
     "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
+    "shards": ("jobs.shards", "split a selection into N balanced createdAt windows for N parallel tasks"),
 }
 NOT_BUILT: dict[str, str] = {
     "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",
-    "shards": "split a selection into N balanced createdAt windows",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # the secrets the AWS standard chain may read from the environment (a task role's never pass through here)

@@ -12,6 +12,7 @@ import argparse
 from adapters.kaltura import ListingStats
 from jobs.common.context import RunContext, connected
 from jobs.common.options import add_filter_options, filter_spec
+from jobs.common.shards import narrowed, shard_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +25,10 @@ def count_line(count: int, description: str) -> str:
 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     spec = filter_spec(args)
+    shard = shard_of(ctx.settings, spec)
     stats = ListingStats()
     async with connected(ctx.settings) as (client, _):
+        spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
         count = await client.count_entries(spec, run_start=ctx.run_start, stats=stats)
     ctx.stdout.write(count_line(count, spec.describe()))
     return 1 if stats.unknown_ids else 0

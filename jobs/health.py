@@ -38,6 +38,7 @@ from jobs.common.placeholder import read_video
 from jobs.common.report import FORMATS, ReportWriter, Row, Value
 from jobs.common.rows import VIDEO_COLUMNS, video_row
 from jobs.common.settings import Settings
+from jobs.common.shards import narrowed, shard_of
 from jobs.lifecycle import (
     ARCHIVED_TAG,
     ENTRY_READY,
@@ -346,6 +347,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Judge the selection; 1 if any entry is unhealthy or could not be checked."""
     settings = ctx.settings
     spec = filter_spec(args)
+    shard = shard_of(settings, spec)
     require_kaltura(settings)
     config = store_config(settings)
     placeholder = Placeholder.of(read_video(settings.placeholder_video))
@@ -363,6 +365,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             Progress(show_bytes=False, stream=ctx.stderr) as progress,
         ):
             await prove_bucket(store, config.bucket)
+            spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
             reporter.progress = progress
             checker = Checker(store, limits)
 

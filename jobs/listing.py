@@ -23,6 +23,7 @@ from jobs.common.events import EventLog, RunSummary
 from jobs.common.options import add_filter_options, add_option, filter_spec
 from jobs.common.report import FORMATS, ReportWriter, Row
 from jobs.common.rows import VIDEO_COLUMNS, date, flavor_status, video_row
+from jobs.common.shards import Shard, narrowed, shard_of
 from jobs.lifecycle import original_of
 
 FLAVOR_COLUMNS = (
@@ -70,6 +71,7 @@ def flavor_rows(entry: MediaEntry, flavors: Sequence[FlavorAsset]) -> list[Row]:
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """List the selection; exit 1 if some requested ids do not exist."""
     spec = filter_spec(args)
+    shard = shard_of(ctx.settings, spec)
     require_kaltura(ctx.settings)  # before the report's header: a missing setting leaves stdout empty
     stats = ListingStats()
     started = time.monotonic()
@@ -86,11 +88,12 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             requests=stats.requests,
             crowded_seconds=stats.crowded_seconds,
             filter=spec.describe(),
+            shard=None if shard is None else shard.label,
             **extra,
         )
 
     try:
-        await write_listing(args, ctx, spec, writer, stats)
+        await write_listing(args, ctx, spec, shard, writer, stats)
     except Exception as exc:  # a fatal error: the rows so far stay a well-formed report; the summary says so
         with contextlib.suppress(BrokenPipeError):
             writer.close()
@@ -102,10 +105,17 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 async def write_listing(
-    args: argparse.Namespace, ctx: RunContext, spec: FilterSpec, writer: ReportWriter, stats: ListingStats
+    args: argparse.Namespace,
+    ctx: RunContext,
+    spec: FilterSpec,
+    shard: Shard | None,
+    writer: ReportWriter,
+    stats: ListingStats,
 ) -> None:
-    """List the selection into `writer`, a page of entries ahead of their flavors' look-up."""
+    """List the selection (this shard's window of it) into `writer`, a page of entries ahead of their
+    flavors' look-up."""
     async with connected(ctx.settings) as (client, _):
+        spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
         send, receive = anyio.create_memory_object_stream[EntryPage](1)
 
         async def produce() -> None:

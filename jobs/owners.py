@@ -28,6 +28,7 @@ from jobs.common.directory import STATUSES, UNKNOWN, directory, owner_uid, requi
 from jobs.common.events import EventLog, RunSummary
 from jobs.common.options import add_filter_options, add_option, filter_spec
 from jobs.common.report import FORMATS, ReportWriter, Row
+from jobs.common.shards import Shard, narrowed, shard_of
 from jobs.lifecycle import original_of
 
 JOB = "owners"
@@ -36,8 +37,13 @@ OWNERS_PER_LOOK_UP: Final = 100
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_option(parser, "--by", choices=("creator", "user"), default="creator",
-               help="the owner: the entry's creator (creatorId, default) or its Kaltura owner (userId)")
+    add_option(
+        parser,
+        "--by",
+        choices=("creator", "user"),
+        default="creator",
+        help="the owner: the entry's creator (creatorId, default) or its Kaltura owner (userId)",
+    )
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
     add_filter_options(parser, max_entries=-1)
 
@@ -121,6 +127,7 @@ def owner_row(tally: Tally, status: str, name: str | None, org_unit: str | None)
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Report the selection's owners; exit 1 if some requested ids do not exist."""
     spec = filter_spec(args)
+    shard = shard_of(ctx.settings, spec)
     require_kaltura(ctx.settings)
     require_ldap(ctx.settings)  # both before the report's header: a missing setting leaves stdout empty
     started = time.monotonic()
@@ -140,7 +147,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                              filter=spec.describe(), **extra)  # fmt: skip
 
         try:
-            await tally(ctx, spec, tallies, unknown_ids.append)
+            await tally(ctx, spec, shard, tallies, unknown_ids.append)
             writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
             counts = await write_rows(tallies.largest_first(), people, writer)
         except Exception as exc:  # the rows so far stay a well-formed report; the summary says why
@@ -156,11 +163,16 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 async def tally(
-    ctx: RunContext, spec: FilterSpec, tallies: Tallies, on_unknown: Callable[[str], None]
+    ctx: RunContext,
+    spec: FilterSpec,
+    shard: Shard | None,
+    tallies: Tallies,
+    on_unknown: Callable[[str], None],
 ) -> None:
     """List the selection into `tallies`."""
     progress = Progress(show_bytes=False, stream=ctx.stderr)
     async with connected(ctx.settings) as (client, _), progress:
+        spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
         async for candidate in candidates(client, spec, ctx.run_start, on_unknown):
             tallies.add(candidate)
             progress.add(done=1)

@@ -57,9 +57,11 @@ def add_filter_options(
     ids: bool = True,
     mutating: bool = False,
     unplayed_help: str | None = None,
+    shard: bool = True,
 ) -> None:
     """The selection options (docs/architecture.md, Selection), as the old tool spelled them; `mutating` adds
-    `--all`; `unplayed_help` says what `--unplayed_for` means to a command that does not filter by it."""
+    `--all`; `unplayed_help` says what `--unplayed_for` means to a command that does not filter by it;
+    `shard` adds `--shard` (a command that takes it narrows its selection with `jobs.common.shards`)."""
     group = parser.add_argument_group("selection")
     if mutating:
         add_option(group, "--all", action="store_true", dest="select_all",
@@ -90,7 +92,9 @@ def add_filter_options(
                help=f"entries per request (1-{MAX_PAGE_SIZE}; with --first_page, where to start)")
     add_option(group, "--first_page", "-f", type=int, default=1, metavar="N",
                help="start at page N of --page_size entries (old runbooks): skips (N-1) x page_size entries")
-    add_option(group, "--shard", metavar="K/N", help="only the K-th of N createdAt windows (not built yet)")
+    if shard:
+        add_option(group, "--shard", metavar="K/N",
+                   help="only the K-th of N balanced createdAt windows (see `shards`; ARCHIVER_SHARD)")
 
 
 def _statuses(values: list[str] | None) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from typing import Any
 
 from engine.redact import add_secret
@@ -34,6 +35,7 @@ from engine.settings import (
 DEFAULT_SERVICE_URL = "https://www.kaltura.com"
 # where the container image puts the placeholder files (the repository's placeholders/ directory)
 PLACEHOLDER_DIR = "/usr/local/share/kaltura-archiver"
+MAX_SHARDS = 10_000  # an AWS Batch array's largest size
 
 
 # what Kaltura's docs show after the service URL; the client adds it itself, so a copy of it is cut off
@@ -168,20 +170,37 @@ def _s3_prefix(text: str) -> str:
     return prefix
 
 
-def _shard(text: str) -> str:
-    k, sep, n = text.strip().partition("/")
-    if not sep or not k.isdigit() or not n.isdigit() or not 1 <= int(k) <= int(n):
-        raise ValueError("is not a shard: set it to K/N with 1 <= K <= N, e.g. 3/8")
-    raise ValueError(_NO_SHARDS)
+def _shard(text: str) -> tuple[int, int]:
+    """K/N as (K, N)."""
+    k, sep, n = (part.strip() for part in text.strip().partition("/"))
+    if not sep or not _whole(k) or not _whole(n) or not 1 <= int(k) <= int(n) <= MAX_SHARDS:
+        raise ValueError(f"is not a shard: set it to K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 3/8")
+    return int(k), int(n)
 
 
-def _shards(text: str) -> int:
-    positive_int(1, 10_000)(text)
-    raise ValueError(_NO_SHARDS)
+def _whole(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
-# accepted and ignored, a shard setting would have every task of an array job work on the whole selection
-_NO_SHARDS = "asks for sharding, which is not built yet: unset it and give each task a --created_* window"
+def _array_index(text: str) -> int:
+    index = text.strip()
+    if not _whole(index) or int(index) >= MAX_SHARDS:
+        raise ValueError(f"is not an array index: AWS Batch sets it to 0 to {MAX_SHARDS - 1}")
+    return int(index)
+
+
+def _shard_bounds(text: str) -> tuple[int, ...]:
+    """The cuts between shard windows: ascending Unix seconds, comma-separated."""
+    parts = [part.strip() for part in text.split(",")]
+    fix = "set it to what `kaltura-archiver shards N` prints"
+    if not all(_whole(part) for part in parts):
+        raise ValueError(f"is not a list of Unix seconds: {fix}")
+    cuts = tuple(int(part) for part in parts)
+    if any(b < a for a, b in pairwise(cuts)):
+        raise ValueError(f"is not in ascending order: {fix}")
+    if len(cuts) >= MAX_SHARDS:
+        raise ValueError(f"holds {len(cuts)} cuts, more than {MAX_SHARDS} shards have: {fix}")
+    return cuts
 
 
 def _price(text: str) -> Decimal:
@@ -310,8 +329,14 @@ SETTINGS: tuple[Setting, ...] = (
             "price of S3 DEEP_ARCHIVE storage, for stats (us-east-1 list price, 2026)", unit=_PRICE),
     Setting("shard", "ARCHIVER_SHARD", None, _shard, "this task's createdAt window K/N (see `shards`)",
             own_flag=False, flag="--shard"),
-    Setting("shards", "ARCHIVER_SHARDS", None, _shards,
+    Setting("shards", "ARCHIVER_SHARDS", None, positive_int(1, MAX_SHARDS),
             "number of windows when the shard index comes from AWS_BATCH_JOB_ARRAY_INDEX", own_flag=False),
+    Setting("array_index", "AWS_BATCH_JOB_ARRAY_INDEX", None, _array_index,
+            "this task's window (0-based) out of ARCHIVER_SHARDS, set by AWS Batch in an array job",
+            own_flag=False),
+    Setting("shard_bounds", "ARCHIVER_SHARD_BOUNDS", None, _shard_bounds,
+            "the N-1 cuts between the windows, as `shards N` prints them (default: each task counts them)",
+            unit="Unix s"),
 )  # fmt: skip
 
 
@@ -363,8 +388,10 @@ class Settings:
     price_glacier_ir: Decimal
     price_glacier: Decimal
     price_deep_archive: Decimal
-    shard: str | None
+    shard: tuple[int, int] | None
     shards: int | None
+    array_index: int | None
+    shard_bounds: tuple[int, ...] | None
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming how to set the first of `names` that is missing."""

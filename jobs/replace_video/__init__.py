@@ -39,6 +39,7 @@ from jobs.common.options import (
 from jobs.common.placeholder import file_name, read_file
 from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter
 from jobs.common.settings import Settings
+from jobs.common.shards import narrowed, shard_of
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.replace_video.plan import Rules
@@ -100,6 +101,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     is a conflict."""
     settings = ctx.settings
     spec = filter_spec(args)
+    shard = shard_of(settings, spec)
     dry_run = not is_real(args, settings)
     require_kaltura(settings)
     config = store_config(settings)
@@ -116,6 +118,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         dry_run=dry_run,
         bucket=config.bucket,
         filter=spec.describe(),
+        shard=None if shard is None else shard.label,
         replacers=settings.replacers,
         placeholder_bytes=len(files.video),
     )
@@ -128,6 +131,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             anyio.create_task_group() as waiting,
         ):
             await prove_bucket(store, config.bucket)
+            spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
             waiter = Waiter(client, timeout_s=settings.ready_timeout_s, poll_s=settings.ready_poll_s)
             waiting.start_soon(waiter.run)
             stages = Replace(

@@ -39,6 +39,7 @@ from jobs.common.options import (
 )
 from jobs.common.report import FORMATS, ReportWriter
 from jobs.common.settings import Settings
+from jobs.common.shards import narrowed, shard_of
 from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.s3copy.stages import JobConfig, S3Copy
 
@@ -140,6 +141,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Archive the selection (or plan it, in a dry run); 1 if any entry failed or is a conflict."""
     settings = ctx.settings
     spec = filter_spec(args)
+    shard = shard_of(settings, spec)
     dry_run = not is_real(args, settings)
     require_kaltura(settings)
     config = store_config(settings)
@@ -152,6 +154,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         dry_run=dry_run,
         bucket=config.bucket,
         filter=spec.describe(),
+        shard=None if shard is None else shard.label,
         transfers=settings.transfers,
         checkers=settings.checkers,
         parts_in_flight=config.parts_in_flight,
@@ -166,6 +169,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             Progress(stream=ctx.stderr) as progress,
         ):
             await prove_bucket(store, config.bucket)
+            spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
             stale = await stale_uploads(store)
             assert settings.partner_id is not None
             stages = S3Copy(

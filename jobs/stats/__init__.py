@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_filter_options(
         parser,
         max_entries=-1,
+        shard=False,  # the figures are of the whole selection and the whole bucket
         unplayed_help=(
             "not a filter here: the policy of the savable figures, entries not played for YEARS years (never "
             "played included) and created at least YEARS years ago (default N_YEARS)"
