@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ConfigError
 from jobs.cli import build_parser
 from jobs.common.settings import SETTINGS, load_settings
 from tests.fixtures.dockerfile import ROOT
@@ -28,9 +27,6 @@ TABLE_ENV = set(
 )
 # what the README says the bucket policy needs
 README_ACTIONS = set(re.findall(r"`(s3:[A-Za-z]+)`", README.split("policy needs", 1)[1].split(".\n")[0]))
-SHARDING_NOT_BUILT = pytest.mark.xfail(
-    raises=ConfigError, strict=True, reason="ARCHIVER_SHARDS is refused until the shards subcommand is built"
-)
 
 
 def load(name: str | Path) -> Any:
@@ -52,9 +48,7 @@ def environment(container: dict[str, Any]) -> dict[str, str]:
 
 DEFINITIONS = [
     *[pytest.param(path, id=path.name) for path in TASKS],
-    pytest.param(
-        DEPLOY / "batch-job-definition.json", id="batch-job-definition.json", marks=SHARDING_NOT_BUILT
-    ),
+    pytest.param(DEPLOY / "batch-job-definition.json", id="batch-job-definition.json"),
 ]
 
 
