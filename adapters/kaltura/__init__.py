@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from adapters.kaltura.batches import Fresh
 from adapters.kaltura.client import ClientConfig, KalturaClient
-from adapters.kaltura.content import ReplaceAnswerLost
 from adapters.kaltura.errors import (
+    AnswerLost,
     KalturaFatalError,
     KalturaHttpError,
     KalturaItemError,
@@ -19,6 +19,7 @@ from adapters.kaltura.wire import FlavorAsset, MediaEntry
 __all__ = [
     "ALL_STATUSES",
     "DEFAULT_STATUSES",
+    "AnswerLost",
     "ClientConfig",
     "EntryPage",
     "FilterSpec",
@@ -32,5 +33,4 @@ __all__ = [
     "ListingStats",
     "MediaCatalog",
     "MediaEntry",
-    "ReplaceAnswerLost",
 ]

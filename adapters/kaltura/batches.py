@@ -53,10 +53,12 @@ Parse = Callable[[Sequence[Any]], Any]
 
 @dataclass(frozen=True)
 class Job:
-    """One worker's request: its calls, sent together, and how to read their slots."""
+    """One worker's request: its calls, sent together, and how to read their slots. A job `once` must not run
+    twice (`media.updateContent`): it is sent again only after Kaltura refused it before acting."""
 
     calls: tuple[ApiCall, ...]
     parse: Parse
+    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Reread:
 
     entry_id: str
 
+
+# sends the calls of a batch as one multirequest; False: not again if the whole request fails (see Job.once)
+SendBatch = Callable[[Sequence[ApiCall], bool], Awaitable[list[Any]]]
 
 # fetches every flavor of the given entries, paging as needed (for a batch whose flavors overflow a page)
 MoreFlavors = Callable[[Sequence[str]], Awaitable[Mapping[str, Sequence[FlavorAsset]]]]
@@ -130,6 +135,39 @@ def tags_job(entry_id: str, tags: Sequence[str]) -> Job:
     return Job((media_update_tags_call(entry_id, join_tags(tags)),), parse)
 
 
+def _single(operation: str, entry_id: str | None, read: Callable[[Any], Any]) -> Parse:
+    def parse(slots: Sequence[Any]) -> Any:
+        if isinstance(slots[0], ApiFault):
+            raise from_fault(slots[0], operation=operation, entry_id=entry_id)
+        return read(slots[0])
+
+    return parse
+
+
+def upload_token_job(file_name: str, size: int, entry_id: str | None = None) -> Job:
+    """`uploadToken.add` for a file of `size` bytes; its answer is the new token's id."""
+    spec = Core.KalturaUploadToken(fileName=file_name, fileSize=float(size))
+    call = wire.capture(lambda s: s.uploadToken.add(spec))
+    return Job((call,), _single("uploadtoken.add", entry_id, lambda token: str(token["id"])))
+
+
+def update_content_job(entry_id: str, token_id: str) -> Job:
+    """`media.updateContent` from an upload token (sent once: see Job)."""
+    resource = Core.KalturaUploadedFileTokenResource(token=token_id)
+    call = wire.capture(lambda s: s.media.updateContent(entry_id, resource))
+    return Job((call,), _single("media.updateContent", entry_id, wire.parse_media_entry), once=True)
+
+
+def cancel_replace_job(entry_id: str) -> Job:
+    call = wire.capture(lambda s: s.media.cancelReplace(entry_id))
+    return Job((call,), _single("media.cancelReplace", entry_id, wire.parse_media_entry))
+
+
+def default_thumbnail_job(thumb_id: str, entry_id: str | None = None) -> Job:
+    call = wire.capture(lambda s: s.thumbAsset.setAsDefault(thumb_id))
+    return Job((call,), _single("thumbasset.setAsDefault", entry_id, lambda _: None))
+
+
 def sub_calls(jobs: Sequence[Job | Reread]) -> int:
     """How many sub-calls `send_jobs` makes of `jobs` (the batcher keeps this within MAX_CALLS)."""
     rereads = len({job.entry_id for job in jobs if isinstance(job, Reread)})
@@ -138,7 +176,7 @@ def sub_calls(jobs: Sequence[Job | Reread]) -> int:
 
 
 async def send_jobs(
-    multirequest: Callable[[Sequence[ApiCall]], Awaitable[list[Any]]],
+    multirequest: SendBatch,
     jobs: Sequence[Job | Reread],
     more_flavors: MoreFlavors | None = None,
 ) -> list[Any]:
@@ -150,7 +188,7 @@ async def send_jobs(
     calls = [call for job in singles for call in job.calls]
     for chunk in chunks:
         calls += [media_list_ids_call(chunk), flavor_list_call(chunk)]
-    slots = await multirequest(calls)
+    slots = await multirequest(calls, not any(isinstance(job, Job) and job.once for job in jobs))
     answers: dict[int, Any] = {}
     at = 0
     for job in singles:

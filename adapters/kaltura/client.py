@@ -14,15 +14,22 @@ from KalturaClient.Plugins import Core
 
 from adapters.kaltura import batches, listing, wire
 from adapters.kaltura.batches import Fresh
-from adapters.kaltura.content import ContentCalls, ReplaceAnswerLost
+from adapters.kaltura.content import ContentCalls
 from adapters.kaltura.downloads import Downloads
-from adapters.kaltura.errors import KalturaItemError, from_fault, only_entry
+from adapters.kaltura.errors import (
+    AnswerLost,
+    KalturaItemError,
+    definite_refusal,
+    from_fault,
+    only_entry,
+)
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
 from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
 from adapters.kaltura.session import CLIENT_TAG, ClientConfig
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, Page
 from engine.batch import Batcher
+from engine.errors import RetryableError
 from engine.retry import RetryPolicy, retry
 
 FLAVOR_ENTRY_CHUNK = 50  # entries per flavorAsset.list sub-call (≈ 5-10 flavors each, under the 500 page)
@@ -163,14 +170,16 @@ class KalturaClient(Downloads, ContentCalls):
             finally:
                 self._batcher = None
 
-    async def _multirequest_slots(self, calls: Sequence[ApiCall]) -> list[Any]:
-        return await self.multirequest(calls, retry_faults=False)
+    async def _multirequest_slots(self, calls: Sequence[ApiCall], resend: bool = True) -> list[Any]:
+        return await self.multirequest(calls, retry_faults=False, resend=resend)
 
     async def _batched(self, job: batches.Job | batches.Reread) -> Any:
         """The answer to one job, sent with whatever else is queued while `batching()` is open; a job that
-        failed retryably (its own slot's fault, or its batch's) is sent again, within the retry policy."""
+        failed retryably (its own slot's fault, or its batch's) is sent again, within the retry policy. A job
+        that must not run twice is sent again only after a definite refusal (ACTION_BLOCKED); any other
+        failure without an answer is `AnswerLost`."""
 
-        async def once() -> Any:
+        async def send() -> Any:
             if self._batcher is None:
                 (answer,) = await batches.send_jobs(self._multirequest_slots, [job], self.flavors_of)
                 if isinstance(answer, Exception):
@@ -178,7 +187,27 @@ class KalturaClient(Downloads, ContentCalls):
                 return answer
             return await self._batcher.submit(job)
 
-        return await retry(once, policy=self._policy, pacer=self._pacer, describe="kaltura batched call")
+        if not (isinstance(job, batches.Job) and job.once):
+            return await retry(send, policy=self._policy, pacer=self._pacer, describe="kaltura batched call")
+
+        async def send_once() -> Any:
+            try:
+                return await send()
+            except RetryableError as exc:
+                if definite_refusal(exc):
+                    raise
+                raise AnswerLost(str(exc), throttled=exc.throttled) from None
+
+        return await retry(
+            send_once,
+            policy=self._policy,
+            pacer=self._pacer,
+            describe="kaltura call sent once",
+            retry_if=definite_refusal,
+        )
+
+    async def _send_job(self, job: batches.Job) -> Any:
+        return await self._batched(job)
 
     async def reread(self, entry_id: str) -> Fresh:
         """The entry and its flavors as they are now (`media.list idIn` and `flavorAsset.list entryIdIn`,
@@ -198,7 +227,7 @@ def _add_flavors(found: dict[str, list[FlavorAsset]], flavors: Sequence[FlavorAs
         found.setdefault(flavor.entry_id, []).append(flavor)
 
 
-__all__ = ["CLIENT_TAG", "ClientConfig", "KalturaClient", "KalturaItemError", "ReplaceAnswerLost"]
+__all__ = ["CLIENT_TAG", "AnswerLost", "ClientConfig", "KalturaClient", "KalturaItemError"]
 
 
 def as_catalog(client: KalturaClient) -> MediaCatalog:

@@ -1,47 +1,46 @@
 """Changing an entry's content: upload tokens, `media.updateContent`, `media.cancelReplace` and thumbnails.
 
 Files travel as multipart/form-data on the uploads' own connection pool (`ApiSession.upload`), paced by the
-same request budget as every other call. A token carries one file to one entry: Kaltura closes it when an
+same request budget as every other call; the small calls around them (`uploadToken.add`,
+`media.updateContent`, `media.cancelReplace`, `thumbAsset.setAsDefault`) share multirequests with other
+workers' calls while `batching()` is open. A token carries one file to one entry: Kaltura closes it when an
 entry takes its content, so a placeholder is uploaded once per entry it replaces.
 
-`media.updateContent` is not retried on an ambiguous failure (a lost answer may mean the replacement began):
-the caller re-reads the entry and decides (`ReplaceAnswerLost`). Only an API error such as `ACTION_BLOCKED`,
-which Kaltura answers before acting, is retried here.
+`media.updateContent` is never sent twice on an ambiguous failure (a lost answer may mean the replacement
+began): it raises `AnswerLost` and the caller re-reads the entry to decide. Only a definite refusal
+(`ACTION_BLOCKED`, answered before acting) is sent again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from KalturaClient.Plugins import Core
-
-from adapters.kaltura import wire
-from adapters.kaltura.errors import KalturaRetryableFault, item_failed
+from adapters.kaltura import batches, wire
+from adapters.kaltura.errors import item_failed
 from adapters.kaltura.session import ApiSession
-from adapters.kaltura.wire import MediaEntry
-from engine.errors import RetryableError
-from engine.retry import RetryPolicy, retry
+from adapters.kaltura.wire import ApiCall, MediaEntry
 
-ACTION_BLOCKED = "ACTION_BLOCKED"
 TOKEN_FULL_UPLOAD = 2  # KalturaUploadTokenStatus
-THUMB_READY = 2  # KalturaThumbAssetStatus
-_THROTTLED_ONLY = RetryPolicy(attempts=6, base_s=0.5, max_s=10.0, budget_s=120.0)
-
-
-class ReplaceAnswerLost(RetryableError):
-    """`media.updateContent` failed without a definite answer: the replacement may or may not have begun."""
-
 
 class ContentCalls(ApiSession):
-    """The calls that put new content on an entry."""
+    """The calls that put new content on an entry (`KalturaClient` sends their small calls batched)."""
+
+    async def _send_job(self, job: batches.Job) -> Any:
+        """Send one job's calls (alone here; batched with other workers' calls by `KalturaClient`)."""
+        (answer,) = await batches.send_jobs(self._send_alone, [job])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def _send_alone(self, calls: Sequence[ApiCall], resend: bool) -> list[Any]:
+        return await self.multirequest(calls, retry_faults=False, resend=resend)
 
     async def upload_file(self, data: bytes, file_name: str, *, entry_id: str | None = None) -> str:
         """A new upload token holding `data` whole (`uploadToken.add` + one `uploadToken.upload`); its id.
 
         Both calls are safe to repeat: an upload with `resume` false replaces what the token held."""
-        spec = Core.KalturaUploadToken(fileName=file_name, fileSize=float(len(data)))
-        token = await self.call(wire.capture(lambda s: s.uploadToken.add(spec)), entry_id=entry_id)
-        token_id = str(token["id"])
+        token_id: str = await self._send_job(batches.upload_token_job(file_name, len(data), entry_id))
         upload = wire.capture(lambda s: s.uploadToken.upload(token_id, _FILE, False, True, -1))
         result = await self.upload(upload, {"fileData": (file_name, data)}, entry_id=entry_id)
         got = int(float(result.get("uploadedFileSize") or 0))
@@ -52,32 +51,15 @@ class ContentCalls(ApiSession):
 
     async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
         """`media.updateContent` from an upload token: Kaltura converts the new content beside the old, which
-        stays playable until the new is READY. ReplaceAnswerLost when the outcome is unknown."""
-        resource = Core.KalturaUploadedFileTokenResource(token=token_id)
-        api_call = wire.capture(lambda s: s.media.updateContent(entry_id, resource))
-
-        async def once() -> Any:
-            try:
-                return await self.call(api_call, entry_id=entry_id, policy=_ONE_TRY)
-            except RetryableError as exc:
-                if isinstance(exc, KalturaRetryableFault) and exc.code == ACTION_BLOCKED:
-                    raise  # Kaltura's rate limit refuses before acting: safe to send again
-                raise ReplaceAnswerLost(f"media.updateContent: {exc}", throttled=exc.throttled) from None
-
-        result = await retry(
-            once,
-            policy=_THROTTLED_ONLY,
-            pacer=self._pacer,
-            describe="media.updateContent",
-            retry_if=lambda exc: isinstance(exc, RetryableError) and not isinstance(exc, ReplaceAnswerLost),
-        )
-        return wire.parse_media_entry(result)
+        stays playable until the new is READY. AnswerLost when the outcome is unknown."""
+        entry: MediaEntry = await self._send_job(batches.update_content_job(entry_id, token_id))
+        return entry
 
     async def cancel_replace(self, entry_id: str) -> MediaEntry:
         """`media.cancelReplace`: drop the pending or FAILED replacement; the entry's content is left as it
         was. Safe to repeat."""
-        result = await self.call(wire.capture(lambda s: s.media.cancelReplace(entry_id)), entry_id=entry_id)
-        return wire.parse_media_entry(result)
+        entry: MediaEntry = await self._send_job(batches.cancel_replace_job(entry_id))
+        return entry
 
     async def add_thumbnail(self, entry_id: str, data: bytes, file_name: str) -> str:
         """`thumbAsset.addFromImage` + `thumbAsset.setAsDefault`: `data` becomes the entry's default
@@ -85,7 +67,7 @@ class ContentCalls(ApiSession):
         add = wire.capture(lambda s: s.thumbAsset.addFromImage(entry_id, _FILE))
         thumb = await self.upload(add, {"fileData": (file_name, data)}, entry_id=entry_id)
         thumb_id = str(thumb["id"])
-        await self.call(wire.capture(lambda s: s.thumbAsset.setAsDefault(thumb_id)), entry_id=entry_id)
+        await self._send_job(batches.default_thumbnail_job(thumb_id, entry_id))
         return thumb_id
 
 
@@ -100,4 +82,3 @@ class _FileStandIn:
 
 
 _FILE = _FileStandIn()
-_ONE_TRY = RetryPolicy(attempts=1, budget_s=0.0)

@@ -76,6 +76,20 @@ class KalturaRetryableFault(RetryableError):
         self.code = code
 
 
+ACTION_BLOCKED = "ACTION_BLOCKED"
+
+
+class AnswerLost(RetryableError):
+    """A call that must not run twice (`media.updateContent`) failed without a definite answer: it may or may
+    not have happened. Never sent again blindly; the caller re-reads to learn which."""
+
+
+def definite_refusal(exc: Exception) -> bool:
+    """Kaltura refused the call before acting on it (its rate limit): safe to send again, even a call that
+    must not run twice."""
+    return isinstance(exc, KalturaRetryableFault) and exc.code == ACTION_BLOCKED
+
+
 def from_fault(fault: ApiFault, *, operation: str, entry_id: str | None = None) -> ArchiverError:
     """The engine error for an API error answered by `operation` (e.g. `media.get`)."""
     if fault.code in RETRYABLE_CODES:

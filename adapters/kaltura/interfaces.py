@@ -97,7 +97,7 @@ class ContentWriter(Protocol):
         ...
 
     async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
-        """Replace the entry's content with the token's file (`media.updateContent`); ReplaceAnswerLost when
+        """Replace the entry's content with the token's file (`media.updateContent`); AnswerLost when
         the outcome is unknown (re-read the entry to learn it)."""
         ...
 

@@ -41,6 +41,8 @@ NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ValueError, Unicode
 UPLOAD_MIN_RATE = 256 * 1024  # bytes/s
 UPLOAD_CONNECTIONS = 8  # uploads in flight on their own pool, so they never take listing's connections
 
+# one try (a session renewal aside): for a request that must not be sent twice
+SEND_ONCE = RetryPolicy(attempts=1, budget_s=0.0)
 # a file field of an upload: (file name, bytes)
 FileField = tuple[str, bytes]
 
@@ -237,11 +239,15 @@ class ApiSession:
 
         return await self._paced(attempt, operation, policy)
 
-    async def multirequest(self, calls: Sequence[ApiCall], *, retry_faults: bool = True) -> list[Any]:
+    async def multirequest(
+        self, calls: Sequence[ApiCall], *, retry_faults: bool = True, resend: bool = True
+    ) -> list[Any]:
         """Send `calls` as one multirequest; each slot holds its result or its `ApiFault`.
 
         With `retry_faults` (read-only batches) a throttled or transiently failed slot makes the whole batch
-        retry; mutating batches pass False and deal with each slot's fault themselves.
+        retry; mutating batches pass False and deal with each slot's fault themselves. Without `resend` (a
+        batch holding a call that must not run twice) a failure of the whole request is not sent again: the
+        callers learn what happened.
         """
         if not calls:
             return []
@@ -268,5 +274,5 @@ class ApiSession:
             result: list[Any] = await self._with_session(send, operation)
             return result
 
-        result: list[Any] = await self._paced(attempt, operation)
+        result: list[Any] = await self._paced(attempt, operation, None if resend else SEND_ONCE)
         return result

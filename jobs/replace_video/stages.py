@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adapters.kaltura import Fresh, KalturaItemError, MediaCatalog, MediaEntry, ReplaceAnswerLost
+from adapters.kaltura import AnswerLost, Fresh, KalturaItemError, MediaCatalog, MediaEntry
 from adapters.s3 import ArchiveStore
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
@@ -158,7 +158,7 @@ class Replace:
             try:
                 await self.gate.update_content(entry_id, token)
                 break
-            except ReplaceAnswerLost as exc:
+            except AnswerLost as exc:
                 now = await self.catalog.reread(entry_id)
                 if _began(now, source.id, source.version):
                     _log.warning("replace.answer_lost_but_begun", entry_id=entry_id, error=str(exc))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from adapters.kaltura import KalturaItemError, ReplaceAnswerLost
+from adapters.kaltura import AnswerLost, KalturaItemError
 from testbed.kaltura_sim import SimProcess
 from tests.integration.simapi import client_for
 
@@ -74,14 +74,14 @@ async def test_a_token_carries_one_file_to_one_entry(kaltura_sim_factory: SimFac
 
 
 async def test_lost_update_content_answer_is_not_sent_again(kaltura_sim_factory: SimFactory) -> None:
-    """The replacement happened but its answer was lost: ReplaceAnswerLost, and only one replacement."""
+    """The replacement happened but its answer was lost: AnswerLost, and only one replacement."""
     sim = kaltura_sim_factory(entries=20, seed=3)
     sim.control.set_faults({"conversion": {"delay_s": 600}})
     entry_id = _ready_video(sim)
     async with client_for(sim) as client:
         token = await client.upload_file(PLACEHOLDER, "placeholder.mp4")
         sim.control.set_faults({"actions": {"media.updatecontent": {"drop_after": {"next": 1}}}})
-        with pytest.raises(ReplaceAnswerLost):
+        with pytest.raises(AnswerLost):
             await client.update_content(entry_id, token)
         fresh = await client.reread(entry_id)
         assert fresh.entry.replacing_entry_id is not None
@@ -95,14 +95,12 @@ async def test_action_blocked_update_content_is_sent_again(kaltura_sim_factory: 
     async with client_for(sim) as client:
         before = await _source(client, entry_id)
         token = await client.upload_file(PLACEHOLDER, "placeholder.mp4")
-        sim.control.set_faults({"rate_limits": {"media.updatecontent": 1}})
-        # two calls in one second: the second is blocked until the window moves on
-        other = _ready(sim)[1]
-        token2 = await client.upload_file(PLACEHOLDER, "placeholder.mp4")
-        await client.update_content(other, token2)
+        sim.control.set_faults({"actions": {"media.updatecontent": {"action_blocked": {"next": 2}}}})
         await client.update_content(entry_id, token)
         assert (await _source(client, entry_id))[1] == before[1] + 1
-    assert sim.control.counters()["errors"].get("ACTION_BLOCKED", 0) >= 1
+    counters = sim.control.counters()
+    assert counters["errors"]["ACTION_BLOCKED"] == 2
+    assert counters["calls"]["media.updatecontent"] == 3
 
 
 async def test_thumbnail_becomes_the_default(kaltura_sim_factory: SimFactory) -> None:

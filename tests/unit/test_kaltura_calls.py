@@ -20,6 +20,7 @@ from adapters.kaltura.batches import (
     media_update_tags_call,
     send_jobs,
     sub_calls,
+    update_content_job,
 )
 from adapters.kaltura.errors import KalturaItemError
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset
@@ -91,7 +92,7 @@ def test_tags_are_joined_once_each_without_case(tags: list[str], expected: str) 
 async def test_each_job_reads_its_own_slots_and_a_fault_fails_only_its_job() -> None:
     sent: list[list[ApiCall]] = []
 
-    async def multirequest(calls: object) -> list[object]:
+    async def multirequest(calls: object, resend: bool = True) -> list[object]:
         assert isinstance(calls, list)
         sent.append(calls)
         return ["a", ApiFault("ENTRY_ID_NOT_FOUND", "no such entry", {}), "c", "d"]
@@ -131,7 +132,7 @@ def _flavor(entry_id: str) -> dict[str, object]:
 async def test_rereads_share_one_media_list_and_one_flavor_list() -> None:
     sent: list[list[ApiCall]] = []
 
-    async def multirequest(calls: object) -> list[object]:
+    async def multirequest(calls: object, resend: bool = True) -> list[object]:
         assert isinstance(calls, list)
         sent.append(calls)
         entries = {"objects": [_entry("0_a"), _entry("0_b")], "totalCount": 2}
@@ -154,7 +155,7 @@ async def test_rereads_share_one_media_list_and_one_flavor_list() -> None:
 
 
 async def test_rereads_whose_flavors_overflow_a_page_fetch_them_all() -> None:
-    async def multirequest(calls: object) -> list[object]:
+    async def multirequest(calls: object, resend: bool = True) -> list[object]:
         entries = {"objects": [_entry("0_a")], "totalCount": 1}
         return [entries, {"objects": [], "totalCount": 900}]
 
@@ -166,8 +167,22 @@ async def test_rereads_whose_flavors_overflow_a_page_fetch_them_all() -> None:
 
 
 async def test_a_failed_media_list_fails_every_reread_of_its_chunk() -> None:
-    async def multirequest(calls: object) -> list[object]:
+    async def multirequest(calls: object, resend: bool = True) -> list[object]:
         return [ApiFault("INTERNAL_SERVERL_ERROR", "boom", {}), {"objects": [], "totalCount": 0}]
 
     answers = await send_jobs(multirequest, [Reread("0_a"), Reread("0_b")])
     assert all(isinstance(a, ArchiverError) for a in answers)
+
+
+async def test_a_batch_holding_a_call_that_must_not_run_twice_is_not_resent_whole() -> None:
+    """A batch with `media.updateContent` in it is sent with resend False; others with resend True."""
+    seen: list[bool] = []
+
+    async def multirequest(calls: object, resend: bool = True) -> list[object]:
+        assert isinstance(calls, list)
+        seen.append(resend)
+        return [{"id": "0_e", "createdAt": 1, "status": "2"} for _ in calls]
+
+    await send_jobs(multirequest, [update_content_job("0_e", "tok"), Job((get_url_call("1"),), lambda s: s)])
+    await send_jobs(multirequest, [Job((get_url_call("1"),), lambda s: s)])
+    assert seen == [False, True]
