@@ -160,7 +160,7 @@ def probes(world: World) -> list[Probe]:
         Probe("replace_video --execute with no selection", ("replace_video", "--execute"), 2),
         Probe("replace_video without the placeholder thumbnail", ("replace_video", "--unplayed_for", "3"), 2,
               {"PLACEHOLDER_IMAGE": str(scratch / "none.jpeg")}),
-        Probe("replace_video with a directory as the placeholder", ("replace_video", "--unplayed_for", "3"), 2,
+        Probe("replace_video with a directory as its video", ("replace_video", "--unplayed_for", "3"), 2,
               {"PLACEHOLDER_VIDEO": str(scratch)}),
         Probe("replace_video dry run", ("replace_video", "--unplayed_for", "3"), 0),
     ]  # fmt: skip
