@@ -21,7 +21,7 @@ from engine.retry import RetryPolicy
 from testbed.kaltura_sim.content import generated_body
 from testbed.placeholders import write_placeholders
 from testbed.s3 import S3Server
-from tests.e2e.s3copy_runs import CLI, RUN_DEADLINE_S, events, tsv, unless_ended, user_env
+from tests.e2e.s3copy_runs import CLI, RUN_DEADLINE_S, events, finish, tsv, unless_ended, user_env
 from tests.fixtures.waits import until
 from tests.integration.s3copy_harness import objects, s3_client, sim_entries
 from tests.integration.simapi import client_config
@@ -176,3 +176,45 @@ async def test_kill_9_at_random_instants_then_re_runs_converge_and_no_original_i
     assert health.returncode == 0, health.stdout[-2000:]
     rows, _ = tsv(health.stdout)
     assert {row["verdict"] for row in rows} == {"HEALTHY"}
+
+
+async def test_sigterm_while_entries_wait_for_conversion_drains_exits_143_and_a_rerun_finishes(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Replacements begun and converting (the simulator's clock stands still for them) when SIGTERM comes:
+    nothing new begins, the waiting entries are reported `stopped`, exit 143 after the drain; once Kaltura
+    has converted, a second run tags them."""
+    sim = kaltura_sim_factory(entries=30, seed=43, size_mb=0.05, max_size_mb=0.2)
+    env = user_env(sim, s3_server, s3_bucket, **write_placeholders(tmp_path), **FAST, ARCHIVER_DRAIN="4")
+    archived_run = cli(env, "s3copy", "--execute", "--all")
+    assert archived_run.returncode == 0, archived_run.stderr[-2000:]
+    archived = sorted(e for e, o in outcomes(archived_run).items() if o == "archived")
+    sim.control.set_faults({"conversion": {"delay_s": 3600}})
+    sim.control.reset_counters()
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "replace_video", "--execute", "--all", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+    async def converting() -> bool:
+        return bool((await sim.control.acounters())["calls"].get("media.updatecontent", 0) >= 3)
+
+    await unless_ended(process, until(converting, "three replacements begun"), "three replacements began")
+    process.send_signal(signal.SIGTERM)
+    code, out, err = await finish(process)
+    assert code == 143, err[-2000:]
+    assert "Traceback" not in err
+    rows, summary = tsv(out)
+    assert {row["outcome"] for row in rows} <= {"refused", "skipped", "stopped"}
+    begun = sim.control.counters()["calls"]["media.updatecontent"]
+    assert summary["stopped"] >= begun  # every entry began or not gets its row
+    assert "replaced" not in summary
+
+    await sim.control.aadvance_clock(3601)  # Kaltura converts what was begun
+    sim.control.set_faults({"conversion": {"delay_s": 0}})
+    run = cli(env, "replace_video", "--execute", "--all")
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = outcomes(run)
+    assert sorted(e for e, o in found.items() if o == "replaced") == archived
+    finishing = [r for r in tsv(run.stdout)[0] if r["action"] == "finish"]
+    assert len(finishing) == begun  # those begun before the signal are finished, not replaced again
