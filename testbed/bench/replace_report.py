@@ -97,6 +97,12 @@ class Run:
         return self.kaltura_requests / self.replaced if self.replaced else None
 
     @property
+    def paced_s(self) -> float | None:
+        """The least time the run's requests take at ARCHIVER_KALTURA_RPS: beside the wall time, how much
+        of it the request budget explains."""
+        return self.kaltura_requests / self.rps_setting if self.rps_setting > 0 else None
+
+    @property
     def wall_goal_s(self) -> float | None:
         """2 x the delay + the uploads (None when the log gave no upload time)."""
         return None if self.uploads_s is None else DELAY_FACTOR * self.delay_s + self.uploads_s
@@ -118,6 +124,7 @@ class Run:
         doc.update(
             requests_per_entry=None if per is None else round(per, 3),
             wall_goal_s=None if goal is None else round(goal, 3),
+            paced_s=None if self.paced_s is None else round(self.paced_s, 3),
             calls_per_entry=self.calls_per_entry(),
         )
         for key in ("wall_s", "cpu_s", "peak_rss_mb", "uploads_s", "setup_s"):
@@ -183,6 +190,7 @@ _COLUMNS: Final = (
     ("wall s", 7),
     ("goal s", 7),
     ("uploads s", 9),
+    ("paced s", 7),
     ("late med/max s", 14),
     ("requests", 8),
     ("req/entry", 9),
@@ -207,6 +215,7 @@ def row_cells(run: Run) -> list[str]:
         _cell(run.wall_s, ".1f"),
         _cell(run.wall_goal_s, ".1f"),
         _cell(run.uploads_s, ".1f"),
+        _cell(run.paced_s, ".1f"),
         lateness,
         str(run.kaltura_requests),
         _cell(run.requests_per_entry, ".2f"),

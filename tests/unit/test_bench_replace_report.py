@@ -92,7 +92,7 @@ def test_a_run_that_left_entries_unreplaced_or_a_diagnostic_row_is_not_judged_on
 def test_table_shows_each_run_with_its_goal_and_its_calls_per_entry() -> None:
     lines = format_table([RUN, replace(RUN, label="ARCHIVER_READY_POLL=5", diagnostic=True)]).splitlines()
     assert lines[1].split()[:6] == ["defaults", "300", "300", "250.0", "260.0", "140.0"]
-    assert "20.0/31.0" in lines[1]  # lateness median/max
+    assert lines[1].split()[6:8] == ["180.0", "20.0/31.0"]  # 1800 requests at 10/s; lateness median/max
     assert "10/10" in lines[1]
     calls = "calls per replaced entry: media.updatecontent 1, uploadtoken.add 1, media.list 0.133"
     assert lines[2].strip() == calls  # most first, ties by name
@@ -107,6 +107,7 @@ def test_json_document_round_trips_with_goals_and_derived_figures() -> None:
     result = doc["results"][0]
     assert result["requests_per_entry"] == 6.0
     assert result["wall_goal_s"] == 260.0
+    assert result["paced_s"] == 180.0
     assert result["lateness_s"] == {"min": 5.0, "median": 20.0, "max": 31.0}
     assert result["calls_per_entry"]["media.list"] == 0.133
     assert [g["met"] for g in doc["goals"]] == [True, True, True]
