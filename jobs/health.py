@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -256,9 +257,11 @@ def store_config(settings: Settings) -> StoreConfig:
     )
 
 
-def _maybe_restored(head: ObjectHead, flavors: Sequence[FlavorAsset]) -> bool:
-    """The object's metadata names another version of the source than Kaltura's: a restore may have
-    recorded the new one in the object's tags (`ka-restored-version`), which a record-only HEAD skipped."""
+def _maybe_restored(entry: MediaEntry, head: ObjectHead, flavors: Sequence[FlavorAsset]) -> bool:
+    """An entry not replaced whose object's metadata names another version of the source than Kaltura's: a
+    restore may have recorded the new one in the object's tags (`ka-restored-version`)."""
+    if entry.has_tag(REPLACED_TAG):
+        return False  # a replaced entry's object is judged against its own record
     stored = from_head(head)
     source = original_of(flavors)
     return stored is not None and source is not None and stored.flavor_version != str(source.version)
@@ -311,8 +314,9 @@ class Checker:
         entry, flavors = candidate.entry, candidate.flavors
         key = self.store.key_for(entry.id)
         head = await self.store.head(key, record_only=True)
-        if head is not None and head.tags is None and _maybe_restored(head, flavors):
-            head = await self.store.head(key)  # a restored source's version is in the object's tags
+        if head is not None and head.tags is None and _maybe_restored(entry, head, flavors):
+            # a restored source's version is in the object's tags, which the record-only HEAD skipped
+            head = dataclasses.replace(head, tags=await self.store.tags(key))
         verdict = judge(entry, flavors, head, key, self.limits)
         state = classify(entry, Facts(flavors, head, self.limits.partner_id)).state
         values = {

@@ -51,6 +51,10 @@ class ArchiveStore(Protocol):
         """Prove the bucket exists and is ours to use; FatalError naming the fix otherwise."""
         ...
 
+    async def tags(self, key: str) -> dict[str, str]:
+        """The object's tags (GetObjectTagging)."""
+        ...
+
     async def head(self, key: str, *, with_tags: bool = True, record_only: bool = False) -> ObjectHead | None:
         """Size, S3 checksum, metadata, storage class (and tags) of the object; None when there is none.
         `record_only`: the tags are read only if the metadata does not carry the whole record."""
