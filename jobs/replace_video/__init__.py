@@ -2,10 +2,10 @@
 storage in Kaltura, only ever behind a proven copy in S3 (docs/lifecycle.md, Safety rules: nothing lost).
 
 Dry run by default: every decision is made, logged and reported, nothing is written. `--execute`, the old
-tool's `--replace`, or `DOIT=true` make it real. The report (stdout) has one row per entry: `entry_id`,
-`action`, `outcome`, `bytes` (what the entry's flavors take in Kaltura: about what the replacement frees),
-`seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts, ours and the old tool's. Exit 1 if
-any entry failed or conflicts.
+tool's `--replace`, or `DOIT=true` make it real. The report (stdout) has one row per entry, in listing order:
+`entry_id`, `action`, `outcome`, `bytes` (what the entry's flavors take in Kaltura: about what the
+replacement frees), `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts, ours and the old
+tool's. Exit 1 if any entry failed or conflicts.
 
 The placeholder (`PLACEHOLDER_VIDEO`) goes up once per replaced entry: Kaltura closes an upload token once an
 entry has taken its file. `PLACEHOLDER_IMAGE` becomes the replaced entry's default thumbnail.

@@ -1,9 +1,9 @@
 """`s3copy`: archive the originals of the selected entries to S3, proven, and tag them `archived_to_s3`.
 
 Dry run by default: every decision is made, logged and reported, nothing is written. `--execute`, the old
-tool's `--s3copy`, or `DOIT=true` make it real. The report (stdout) has one row per entry: `entry_id`,
-`action`, `outcome`, `bytes`, `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts. Exit 1
-if any entry failed or is a conflict.
+tool's `--s3copy`, or `DOIT=true` make it real. The report (stdout) has one row per entry, in listing order:
+`entry_id`, `action`, `outcome`, `bytes`, `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of
+counts. Exit 1 if any entry failed or is a conflict.
 
 Before the first entry, the multipart uploads S3 still holds under our prefix are listed: those of an
 entry this run reaches are aborted (a killed run leaves them); those of other entries (other shards' work in
