@@ -1,9 +1,11 @@
 """Structured logging: one ordered list of small structlog processors, configured once, with redaction.
 
 Events are dicts with a name (`entry.archived`, `progress`, …). They go to stderr as JSON lines when it is
-not a terminal (CloudWatch) and as readable console lines on one. Every event passes the redactor last before
-rendering, so secrets (registered values, secret-looking keys, Kaltura KS and AWS secret-key patterns) never
-reach a log line, exception text included. Third-party `logging` records take the same road.
+not a terminal (CloudWatch: every key, null ones and the `_aws` EMF block included) and as readable console
+lines on one (keys without a value and the EMF block left out: they are for machines). Every event passes
+the redactor last before rendering, so secrets (registered values, secret-looking keys, Kaltura KS and AWS
+secret-key patterns) never reach a log line, exception text included. Third-party `logging` records take the
+same road.
 """
 
 from __future__ import annotations
@@ -133,10 +135,21 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _renderer(fmt: str, stream: TextIO) -> Processor:
+# keys a console line leaves out: the CloudWatch Embedded Metric Format directive (CloudWatch reads it)
+_MACHINE_KEYS = frozenset({"_aws"})
+
+
+def _for_people(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """A console line's keys: those with a value, without the EMF directive (`attempt=None error=None` and
+    a page of metric declarations say nothing to someone at a terminal)."""
+    return {k: v for k, v in event_dict.items() if v is not None and k not in _MACHINE_KEYS}
+
+
+def _renderers(fmt: str, stream: TextIO) -> list[Processor]:
+    """The last processors of the chain: those that turn an event dict into its line."""
     if fmt == "json":
-        return structlog.processors.JSONRenderer(sort_keys=False, default=repr)
-    return structlog.dev.ConsoleRenderer(colors=_isatty(stream))
+        return [structlog.processors.JSONRenderer(sort_keys=False, default=repr)]
+    return [_for_people, structlog.dev.ConsoleRenderer(colors=_isatty(stream))]
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -166,14 +179,14 @@ def configure_logging(
     out = stream if stream is not None else sys.stderr
     for secret in secrets:
         add_secret(secret)
-    renderer = _renderer(fmt or ("console" if _isatty(out) else "json"), out)
+    renderers = _renderers(fmt or ("console" if _isatty(out) else "json"), out)
     structlog.configure(
         processors=[
             *_shared_processors(),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,  # before redaction: exception text may quote a secret
             _redact,
-            renderer,
+            *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(min_level),
         context_class=dict,
@@ -181,10 +194,10 @@ def configure_logging(
         # not cached: module-level loggers made before this call must follow it (and structlog.testing)
         cache_logger_on_first_use=False,
     )
-    _configure_stdlib(out, renderer)
+    _configure_stdlib(out, renderers)
 
 
-def _configure_stdlib(stream: TextIO, renderer: Processor) -> None:
+def _configure_stdlib(stream: TextIO, renderers: list[Processor]) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):
@@ -198,7 +211,7 @@ def _configure_stdlib(stream: TextIO, renderer: Processor) -> None:
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 _redact,
-                renderer,
+                *renderers,
             ],
         )
     )

@@ -18,6 +18,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -32,6 +33,7 @@ from adapters.s3.proof import ArchiveRecord, from_head
 from engine.errors import ConfigError, FatalError, ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.progress import Progress
+from jobs.common import events
 from jobs.common.context import PROBE_CALL_S, PROBE_POLICY, RunContext, connected, s3_not_answering
 from jobs.common.options import add_option
 from jobs.common.settings import Settings
@@ -280,6 +282,7 @@ def check_against_archive(
 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     entry_id = args.id.strip()
+    started = time.monotonic()
     check_destination(args)
     archived = await archive_record(ctx.settings, entry_id)
     async with connected(ctx.settings) as (client, _):
@@ -297,7 +300,10 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 os.replace(target.part, target.path)
                 os.unlink(target.record)
             progress.add(done=1)
-    _log.info("entry.downloaded", entry_id=entry_id, bytes=fetched.size, sha256=fetched.sha256,
-              path=target.path)  # fmt: skip
+    # the entry's own state is unchanged: a copy of its original now exists here
+    events.EventLog(run_id=ctx.run_id, job="download", dry_run=False, logger=_log).entry(
+        events.DOWNLOADED, entry_id, from_state=None, to_state=None, bytes=fetched.size,
+        duration_ms=round((time.monotonic() - started) * 1000), sha256=fetched.sha256, path=target.path,
+    )  # fmt: skip
     ctx.stdout.write(f"downloaded to {target.path}\t{fetched.size}\t{fetched.sha256}\n")
     return 0

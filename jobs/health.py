@@ -16,11 +16,9 @@ import argparse
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-import anyio
+from typing import Final
 
 from adapters.kaltura import FlavorAsset, MediaEntry
 from adapters.kaltura.wire import ENTRY_STATUS_NAMES, FLAVOR_STATUS_NAMES
@@ -31,10 +29,11 @@ from engine.errors import primary
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
 from jobs.common import events, report
-from jobs.common.candidates import Candidate, candidates
+from jobs.common.candidates import Candidate, candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.options import add_filter_options, add_max_size_option, add_option, filter_spec
+from jobs.common.order import InOrder
 from jobs.common.placeholder import read_video
 from jobs.common.report import FORMATS, ReportWriter, Row, Value
 from jobs.common.rows import VIDEO_COLUMNS, video_row
@@ -267,40 +266,6 @@ def _maybe_restored(entry: MediaEntry, head: ObjectHead, flavors: Sequence[Flavo
     return stored is not None and source is not None and stored.flavor_version != str(source.version)
 
 
-class InOrder:
-    """Rows back in listing order: items are numbered as they are listed and a row waits in the sink until
-    those before it are written. At most `window` items are between the lister and the report, so a slow
-    HEAD holds back at most that many rows (the lister waits for room)."""
-
-    def __init__(self, window: int) -> None:
-        self.room = anyio.Semaphore(window)
-        self.next = 0
-        self.held: dict[int, Outcome] = {}
-
-    async def number(self, items: AsyncIterator[Candidate]) -> AsyncIterator[tuple[int, Candidate]]:
-        seq = 0
-        async for item in items:
-            await self.room.acquire()
-            yield seq, item
-            seq += 1
-
-    def ready(self, seq: int, outcome: Outcome) -> list[Outcome]:
-        """`outcome` of item `seq` arrived: the rows that can be written now, in order."""
-        self.held[seq] = outcome
-        out = []
-        while self.next in self.held:
-            out.append(self.held.pop(self.next))
-            self.next += 1
-            self.room.release()
-        return out
-
-    def rest(self) -> list[Outcome]:
-        """Whatever is still held at the end (items lost to a cancellation leave gaps)."""
-        out = [self.held[k] for k in sorted(self.held)]
-        self.held.clear()
-        return out
-
-
 class Checker:
     """The check stage and the sink's adapters of one health run."""
 
@@ -308,8 +273,7 @@ class Checker:
         self.store = store
         self.limits = limits
 
-    async def check(self, item: tuple[int, Candidate]) -> tuple[int, Outcome]:
-        seq, candidate = item
+    async def check(self, candidate: Candidate) -> Outcome:
         started = time.monotonic()
         entry, flavors = candidate.entry, candidate.flavors
         key = self.store.key_for(entry.id)
@@ -326,23 +290,20 @@ class Checker:
             "detail": verdict.detail,
         }
         outcome = verdict.verdict.split()[0].lower()
-        return seq, Outcome(entry.id, outcome, str(state), values, time.monotonic() - started)
+        return Outcome(entry.id, outcome, str(state), values, time.monotonic() - started)
 
-    def not_started(self, item: tuple[int, Candidate]) -> tuple[int, Outcome]:
-        seq, candidate = item
-        return seq, self._row(candidate, "stopped", "a stop signal came before its check: run again")
+    def not_started(self, candidate: Candidate) -> Outcome:
+        return self._row(candidate, "stopped", "a stop signal came before its check: run again")
 
-    def settle(self, value: tuple[int, Outcome] | Failed | Cut) -> tuple[int, Outcome]:
+    def settle(self, value: Outcome | Failed | Cut) -> Outcome:
         """A check's result, or the row of an entry whose check failed or was cut off."""
         if isinstance(value, Failed):
-            seq, candidate = value.item
             error = " ".join(
                 [str(value.error) or type(value.error).__name__, *getattr(value.error, "__notes__", [])]
             )
-            return seq, self._row(candidate, "failed", f"could not be checked: {error}", error)
+            return self._row(value.item, "failed", f"could not be checked: {error}", error)
         if isinstance(value, Cut):
-            seq, candidate = value.item
-            return seq, self._row(candidate, "stopped", "cut off by the drain deadline: run again")
+            return self._row(value.item, "stopped", "cut off by the drain deadline: run again")
         return value
 
     @staticmethod
@@ -369,9 +330,10 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     limits = Limits(settings.partner_id, placeholder, args.max_size)
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=True)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
-    reporter: report.Reporter[Outcome] = report.Reporter(log, writer, OUTCOMES)
+    # rows in listing order, whatever order the checks finish in
+    order: InOrder[Row] = InOrder(settings.report_window, writer.row)
+    reporter: report.Reporter[Outcome] = report.Reporter(log, writer, OUTCOMES, order=order)
     started = time.monotonic()
-    order = InOrder(window=4 * settings.checkers)
     try:
         async with (
             connected(settings) as (client, _),
@@ -384,18 +346,16 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             checker = Checker(store, limits)
 
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
+                why = "no such entry in Kaltura"
                 reporter.add(
-                    Outcome(
-                        entry_id, "failed", None, {"entry_id": entry_id, "detail": "no such entry in Kaltura"}
-                    )
+                    Outcome(entry_id, "failed", None, {"entry_id": entry_id, "detail": why}, error=why)
                 )
 
-            async def sink(value: Any) -> None:
-                for outcome in order.ready(*checker.settle(value)):
-                    reporter.add(outcome)
+            async def sink(value: Outcome | Failed | Cut) -> None:
+                reporter.add(checker.settle(value))
 
             result = await run_pipeline(
-                order.number(candidates(client, spec, ctx.run_start, unknown)),
+                order.number(candidates(client, spec, ctx.run_start, unknown), candidate_id),
                 [Stage("check", settings.checkers, checker.check, on_stop=checker.not_started)],
                 sink,
                 buffer=settings.checkers,
@@ -403,12 +363,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
                 report_cut=True,
             )
-            for outcome in order.rest():
-                reporter.add(outcome)
             kaltura_requests, s3_requests = client.calls, store.calls
     except BaseException as exc:
-        for outcome in order.rest():
-            reporter.add(outcome)
         _close(writer, reporter, ctx, args.format)
         if isinstance(exc, Exception):
             log.run_finished(reporter.summary(time.monotonic() - started), error=str(primary(exc)))
@@ -425,5 +381,6 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _close(writer: ReportWriter, reporter: report.Reporter[Outcome], ctx: RunContext, fmt: str) -> None:
     with contextlib.suppress(BrokenPipeError):
+        reporter.flush()  # the rows still held for their turn
         writer.close()
         reporter.write_summary(ctx.stdout, fmt)

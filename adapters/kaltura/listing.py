@@ -172,7 +172,12 @@ class _Walk:
             for entry_id in chunk:
                 if entry_id not in found:
                     self.stats.unknown_ids += 1
-                    _log.warning("entry.unknown", entry_id=entry_id)
+                    # an entry event's fixed keys (run_id and job come bound): the listing cannot know
+                    # whether the run is a dry one
+                    _log.warning(
+                        "entry.unknown", entry_id=entry_id, from_state=None, to_state=None, dry_run=None,
+                        bytes=0, duration_ms=None, attempt=None, error="no such entry in Kaltura",
+                    )  # fmt: skip
                     if on_unknown is not None:
                         on_unknown(entry_id)
             allowed: set[str] | None = None

@@ -18,6 +18,11 @@ class Candidate:
     flavors: tuple[FlavorAsset, ...]
 
 
+def candidate_id(candidate: Candidate) -> str:
+    """Its entry's id (the key of its report row)."""
+    return candidate.entry.id
+
+
 async def candidates(
     client: KalturaClient, spec: FilterSpec, run_start: int, on_unknown: Callable[[str], None] | None = None
 ) -> AsyncGenerator[Candidate, None]:

@@ -4,14 +4,16 @@ Every state change of an entry is one structlog event whose name comes from `ENT
 every key of `ENTRY_KEYS` (None where it does not apply), so CloudWatch Logs Insights queries can rely on them
 (docs/architecture.md, Logs and events). A run ends with one `run.finished` event: counts by outcome, bytes,
 rates, and a CloudWatch Embedded Metric Format block (`_aws`) that turns those numbers into metrics with no
-agent in between.
+agent in between. `events.schema.json` beside this module is the JSON Schema of every event a run logs.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from structlog.typing import FilteringBoundLogger
@@ -34,16 +36,19 @@ REPLACE_CANCELLED: Final = "entry.replace_cancelled"  # our replacement failed i
 REPLACED: Final = "entry.replaced"  # the placeholder is the source, thumbnail set, tagged `flavors_deleted`
 RESTORE_REQUESTED: Final = "entry.restore_requested"
 RESTORED: Final = "entry.restored"
+DOWNLOADED: Final = "entry.downloaded"  # its original saved to a local file (the entry is unchanged)
 
 ENTRY_EVENTS: Final[frozenset[str]] = frozenset(
     {PLANNED, UPLOADED, ARCHIVED, UNCHANGED, SKIPPED, CONFLICT, FAILED, STALE_UPLOAD_ABORTED, REPLACE_STARTED,
-     REPLACE_CANCELLED, REPLACED, RESTORE_REQUESTED, RESTORED}
+     REPLACE_CANCELLED, REPLACED, RESTORE_REQUESTED, RESTORED, DOWNLOADED}
 )  # fmt: skip
 ENTRY_KEYS: Final[tuple[str, ...]] = (
     "event", "run_id", "job", "entry_id", "from_state", "to_state", "dry_run", "bytes", "duration_ms",
     "attempt", "error",
 )  # fmt: skip
 RUN_FINISHED: Final = "run.finished"
+
+SCHEMA_PATH: Final = Path(__file__).with_name("events.schema.json")
 
 _LEVEL: Final[dict[str, str]] = {FAILED: "error", CONFLICT: "warning"}
 
@@ -211,3 +216,9 @@ def run_finished_fields(
     # EMF reads metric values at top level: `entries`, `bytes` and the rates are the plain fields themselves
     fields.update(emf)
     return fields
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one log line of any run, as CloudWatch reads it."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema

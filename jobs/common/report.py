@@ -19,6 +19,7 @@ from engine.pipeline import Failed
 from engine.progress import Progress
 from engine.redact import redact_value
 from jobs.common.events import EventLog, RunSummary
+from jobs.common.order import InOrder
 
 Value = str | int | float | bool | None
 Row = Mapping[str, Value]
@@ -122,15 +123,24 @@ class Outcomes:
 
 
 class Reporter(Generic[R]):
-    """The sink's side of a run: a report row, an event and a count per entry; the summary at the end."""
+    """The sink's side of a run: a report row, an event and a count per entry; the summary at the end.
+
+    The event, the count and the progress are of the moment the entry ends; with `order`, its row waits
+    there until the rows of the entries listed before it are written (`flush` writes what is left)."""
 
     def __init__(
-        self, log: EventLog, writer: ReportWriter, outcomes: Outcomes, progress: Progress | None = None
+        self,
+        log: EventLog,
+        writer: ReportWriter,
+        outcomes: Outcomes,
+        progress: Progress | None = None,
+        order: InOrder[Row] | None = None,
     ) -> None:
         self.log = log
         self.writer = writer
         self.outcomes = outcomes
         self.progress = progress
+        self.order = order
         self.counts: Counter[str] = Counter()
         self.bytes = 0  # bytes done by this run
         self.planned_bytes = 0
@@ -147,7 +157,10 @@ class Reporter(Generic[R]):
             error=outcome.error,
             **outcome.details(),
         )
-        self.writer.row(outcome.row())
+        if self.order is not None:
+            self.order.put(outcome.entry_id, outcome.row())
+        else:
+            self.writer.row(outcome.row())
         self.counts[outcome.outcome] += 1
         if outcome.outcome in self.outcomes.done:
             self.bytes += outcome.bytes
@@ -155,6 +168,11 @@ class Reporter(Generic[R]):
             self.planned_bytes += outcome.bytes
         if self.progress is not None:
             self.progress.add(done=1, failed=int(outcome.outcome == self.outcomes.failed))
+
+    def flush(self) -> None:
+        """Write the rows still held back for their turn (the end of a run, however it ends)."""
+        if self.order is not None:
+            self.order.flush()
 
     @property
     def bad(self) -> int:

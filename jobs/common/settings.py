@@ -311,6 +311,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("waiting", "ARCHIVER_WAITING", "1000", positive_int(1, 100_000),
             "entries waiting for Kaltura's conversion at once; more wait for room before they are replaced",
             unit="entries"),
+    Setting("report_window", "ARCHIVER_REPORT_WINDOW", "10000", positive_int(1, 10_000_000),
+            "report rows held back to keep them in listing order while an earlier entry is still at work; "
+            "when that many are open, listing waits", unit="rows"),
     Setting("drain_s", "ARCHIVER_DRAIN", "25", duration_s,
             "on SIGTERM/SIGINT, time for work in flight to finish (Fargate kills at 30 s)", unit="s",
             check=in_range(0, 3600)),
@@ -381,6 +384,7 @@ class Settings:
     ready_poll_s: float
     replacers: int
     waiting: int
+    report_window: int
     drain_s: float
     price_kaltura: Decimal
     price_standard: Decimal

@@ -2,10 +2,10 @@
 storage in Kaltura, only ever behind a proven copy in S3 (docs/lifecycle.md, Safety rules: nothing lost).
 
 Dry run by default: every decision is made, logged and reported, nothing is written. `--execute`, the old
-tool's `--replace`, or `DOIT=true` make it real. The report (stdout) has one row per entry: `entry_id`,
-`action`, `outcome`, `bytes` (what the entry's flavors take in Kaltura: about what the replacement frees),
-`seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts, ours and the old tool's. Exit 1 if
-any entry failed or conflicts.
+tool's `--replace`, or `DOIT=true` make it real. The report (stdout) has one row per entry, in listing order:
+`entry_id`, `action`, `outcome`, `bytes` (what the entry's flavors take in Kaltura: about what the
+replacement frees), `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts, ours and the old
+tool's. Exit 1 if any entry failed or conflicts.
 
 The placeholder (`PLACEHOLDER_VIDEO`) goes up once per replaced entry: Kaltura closes an upload token once an
 entry has taken its file. `PLACEHOLDER_IMAGE` becomes the replaced entry's default thumbnail.
@@ -25,7 +25,7 @@ from engine.errors import primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
-from jobs.common.candidates import candidates
+from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
@@ -36,8 +36,9 @@ from jobs.common.options import (
     filter_spec,
     require_selection,
 )
+from jobs.common.order import InOrder
 from jobs.common.placeholder import file_name, read_file
-from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter
+from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter, Row
 from jobs.common.settings import Settings
 from jobs.common.shards import narrowed, shard_of
 from jobs.common.waiter import Waiter
@@ -90,8 +91,10 @@ def placeholder_files(settings: Settings) -> PlaceholderFiles:
 
 
 def close_report(writer: ReportWriter, reporter: Reporter[Outcome], stream: TextIO, fmt: str) -> None:
-    """End the report and write its `#SUMMARY` lines; nothing if its reader left."""
+    """Write the rows still held for their turn, end the report and write its `#SUMMARY` lines; nothing if
+    its reader left."""
     with contextlib.suppress(BrokenPipeError):
+        reporter.flush()
         writer.close()
         reporter.write_summary(stream, fmt)
 
@@ -111,7 +114,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     rules = Rules(settings.partner_id, Placeholder.of(files.video), args.max_size, args.trust_legacy)
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
-    reporter: Reporter[Outcome] = Reporter(log, writer, OUTCOMES)
+    # rows in listing order, whatever order the entries finish in
+    order: InOrder[Row] = InOrder(settings.report_window, writer.row)
+    reporter: Reporter[Outcome] = Reporter(log, writer, OUTCOMES, order=order)
     started = time.monotonic()
     _log.info(
         "replace_video.starting",
@@ -146,7 +151,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             reporter.progress = progress
 
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
-                reporter.add(Outcome(entry_id, "check", FAILED, None, None, "no such entry in Kaltura"))
+                why = "no such entry in Kaltura"
+                reporter.add(Outcome(entry_id, "check", FAILED, None, None, why, error=why))
 
             async def sink(value: Outcome | Failed | Cut) -> None:
                 if isinstance(value, Failed):
@@ -156,7 +162,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 reporter.add(value)
 
             result = await run_pipeline(
-                candidates(client, spec, ctx.run_start, unknown),
+                order.number(candidates(client, spec, ctx.run_start, unknown), candidate_id),
                 [
                     Stage("check", settings.checkers, stages.check, on_stop=stages.not_started),
                     # after a stop signal no replacement begins; those begun are waited for and finished

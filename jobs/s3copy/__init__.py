@@ -1,9 +1,9 @@
 """`s3copy`: archive the originals of the selected entries to S3, proven, and tag them `archived_to_s3`.
 
 Dry run by default: every decision is made, logged and reported, nothing is written. `--execute`, the old
-tool's `--s3copy`, or `DOIT=true` make it real. The report (stdout) has one row per entry: `entry_id`,
-`action`, `outcome`, `bytes`, `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of counts. Exit 1
-if any entry failed or is a conflict.
+tool's `--s3copy`, or `DOIT=true` make it real. The report (stdout) has one row per entry, in listing order:
+`entry_id`, `action`, `outcome`, `bytes`, `seconds`, `reason`; a TSV report ends with `#SUMMARY` lines of
+counts. Exit 1 if any entry failed or is a conflict.
 
 Before the first entry, the multipart uploads S3 still holds under our prefix are listed: those of an
 entry this run reaches are aborted (a killed run leaves them); those of other entries (other shards' work in
@@ -26,7 +26,7 @@ from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
 from engine.settings import format_bytes
-from jobs.common.candidates import candidates
+from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
@@ -37,7 +37,8 @@ from jobs.common.options import (
     filter_spec,
     require_selection,
 )
-from jobs.common.report import FORMATS, ReportWriter
+from jobs.common.order import InOrder
+from jobs.common.report import FORMATS, ReportWriter, Row
 from jobs.common.settings import Settings
 from jobs.common.shards import narrowed, shard_of
 from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
@@ -131,8 +132,10 @@ async def stale_uploads(store: S3Store) -> dict[str, set[str]]:
 
 
 def close_report(writer: ReportWriter, reporter: Reporter, stream: TextIO, fmt: str) -> None:
-    """End the report (a JSON array is closed) and write its `#SUMMARY` lines; nothing if its reader left."""
+    """Write the rows still held for their turn, end the report (a JSON array is closed) and write its
+    `#SUMMARY` lines; nothing if its reader left."""
     with contextlib.suppress(BrokenPipeError):
+        reporter.flush()
         writer.close()
         reporter.write_summary(stream, fmt)
 
@@ -160,7 +163,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         parts_in_flight=config.parts_in_flight,
         part_size=settings.part_size,
     )
-    reporter = Reporter(log, writer)
+    # rows in listing order, whatever order the entries finish in
+    order: InOrder[Row] = InOrder(settings.report_window, writer.row)
+    reporter = Reporter(log, writer, order=order)
     try:
         async with (
             connected(settings) as (client, _),
@@ -184,7 +189,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             reporter.progress = progress
 
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
-                reporter.add(Outcome(entry_id, "check", FAILED, None, None, "no such entry in Kaltura"))
+                why = "no such entry in Kaltura"
+                reporter.add(Outcome(entry_id, "check", FAILED, None, None, why, error=why))
 
             async def sink(value: Outcome | Failed | Cut) -> None:
                 if isinstance(value, Failed):
@@ -194,7 +200,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 reporter.add(value)
 
             result = await run_pipeline(
-                candidates(client, spec, ctx.run_start, unknown),
+                order.number(candidates(client, spec, ctx.run_start, unknown), candidate_id),
                 [
                     # after a stop signal, neither a check nor a transfer begins: the entries they are
                     # given go to the report as `stopped`, while what is in flight finishes

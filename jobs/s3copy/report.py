@@ -14,7 +14,8 @@ from typing import Final
 from engine.progress import Progress
 from jobs.common import events, report
 from jobs.common.events import EventLog
-from jobs.common.report import ACTION_COLUMNS, Outcome, ReportWriter, failed_outcome
+from jobs.common.order import InOrder
+from jobs.common.report import ACTION_COLUMNS, Outcome, ReportWriter, Row, failed_outcome
 
 COLUMNS: Final = ACTION_COLUMNS
 
@@ -43,8 +44,14 @@ S3COPY_OUTCOMES: Final = report.Outcomes(
 class Reporter(report.Reporter[Outcome]):
     """The common reporter with s3copy's outcomes."""
 
-    def __init__(self, log: EventLog, writer: ReportWriter, progress: Progress | None = None) -> None:
-        super().__init__(log, writer, S3COPY_OUTCOMES, progress)
+    def __init__(
+        self,
+        log: EventLog,
+        writer: ReportWriter,
+        progress: Progress | None = None,
+        order: InOrder[Row] | None = None,
+    ) -> None:
+        super().__init__(log, writer, S3COPY_OUTCOMES, progress, order)
 
 
 __all__ = ["COLUMNS", "OUTCOMES", "S3COPY_OUTCOMES", "Outcome", "Reporter", "failed_outcome"]
