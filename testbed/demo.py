@@ -123,7 +123,8 @@ class Ran:
 
     @property
     def not_built(self) -> bool:
-        return self.code == NOT_BUILT_EXIT and not self.step.must_work and any("not built" in s for s in self.stderr)
+        said_so = any("not built" in line for line in self.stderr)
+        return self.code == NOT_BUILT_EXIT and not self.step.must_work and said_so
 
     @property
     def ok(self) -> bool:
@@ -146,9 +147,9 @@ class Console:
 
     def catalog(self, summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]]) -> None:
         """What the simulator holds, in a few lines."""
-        self.say(f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
-                 f"({human_bytes(summary['total_bytes'])} with derived flavors), "
-                 f"{summary['never_played']} never played")  # fmt: skip
+        sources, total = human_bytes(summary["source_bytes"]), human_bytes(summary["total_bytes"])
+        self.say(f"catalog: {summary['entries']} entries, {sources} of originals "
+                 f"({total} with derived flavors), {summary['never_played']} never played")  # fmt: skip
         self.say("  by status: " + ", ".join(f"{status}: {n}" for status, n in summary["by_status"].items()))
         self.say("  by year created: " + ", ".join(f"{year}: {n}" for year, n in summary["by_year"].items()))
         for name, ids in edge_cases.items():
@@ -215,8 +216,9 @@ class JsonLines(Console):
 
     def step(self, ran: Ran) -> None:
         outcome = "not_built" if ran.not_built else "ok" if ran.ok else "failed"
+        logs = [_log_line(line) for line in ran.stderr]
         self.emit("demo.step", title=ran.step.title, command=command_line(ran.step), outcome=outcome,
-                  exit_code=ran.code, report=ran.stdout, logs=[_log_line(line) for line in ran.stderr])  # fmt: skip
+                  exit_code=ran.code, report=ran.stdout, logs=logs)  # fmt: skip
 
     def closing(self, figures: Closing) -> None:
         self.emit("demo.closing", **figures.as_json())

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]  # no stubs installed
 
 ARCHIVED_TAG, REPLACED_TAG = "archived_to_s3", "flavors_deleted"
 STATES = ("initial", "archived", "place_holder", "other")
@@ -103,9 +103,10 @@ def list_bucket(client_kwargs: Mapping[str, Any], bucket: str) -> list[tuple[str
     return found
 
 
-def closing(
-    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]], objects: Sequence[tuple[str, int, str]]
-) -> Closing:
+Entries = Sequence[Mapping[str, Any]]
+
+
+def closing(before: Entries, after: Entries, objects: Sequence[tuple[str, int, str]]) -> Closing:
     """The closing figures from the entries at the start and at the end and the bucket at the end."""
     by_class: dict[str, S3Class] = {}
     for _, size, storage_class in objects:
