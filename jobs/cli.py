@@ -47,13 +47,16 @@ BUILT: dict[str, tuple[str, str]] = {
         "jobs.replace_video",
         "swap the placeholder in for archived originals, behind a proven copy (dry run unless --execute)",
     ),
+    "restore_from_s3": (
+        "jobs.restore_from_s3",
+        "bring replaced entries' originals back from S3, proven byte for byte (dry run unless --execute)",
+    ),
     "stats": ("jobs.stats", "counts by year created/played, bytes and costs in Kaltura and S3 (read-only)"),
     "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
     "shards": ("jobs.shards", "split a selection into N balanced createdAt windows for N parallel tasks"),
 }
 NOT_BUILT: dict[str, str] = {
-    "restore_from_s3": "bring originals back from S3",
     "repair": "fix entries whose health check fails",
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
@@ -77,11 +80,23 @@ class Parser(argparse.ArgumentParser):
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """--loglevel and --log-format, valid before and after the subcommand."""
     default = "INFO" if top else argparse.SUPPRESS
-    add_option(parser, "--loglevel", "-l", type=str.upper, choices=LOG_LEVELS, default=default,
-               help="log level (default INFO)")
+    add_option(
+        parser,
+        "--loglevel",
+        "-l",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=default,
+        help="log level (default INFO)",
+    )
     fmt_default = None if top else argparse.SUPPRESS
-    add_option(parser, "--log-format", choices=("json", "console"), default=fmt_default,
-               help="log lines as JSON or for people (default: console on a terminal, else json)")
+    add_option(
+        parser,
+        "--log-format",
+        choices=("json", "console"),
+        default=fmt_default,
+        help="log lines as JSON or for people (default: console on a terminal, else json)",
+    )
 
 
 def _add_settings(parser: argparse.ArgumentParser) -> None:
@@ -89,8 +104,14 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     for setting in SETTINGS:
         if not setting.own_flag:  # set by an option of the command's own (--execute, --shard) or not at all
             continue
-        add_option(group, setting.cli_flag, dest=f"setting_{setting.name}", default=None, metavar="VALUE",
-                   help=help_line(setting))
+        add_option(
+            group,
+            setting.cli_flag,
+            dest=f"setting_{setting.name}",
+            default=None,
+            metavar="VALUE",
+            help=help_line(setting),
+        )
 
 
 def build_parser(only: Collection[str] | None = None) -> Parser:

@@ -256,6 +256,14 @@ def store_config(settings: Settings) -> StoreConfig:
     )
 
 
+def _maybe_restored(head: ObjectHead, flavors: Sequence[FlavorAsset]) -> bool:
+    """The object's metadata names another version of the source than Kaltura's: a restore may have
+    recorded the new one in the object's tags (`ka-restored-version`), which a record-only HEAD skipped."""
+    stored = from_head(head)
+    source = original_of(flavors)
+    return stored is not None and source is not None and stored.flavor_version != str(source.version)
+
+
 class InOrder:
     """Rows back in listing order: items are numbered as they are listed and a row waits in the sink until
     those before it are written. At most `window` items are between the lister and the report, so a slow
@@ -303,6 +311,8 @@ class Checker:
         entry, flavors = candidate.entry, candidate.flavors
         key = self.store.key_for(entry.id)
         head = await self.store.head(key, record_only=True)
+        if head is not None and head.tags is None and _maybe_restored(head, flavors):
+            head = await self.store.head(key)  # a restored source's version is in the object's tags
         verdict = judge(entry, flavors, head, key, self.limits)
         state = classify(entry, Facts(flavors, head, self.limits.partner_id)).state
         values = {

@@ -20,6 +20,10 @@
   ours would pass every test and fail every write on S3.
 - A key over 1,024 bytes (UTF-8): S3 answers `400 KeyTooLongError`; moto stores it, so a prefix that makes
   keys too long would pass every test and fail every entry on S3.
+- Restores of archived objects (RestoreObject, `x-amz-restore`, a GET with no restored copy): S3 takes hours,
+  refuses a second request while one is in progress, refuses Expedited for DEEP_ARCHIVE and expires the copy;
+  moto 5 does none of it. `testbed.s3_restore` keeps a restore model per object, driven by a test through
+  its control surface under `/__restore` (complete, expire, transition to another class, refuse Expedited).
 
 `apply()` patches moto's S3 backend and response in the process that serves it: `testbed.moto_http` calls it
 (HTTP), and `python -m testbed.moto_faithful -H HOST -p PORT -c CERT -k KEY` serves moto's app with it as
@@ -119,6 +123,9 @@ def apply(*, check_bodies: bool = True) -> None:
     from moto.core import responses as core_responses
     from moto.s3 import exceptions, models, responses
 
+    from testbed import s3_restore
+
+    s3_restore.apply()
     multipart: Any = models.FakeMultipart
     if getattr(multipart, "_faithful", False):
         return
@@ -265,7 +272,8 @@ def apply(*, check_bodies: bool = True) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """`moto.server -H HOST -p PORT -c CERT -k KEY` (HTTPS) with the answers above, its app behind the
     checks of `testbed.moto_http` that need no body: an unknown access key id is refused, a HEAD answered
-    without a body. (moto.server's own `main` builds the same app but takes no WSGI wrapper.)"""
+    without a body; and the restore control surface (`testbed.s3_restore`). (moto.server's own `main`
+    builds the same app but takes no WSGI wrapper.)"""
     import signal
 
     from moto.moto_server.werkzeug_app import (
@@ -276,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from werkzeug.serving import run_simple
 
     from testbed.moto_http import ACCESS_KEY_ID, access_key_checked, bodiless_head
+    from testbed.s3_restore import restore_controlled
 
     parser = argparse.ArgumentParser(
         prog="python -m testbed.moto_faithful", description=__doc__.splitlines()[0]
@@ -297,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_simple(
         args.host,
         args.port,
-        bodiless_head(access_key_checked(app, ACCESS_KEY_ID)),
+        bodiless_head(access_key_checked(restore_controlled(app), ACCESS_KEY_ID)),
         threaded=True,
         ssl_context=(args.ssl_cert, args.ssl_key),
         request_handler=MotoRequestHandler,

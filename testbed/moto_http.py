@@ -242,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from waitress.task import WSGITask
 
     from testbed import moto_faithful
+    from testbed.s3_restore import restore_controlled
 
     moto_faithful.apply(check_bodies=args.check_signing)
 
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     listener = socket.socket(fileno=args.fd)
-    app: Any = _Dispatcher(create_backend_app)
+    app: Any = restore_controlled(_Dispatcher(create_backend_app))
     if args.check_signing:
         app = access_key_checked(signing_checked(app, SECRET_ACCESS_KEY), ACCESS_KEY_ID)
     server = create_server(

@@ -9,7 +9,9 @@ a free port with no race. Over HTTP the server is waitress with keep-alive conne
 connection. Both answer as S3 does where moto 5 does not and s3copy decides on it (`testbed.moto_faithful`).
 moto checks no signatures; over HTTP the testbed checks them, and that a signed body hashes to its
 `x-amz-content-sha256`, as S3 does (see `testbed.moto_http`); over HTTP and HTTPS it refuses an access key id
-other than `ACCESS_KEY_ID` (`403 InvalidAccessKeyId`), and answers a HEAD without a body. moto is started with
+other than `ACCESS_KEY_ID` (`403 InvalidAccessKeyId`), and answers a HEAD without a body. Restores of
+archived objects follow a per-object model that tests drive (`complete_restore`, `expire_restore`,
+`transition`, `refuse_expedited`; see `testbed.s3_restore`). moto is started with
 every `AWS_*`/`MOTO_*` variable of the caller removed, so a user's AWS profile, region or endpoint cannot
 reach it. Clients use the fixed keys `testing`/`testing`.
 
@@ -23,18 +25,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from testbed.process import ServerProcess, serve_until_signal, spawn
+from testbed.s3_restore import CONTROL
 from testbed.tls import TlsFiles, make_tls_files
 
 REGION: Final = "us-east-1"
@@ -137,17 +142,85 @@ class S3Server(ServerProcess):
         """`create_bucket` without blocking the event loop."""
         await asyncio.to_thread(self.create_bucket, bucket)
 
+    # -- restores of archived objects (`testbed.s3_restore`) ----------------------------------------------
+
+    def complete_restore(self, bucket: str, key: str) -> dict[str, Any]:
+        """Complete the restore in progress of `key`: its copy is readable until midnight UTC after its
+        days; the object's restore state (`restore_state`)."""
+        return self._control("POST", "/complete", {"bucket": bucket, "key": key})
+
+    def expire_restore(self, bucket: str, key: str) -> dict[str, Any]:
+        """Delete the restored copy of `key`, as S3 does at its expiry date; its restore state."""
+        return self._control("POST", "/expire", {"bucket": bucket, "key": key})
+
+    def transition(self, bucket: str, key: str, storage_class: str) -> dict[str, Any]:
+        """Move `key` to `storage_class` as a bucket lifecycle rule does: bytes, ETag, checksum, metadata,
+        tags and Last-Modified stay; any restore is forgotten. Its restore state."""
+        body = {"bucket": bucket, "key": key, "storage_class": storage_class}
+        return self._control("POST", "/transition", body)
+
+    def refuse_expedited(self, count: int) -> dict[str, Any]:
+        """Answer the next `count` Expedited restore requests `503 GlacierExpeditedRetrievalNotAvailable`."""
+        return self._control("POST", "/plan", {"expedited_unavailable_next": count})
+
+    def restore_state(self, bucket: str, key: str) -> dict[str, Any]:
+        """`{"storage_class", "restore": {"tier", "days", "expiry", "ongoing"} | None, "header"}` of `key`."""
+        return self._control("GET", "/state?" + urllib.parse.urlencode({"bucket": bucket, "key": key}))
+
+    def restore_answers(self) -> list[dict[str, Any]]:
+        """Every RestoreObject answered since the last reset: bucket, key, tier, days, status, code."""
+        answers: list[dict[str, Any]] = self._control("GET", "/answers")["answers"]
+        return answers
+
+    async def acomplete_restore(self, bucket: str, key: str) -> dict[str, Any]:
+        """`complete_restore` without blocking the event loop."""
+        return await asyncio.to_thread(self.complete_restore, bucket, key)
+
+    async def aexpire_restore(self, bucket: str, key: str) -> dict[str, Any]:
+        """`expire_restore` without blocking the event loop."""
+        return await asyncio.to_thread(self.expire_restore, bucket, key)
+
+    async def atransition(self, bucket: str, key: str, storage_class: str) -> dict[str, Any]:
+        """`transition` without blocking the event loop."""
+        return await asyncio.to_thread(self.transition, bucket, key, storage_class)
+
+    async def arefuse_expedited(self, count: int) -> dict[str, Any]:
+        """`refuse_expedited` without blocking the event loop."""
+        return await asyncio.to_thread(self.refuse_expedited, count)
+
+    async def arestore_state(self, bucket: str, key: str) -> dict[str, Any]:
+        """`restore_state` without blocking the event loop."""
+        return await asyncio.to_thread(self.restore_state, bucket, key)
+
+    async def arestore_answers(self) -> list[dict[str, Any]]:
+        """`restore_answers` without blocking the event loop."""
+        return await asyncio.to_thread(self.restore_answers)
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A request to the restore control surface; its JSON answer (RuntimeError with its error)."""
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            with self._open(method, CONTROL + path, data=data) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"restore control {path}: {exc.code} {exc.read().decode()}") from None
+        return answer
+
     def _request(self, method: str, path: str, *, timeout: float = 10.0) -> int:
+        with self._open(method, path, timeout=timeout) as response:
+            response.read()
+            status: int = response.status
+            return status
+
+    def _open(self, method: str, path: str, *, data: bytes | None = None, timeout: float = 10.0) -> Any:
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if self.https:
             context = ssl.create_default_context(cafile=self.verify)
             handlers.append(urllib.request.HTTPSHandler(context=context))
         opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(self.endpoint_url + path, method=method)
-        with opener.open(request, timeout=timeout) as response:
-            response.read()
-            status: int = response.status
-            return status
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(self.endpoint_url + path, data=data, method=method, headers=headers)
+        return opener.open(request, timeout=timeout)
 
     # -- life cycle --------------------------------------------------------------------------------------
 

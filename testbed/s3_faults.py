@@ -1,5 +1,6 @@
 """A fault-injecting reverse proxy for S3: answers `503 SlowDown`, resets the connection, loses an answer,
-answers `200 OK` with an error in the body or `409 ConditionalRequestConflict`, on chosen calls; and can hide
+cuts an answer's body short, answers `200 OK` with an error in the body or `409 ConditionalRequestConflict`,
+on chosen calls; and can hide
 response headers (S3 leaves `x-amz-tagging-count` out for a caller that may not read tags); and can hold
 chosen calls at the door until a test releases them, so a test stops a client at a known point (a part on its
 way, a completion not yet sent) instead of racing it.
@@ -12,8 +13,8 @@ UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random dra
 
 Control, under `/__faults` (no bucket name can start with `_`):
 `POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
-"error200_next": 0, "conflict_next": 0, "hold": false, "operations": ["UploadPart"], "hide_headers": [],
-"seed": 1}` replaces the plan; `GET /__faults` shows it;
+"error200_next": 0, "conflict_next": 0, "cut_next": 0, "cut_after": 65536, "hold": false,
+"operations": ["UploadPart"], "hide_headers": [], "seed": 1}` replaces the plan; `GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind;
 `GET /__faults/held` lists the calls held (operation, key, upload id); `POST /__faults/release
 {"forward": true}` lets them go on to S3 (`false`: their connections are reset and S3 never sees them); the
@@ -53,6 +54,7 @@ CONTROL: Final = "/__faults"
 SLOWDOWN: Final = "slowdown"
 RESET: Final = "reset"
 LOSE: Final = "lose"  # forwarded and done upstream, then the answer is lost (connection reset)
+CUT: Final = "cut"  # forwarded; the answer's head and first bytes reach the client, then the connection ends
 # S3 may answer CompleteMultipartUpload (and CopyObject) `200 OK` and then report a failure in the body
 ERROR_200: Final = "error200"
 # a conditional write (If-None-Match) that met a concurrent write of the key: S3 says to send it again
@@ -101,6 +103,8 @@ class FaultPlan:
     slowdown_next: int = 0
     reset_next: int = 0
     lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
+    cut_next: int = 0  # the next N matching calls get their answer's head and `cut_after` bytes of its body
+    cut_after: int = 65536
     error200_next: int = 0  # the next N matching calls are answered 200 OK with an InternalError body
     conflict_next: int = 0  # the next N matching calls are answered 409 ConditionalRequestConflict
     hold: bool = False  # every matching call waits, before any other fault, until `release()`
@@ -268,6 +272,9 @@ class S3FaultProxy:
         if plan.lose_next > 0:
             self.plan = replace(plan, lose_next=plan.lose_next - 1)
             return LOSE
+        if plan.cut_next > 0:
+            self.plan = replace(plan, cut_next=plan.cut_next - 1)
+            return CUT
         if plan.error200_next > 0:
             self.plan = replace(plan, error200_next=plan.error200_next - 1)
             return ERROR_200
@@ -337,6 +344,8 @@ class S3FaultProxy:
                     return await self._answer(request, fault)
                 if fault == LOSE:
                     await self._forward(request, operation, lose=True)
+                if fault == CUT:
+                    return await self._forward(request, operation, cut_after=self.plan.cut_after)
                 return await self._reset(request)
             return await self._forward(request, operation)
         finally:
@@ -399,7 +408,7 @@ class S3FaultProxy:
         raise asyncio.CancelledError  # nothing more to say on this connection
 
     async def _forward(
-        self, request: web.Request, operation: str, *, lose: bool = False
+        self, request: web.Request, operation: str, *, lose: bool = False, cut_after: int | None = None
     ) -> web.StreamResponse:
         if self._session is None:
             raise RuntimeError("proxy not started")
@@ -424,10 +433,26 @@ class S3FaultProxy:
                 if name.lower() not in hidden:
                     response.headers.add(name, value)
             await response.prepare(request)
+            sent = 0
             async for chunk in upstream.content.iter_any():
+                if cut_after is not None and sent >= cut_after:
+                    continue  # S3's answer is read to its end, so its connection is left clean
+                if cut_after is not None and sent + len(chunk) >= cut_after:
+                    chunk = chunk[: cut_after - sent]
                 await response.write(chunk)
+                sent += len(chunk)
+            if cut_after is not None:
+                return await _cut(request)
             await response.write_eof()
             return response
+
+
+async def _cut(request: web.Request) -> web.StreamResponse:
+    """End the connection after what was written: the client has the head and some of the body, then EOF
+    before the length it was promised (closed, not reset, so the bytes written reach it first)."""
+    if request.transport is not None:
+        request.transport.close()
+    raise asyncio.CancelledError  # nothing more to say on this connection
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:

@@ -49,6 +49,34 @@ class ContentCalls(ApiSession):
             raise item_failed("uploadtoken.upload", entry_id, why)
         return token_id
 
+    async def new_token(self, file_name: str, size: int, *, entry_id: str | None = None) -> str:
+        """A new, empty upload token for a file of `size` bytes (`uploadToken.add`); its id."""
+        token_id: str = await self._send_job(batches.upload_token_job(file_name, size, entry_id))
+        return token_id
+
+    async def upload_chunk(
+        self,
+        token_id: str,
+        data: bytes,
+        *,
+        resume_at: int,
+        final: bool,
+        file_name: str,
+        entry_id: str | None = None,
+    ) -> int:
+        """Write `data` into the token at byte `resume_at` (`uploadToken.upload`: the first chunk, at 0,
+        starts the file; the others may go in parallel; the `final` one, empty if need be, fixes the size and
+        completes the token). Safe to repeat: a chunk lands where it says. The bytes the token holds now."""
+        first = resume_at == 0 and not final
+        upload = wire.capture(
+            lambda s: s.uploadToken.upload(token_id, _FILE, not first, final, -1 if first else resume_at)
+        )
+        result = await self.upload(upload, {"fileData": (file_name, data)}, entry_id=entry_id)
+        if final and int(result.get("status", -1)) != TOKEN_FULL_UPLOAD:
+            why = f"token {token_id} is not complete after its final chunk (status {result.get('status')})"
+            raise item_failed("uploadtoken.upload", entry_id, why)
+        return int(float(result.get("uploadedFileSize") or 0))
+
     async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
         """`media.updateContent` from an upload token: Kaltura converts the new content beside the old, which
         stays playable until the new is READY. AnswerLost when the outcome is unknown."""

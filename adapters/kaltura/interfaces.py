@@ -96,6 +96,23 @@ class ContentWriter(Protocol):
         """A new upload token holding `data` whole; its id (one token carries one file to one entry)."""
         ...
 
+    async def new_token(self, file_name: str, size: int, *, entry_id: str | None = None) -> str:
+        """A new, empty upload token for a file of `size` bytes; its id."""
+        ...
+
+    async def upload_chunk(
+        self,
+        token_id: str,
+        data: bytes,
+        *,
+        resume_at: int,
+        final: bool,
+        file_name: str,
+        entry_id: str | None = None,
+    ) -> int:
+        """Write `data` into the token at `resume_at` (the first chunk at 0 first; `final` completes it)."""
+        ...
+
     async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
         """Replace the entry's content with the token's file (`media.updateContent`); AnswerLost when
         the outcome is unknown (re-read the entry to learn it)."""

@@ -16,13 +16,22 @@ from adapters.s3.interfaces import ArchiveStore, PartWriter
 from adapters.s3.multipart import WriterStats, part_size
 from adapters.s3.proof import ArchiveRecord, from_head, is_legacy, legacy_problems, to_metadata, verify
 from adapters.s3.reprove import StoredDigest, StoredProof
+from adapters.s3.restores import (
+    ARCHIVED_CLASSES,
+    RESTORE_TIERS,
+    RestoreAnswer,
+    RestoreOutcome,
+    RestoreState,
+)
 from adapters.s3.wire import STORAGE_CLASSES, ListedObject, ObjectHead, OpenUpload, PutResult
 
 __all__ = [
     "ALGORITHMS",
+    "ARCHIVED_CLASSES",
     "CONDITIONAL_CONFLICT",
     "NO_SUCH_UPLOAD",
     "PRECONDITION_FAILED",
+    "RESTORE_TIERS",
     "STORAGE_CLASSES",
     "Algorithm",
     "ArchiveRecord",
@@ -32,6 +41,9 @@ __all__ = [
     "OpenUpload",
     "PartWriter",
     "PutResult",
+    "RestoreAnswer",
+    "RestoreOutcome",
+    "RestoreState",
     "S3Checksum",
     "S3FatalError",
     "S3ItemError",

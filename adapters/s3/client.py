@@ -3,8 +3,8 @@
 Uploads refuse to replace an existing object (`If-None-Match: *`) unless told to overwrite; a retry that
 finds its own earlier attempt already done (lost response) is recognised by the object's checksum. A stream
 below the part size goes up in one PUT, a larger one as a multipart upload (`adapters.s3.multipart`). The
-calls themselves: `adapters.s3.transport` (client, retries), `.objects` (HEAD, PUT, tags), `.uploads`
-(multipart).
+calls themselves: `adapters.s3.transport` (client, retries), `.objects` (HEAD, PUT, tags), `.restores`
+(Glacier restores, streaming reads), `.uploads` (multipart).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from adapters.s3 import multipart
 from adapters.s3.config import StoreConfig
 from adapters.s3.errors import CONDITIONAL_CONFLICT, NO_SUCH_UPLOAD, PRECONDITION_FAILED, S3ItemError
 from adapters.s3.multipart import MemoryBudget, MultipartWriter, PartBuffer, TimeLeft, open_writer
-from adapters.s3.objects import ObjectCalls
+from adapters.s3.restores import RestoreCalls
 from adapters.s3.uploads import Uploads
 from adapters.s3.wire import PutResult
 from engine.errors import ItemFailedError
 from engine.pacer import Pacer
 
 
-class S3Store(ObjectCalls, Uploads):
+class S3Store(RestoreCalls, Uploads):
     """The `ArchiveStore` on S3; use as `async with S3Store(config) as store`."""
 
     def __init__(

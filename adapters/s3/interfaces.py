@@ -9,6 +9,7 @@ from typing import Protocol
 from adapters.s3.checksums import S3Checksum
 from adapters.s3.multipart import WriterStats
 from adapters.s3.reprove import StoredDigest
+from adapters.s3.restores import READ_CHUNK, RestoreAnswer, RestoreState
 from adapters.s3.wire import ListedObject, ObjectHead, OpenUpload, PutResult
 
 
@@ -98,6 +99,24 @@ class ArchiveStore(Protocol):
     async def record_restored_version(self, key: str, version: str) -> None:
         """Tag the object with the version Kaltura gave the source flavor when its content was restored from
         it (proven first), keeping the tags it has (ItemFailedError over S3's 10 per object)."""
+        ...
+
+    async def restore_state(self, key: str) -> RestoreState | None:
+        """Whether the object can be read now (class, restore in progress, restored copy and its expiry),
+        from its HEAD; None when there is no object."""
+        ...
+
+    async def request_restore(self, key: str, *, storage_class: str, tier: str, days: int) -> RestoreAnswer:
+        """Ask for a restore of the object (in `storage_class`, from `restore_state`) at `tier` for `days`:
+        requested, already in progress, already restored (its days now count from today) or not needed.
+        Never Expedited for DEEP_ARCHIVE; Expedited falls back to Standard when S3 has no capacity for it."""
+        ...
+
+    def read(
+        self, key: str, *, etag: str | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[bytes]:
+        """The object's bytes as they arrive (`async for chunk in store.read(key)`), resumed with Range after
+        a cut connection; S3ItemError `InvalidObjectState` when an archived object has no restored copy."""
         ...
 
     def open_uploads(self, key: str | None = None) -> AsyncIterator[OpenUpload]:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from adapters.kaltura import MediaEntry
 from adapters.kaltura.interfaces import ContentWriter
-from adapters.s3 import ArchiveStore, PutResult, S3Checksum
+from adapters.s3 import ArchiveStore, PutResult, RestoreAnswer, S3Checksum
 
 
 class TagWriter(Protocol):
@@ -37,6 +37,9 @@ class Write(enum.Enum):
     KALTURA_REPLACE = "replace the content of"
     KALTURA_CANCEL = "cancel the replacement of"
     KALTURA_THUMBNAIL = "set the placeholder thumbnail of"
+    KALTURA_RESTORE_UPLOAD = "upload the archived original of"
+    S3_RESTORE = "request a Glacier restore of"
+    S3_RESTORED_VERSION = "record the restored version on"
     S3_PUT = "upload"
     S3_RECORD = "record"
     S3_ABORT = "abort stale uploads of"
@@ -105,6 +108,30 @@ class Gate:
         """Kaltura: make `data` the entry's default thumbnail."""
         self._open(Write.KALTURA_THUMBNAIL, entry_id)
         return await self._writer().add_thumbnail(entry_id, data, file_name)
+
+    async def new_token(self, entry_id: str, file_name: str, size: int) -> str:
+        """Kaltura: a new upload token, for the archived original of `entry_id`."""
+        self._open(Write.KALTURA_RESTORE_UPLOAD, entry_id)
+        return await self._writer().new_token(file_name, size, entry_id=entry_id)
+
+    async def upload_chunk(
+        self, entry_id: str, token_id: str, data: bytes, *, resume_at: int, final: bool, file_name: str
+    ) -> int:
+        """Kaltura: one chunk of the archived original into its token (the final one completes it)."""
+        self._open(Write.KALTURA_RESTORE_UPLOAD, entry_id)
+        return await self._writer().upload_chunk(
+            token_id, data, resume_at=resume_at, final=final, file_name=file_name, entry_id=entry_id
+        )
+
+    async def request_restore(self, key: str, *, storage_class: str, tier: str, days: int) -> RestoreAnswer:
+        """S3: ask for a temporary readable copy of an archived (Glacier) object (a paid request)."""
+        self._open(Write.S3_RESTORE, key)
+        return await self._store.request_restore(key, storage_class=storage_class, tier=tier, days=days)
+
+    async def record_restored_version(self, key: str, version: str) -> None:
+        """S3: record on the object that the source flavor, now at `version`, holds its bytes again."""
+        self._open(Write.S3_RESTORED_VERSION, key)
+        await self._store.record_restored_version(key, version)
 
     async def put_stream(
         self, key: str, chunks: AsyncIterable[bytes], expected_size: int, metadata: Mapping[str, str]

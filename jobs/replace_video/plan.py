@@ -67,6 +67,10 @@ class Action:
     freed_bytes: int = 0  # what the entry's flavors take in Kaltura now (about what replacing frees)
 
     @property
+    def action_name(self) -> str:
+        return self.kind.value
+
+    @property
     def mutates(self) -> bool:
         """Acting on this decision writes to Kaltura."""
         return self.kind in (Kind.REPLACE, Kind.FINISH)

@@ -136,8 +136,10 @@ def measure(
     cwd: str | None = None,
     timeout_s: float = 1800.0,
     sample_tree: bool = False,
+    stderr_limit: int | None = STDERR_TAIL,
 ) -> Measured:
-    """Run `argv` to completion (killed, with its process group, after `timeout_s`) and measure it."""
+    """Run `argv` to completion (killed, with its process group, after `timeout_s`) and measure it;
+    `stderr_tail` keeps the last `stderr_limit` bytes of its stderr (None: all of it, e.g. its JSON log)."""
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
@@ -169,7 +171,10 @@ def measure(
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
-        stderr_tail = err.read()[-STDERR_TAIL:].decode("utf-8", errors="replace")
+        errors = err.read()
+        stderr_tail = (errors if stderr_limit is None else errors[-stderr_limit:]).decode(
+            "utf-8", errors="replace"
+        )
     tree = figures.get("tree_rss_mib")
     code = figures.get("exit_code")
     return Measured(

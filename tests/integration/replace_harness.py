@@ -17,7 +17,7 @@ from adapters.kaltura import KalturaClient
 from adapters.s3 import S3Store, StoreConfig
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
-from jobs import replace_video
+from jobs import replace_video, restore_from_s3
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
 from jobs.common.waiter import Waiter
@@ -132,3 +132,16 @@ async def stages_for(
         )
         yield StageRun(stages, client, store, waiter)
         tg.cancel_scope.cancel()
+
+
+async def replace_all(env: Mapping[str, str]) -> list[str]:
+    """replace_video --execute --all; the ids it replaced."""
+    run = await run_replace(env, "--execute", "--all")
+    assert run.code == 0, run.stderr[-3000:]
+    replaced = run.by_outcome("replaced")
+    assert replaced
+    return replaced
+
+
+async def run_restore(env: Mapping[str, str], *argv: str) -> JobRun:
+    return await run_job(restore_from_s3, env, *argv)

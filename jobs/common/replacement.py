@@ -1,0 +1,125 @@
+"""Putting new content on an entry with `media.updateContent`, shared by replace_video (the placeholder) and
+restore_from_s3 (the archived original): send it once, recognise a lost answer, wait for Kaltura's
+conversion without holding a worker, cancel only a replacement this run began (docs/lifecycle.md,
+Replacing an entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from adapters.kaltura import AnswerLost, Fresh, KalturaItemError, MediaCatalog
+from engine.errors import ItemFailedError
+from engine.logs import get_logger
+from jobs.common import events
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.common.stages import Work
+from jobs.common.waiter import Waiter, WaitTimedOut
+from jobs.lifecycle import REPLACEMENT_FAILED, REPLACEMENT_NONE, original_of
+
+ALREADY_REPLACING = "ENTRY_REPLACEMENT_ALREADY_EXISTS"
+SEND_ATTEMPTS = 3  # new tokens + updateContent per entry, when each answer was lost and nothing began
+
+_log = get_logger("jobs.replacement")
+
+
+@dataclass(frozen=True)
+class NotOurs:
+    """Someone else's replacement began between our look and our act: left alone."""
+
+    reason: str = "a replacement of its content began between our check and our act (not ours): left alone"
+
+
+def settled(fresh: Fresh) -> bool:
+    """A replacement is over: done (no replacing entry any more) or FAILED."""
+    entry = fresh.entry
+    return entry.replacement_status == REPLACEMENT_FAILED or (
+        not entry.replacing_entry_id and entry.replacement_status == REPLACEMENT_NONE
+    )
+
+
+def began(fresh: Fresh, flavor_id: str, version: int) -> bool:
+    """The re-read after a lost updateContent answer shows a replacement: one in progress (there was none
+    just before we sent ours) or already done (the source flavor's version went up)."""
+    if fresh.entry.replacing_entry_id or fresh.entry.replacement_status != REPLACEMENT_NONE:
+        return True
+    source = original_of(fresh.flavors)
+    return source is not None and source.id == flavor_id and source.version > version
+
+
+class Replacements:
+    """Begins replacements (`begin`) and waits for them (`wait`) for one run; remembers which it began."""
+
+    def __init__(self, *, catalog: MediaCatalog, gate: Gate, waiter: Waiter, log: EventLog) -> None:
+        self.catalog = catalog
+        self.gate = gate
+        self.waiter = waiter
+        self.log = log
+        self.started_here: set[str] = set()  # entries whose replacement this run began
+
+    async def begin(self, work: Work, token: Callable[[], Awaitable[str]]) -> NotOurs | None:
+        """`media.updateContent` of `work.entry` with a token `token()` fills; None once it began (ours),
+        NotOurs when another replacement got there first. A lost answer is settled by a re-read, and the
+        content sent again (a new token) only when nothing began."""
+        entry_id = work.entry.id
+        source = work.action.source
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            work.attempt = attempt
+            token_id = await token()
+            try:
+                await self.gate.update_content(entry_id, token_id)
+                break
+            except AnswerLost as exc:
+                now = await self.catalog.reread(entry_id)
+                if began(now, source.id, source.version):
+                    _log.warning("replace.answer_lost_but_begun", entry_id=entry_id, error=str(exc))
+                    work.notes.append("updateContent's answer was lost; the re-read showed it began")
+                    break
+                _log.warning(
+                    "replace.answer_lost_not_begun", entry_id=entry_id, attempt=attempt, error=str(exc)
+                )
+                if attempt == SEND_ATTEMPTS:
+                    why = f"no answer {attempt} times: {exc}"
+                    raise ItemFailedError("media.updateContent", entry_id, why) from None
+            except KalturaItemError as exc:
+                if exc.code != ALREADY_REPLACING:
+                    raise
+                return NotOurs()
+        self.started_here.add(entry_id)
+        self.log.entry(
+            events.REPLACE_STARTED,
+            entry_id,
+            from_state=work.action.from_state,
+            to_state=work.action.from_state,
+            attempt=work.attempt,
+            flavor_id=source.id,
+        )
+        return None
+
+    async def wait(self, work: Work, what: str) -> Fresh | None:
+        """The entry once Kaltura has converted `what` (the new content); None when the wait timed out.
+        A FAILED conversion this run began is cancelled, and the entry fails with the original untouched."""
+        entry_id = work.entry.id
+        try:
+            fresh = await self.waiter.wait(entry_id, settled)
+        except WaitTimedOut:
+            return None
+        if fresh.entry.replacement_status != REPLACEMENT_FAILED:
+            return fresh
+        cancelled = ""
+        if entry_id in self.started_here:  # only ever our own replacement
+            await self.gate.cancel_replace(entry_id)
+            cancelled = "; our replacement was cancelled (media.cancelReplace)"
+            self.log.entry(
+                events.REPLACE_CANCELLED,
+                entry_id,
+                from_state=work.state,
+                to_state=work.state,
+                attempt=work.attempt,
+            )
+        raise ItemFailedError(
+            "media.updateContent",
+            entry_id,
+            f"Kaltura failed to convert {what}{cancelled}; the content in Kaltura is untouched: run again",
+        )

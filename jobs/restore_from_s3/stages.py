@@ -1,0 +1,295 @@
+"""restore_from_s3's stages (docs/lifecycle.md, Restoring an entry):
+
+```
+lister ──► check (head, plan; Glacier: restore state, request) ──► bring back (re-read, head, plan again;
+           stream the object into a chunked upload token, SHA-256 on the way; updateContent only if it
+           matches the record) ──► wait (the one waiter) ──► finish (re-read, download and prove the bytes
+           Kaltura serves, record the version on the object, remove flavors_deleted) ──► sink
+```
+
+An object in GLACIER or DEEP_ARCHIVE without a readable copy gets one restore request and a `waiting` row; a
+run never waits hours for Glacier: the next scheduled run brings it back. The token is completed (its final
+chunk) only when the streamed bytes and their SHA-256 equal the object's record, so bytes that differ from
+the record never reach Kaltura. Chunks after the first go up in parallel, each taking a slot before its
+bytes are held: memory stays under transfers x chunks in flight x chunk size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import anyio
+
+from adapters.kaltura import Fresh, MediaCatalog
+from adapters.s3 import ArchiveRecord, ArchiveStore, RestoreOutcome
+from engine.errors import ItemFailedError
+from engine.pipeline import Finish
+from jobs.common import events
+from jobs.common.candidates import Candidate
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.common.replacement import NotOurs, Replacements
+from jobs.common.report import Outcome
+from jobs.common.stages import EntryStages, Work
+from jobs.common.waiter import Waiter
+from jobs.lifecycle import ARCHIVED_TAG, ENTRY_READY, REPLACED_TAG, REPLACEMENT_NONE, State, original_of
+from jobs.restore_from_s3.plan import Action, Kind, Rules, plan
+from jobs.restore_from_s3.report import (
+    CONFLICT,
+    CONVERTING,
+    PLANNED,
+    REFUSED,
+    RESTORED,
+    UNCHANGED,
+    WAITING,
+)
+
+_SETTLED = {Kind.NOTHING: UNCHANGED, Kind.REFUSE: REFUSED}
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    """The knobs of one run: Glacier's tier and days, the chunk size and chunks in flight per entry."""
+
+    tier: str
+    days: int
+    chunk_size: int
+    chunks_in_flight: int
+
+
+class Restore(EntryStages):
+    """The stage functions and the sink's adapters of one restore_from_s3 run."""
+
+    def __init__(
+        self,
+        *,
+        catalog: MediaCatalog,
+        store: ArchiveStore,
+        gate: Gate,
+        waiter: Waiter,
+        log: EventLog,
+        rules: Rules,
+        config: RestoreConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self.catalog = catalog
+        self.store = store
+        self.gate = gate
+        self.log = log
+        self.rules = rules
+        self.config = config
+        self.replacements = Replacements(catalog=catalog, gate=gate, waiter=waiter, log=log)
+
+    # ------------------------------------------------------------------------------------------ check
+
+    async def check(self, candidate: Candidate) -> Work | Finish[Outcome]:
+        """HEAD and plan; for an archived object without a readable copy, one Glacier restore request."""
+        entry = candidate.entry
+        started = self.clock()
+        key = self.store.key_for(entry.id)
+        action = plan(entry, candidate.flavors, await self.store.head(key), self.rules)
+        if action.kind in _SETTLED:
+            return Finish(self.outcome(action, _SETTLED[action.kind], started))
+        if action.kind == Kind.RESTORE:
+            glacier = await self._glacier(action, key, started)
+            if glacier is not None:
+                return Finish(glacier)
+        if not self.gate.allows(action):
+            size = action.record.source_bytes if action.record is not None else 0
+            return Finish(self.outcome(action, PLANNED, started, to_state=action.to_state, size=size))
+        return Work(entry, action, key, started, action.from_state)
+
+    async def _glacier(self, action: Action, key: str, started: float) -> Outcome | None:
+        """The row of an entry whose object cannot be read yet (a restore requested or in progress); None
+        when it can be read now."""
+        state = await self.store.restore_state(key)
+        if state is None:
+            return self.outcome(action, REFUSED, started, reason="the S3 object is gone: see health")
+        if state.readable:
+            return None
+        config = self.config
+        if state.ongoing:
+            why = (
+                f"a Glacier restore of its {state.storage_class} object is in progress: the next run goes on"
+            )
+            return self.outcome(action, WAITING, started, reason=why)
+        if not self.gate.allows(action):
+            why = f"would ask Glacier for a copy ({config.tier}, {config.days} d) of {state.storage_class}"
+            return self.outcome(action, PLANNED, started, reason=why)
+        answer = await self.gate.request_restore(
+            key, storage_class=state.storage_class, tier=config.tier, days=config.days
+        )
+        if answer.outcome in (RestoreOutcome.RESTORED, RestoreOutcome.NOT_NEEDED):
+            return None  # readable now
+        self.log.entry(
+            events.RESTORE_REQUESTED,
+            action.entry_id,
+            from_state=action.from_state,
+            to_state=action.from_state,
+            tier=answer.tier,
+            storage_class=state.storage_class,
+        )
+        why = f"Glacier restore {answer.outcome} ({answer.tier}, {config.days} d): the next run brings it"
+        return self.outcome(action, WAITING, started, reason=why)
+
+    # ------------------------------------------------------------------------------------------ bring back
+
+    async def bring_back(self, work: Work) -> Work | Finish[Outcome]:
+        """Look again (re-read, HEAD, plan); stream the object into Kaltura and swap it in for the
+        placeholder, only if its bytes are the record's."""
+        fresh = await self.catalog.reread(work.entry.id)
+        head = await self.store.head(work.key)
+        action = plan(fresh.entry, fresh.flavors, head, self.rules)
+        if action.kind in _SETTLED:
+            why = f"changed since it was listed: {action.reason}"
+            return Finish(self.outcome(action, _SETTLED[action.kind], work.started, reason=why))
+        work.entry, work.action, work.state = fresh.entry, action, action.from_state
+        if action.kind == Kind.FINISH:
+            return work
+        assert head is not None
+        assert action.record is not None
+        record, etag = action.record, head.etag
+
+        async def token() -> str:
+            return await self._upload(work, record, etag)
+
+        refused = await self.replacements.begin(work, token)
+        if isinstance(refused, NotOurs):
+            return Finish(
+                self.outcome(action, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
+            )
+        return work
+
+    async def _upload(self, work: Work, record: ArchiveRecord, etag: str) -> str:
+        """A token holding the object's bytes, completed only once they proved to be the record's."""
+        entry_id, size = work.entry.id, record.source_bytes
+        source = work.action.source
+        name = f"{entry_id}.{source.file_ext if source is not None and source.file_ext else 'mp4'}"
+        token_id = await self.gate.new_token(entry_id, name, size)
+        digest = hashlib.sha256()
+        chunk_size = self.config.chunk_size
+        slots = anyio.Semaphore(self.config.chunks_in_flight)
+        offset = 0
+
+        async def send(chunk: bytes, at: int) -> None:
+            try:
+                await self.gate.upload_chunk(
+                    entry_id, token_id, chunk, resume_at=at, final=False, file_name=name
+                )
+            finally:
+                slots.release()
+
+        async with anyio.create_task_group() as tg:
+
+            async def put(chunk: bytes) -> None:
+                # a slot before the bytes are held; the first chunk alone (it starts the file), then parallel
+                nonlocal offset
+                await slots.acquire()
+                if offset == 0:
+                    await send(chunk, 0)
+                else:
+                    tg.start_soon(send, chunk, offset)
+                offset += len(chunk)
+
+            buffer = bytearray()
+            async for piece in self.store.read(work.key, etag=etag):
+                digest.update(piece)
+                buffer += piece
+                while len(buffer) >= chunk_size:
+                    await put(bytes(buffer[:chunk_size]))
+                    del buffer[:chunk_size]
+            if buffer:
+                await put(bytes(buffer))
+        if offset != size or digest.hexdigest() != record.sha256:
+            why = (
+                f"the S3 object's bytes ({offset} B, sha256 {digest.hexdigest()}) differ from its record "
+                f"({size} B, {record.sha256}): not restored"
+            )
+            raise ItemFailedError("restore.proof", entry_id, why)
+        await self.gate.upload_chunk(entry_id, token_id, b"", resume_at=size, final=True, file_name=name)
+        return token_id
+
+    # ------------------------------------------------------------------------------------------ wait
+
+    async def wait(self, work: Work) -> Work | Finish[Outcome]:
+        """Hand the entry to the waiter until Kaltura has converted the original (or failed to)."""
+        if work.action.kind == Kind.FINISH:
+            return work
+        if await self.replacements.wait(work, "the restored original") is None:
+            why = "Kaltura still converts the original (ARCHIVER_READY_TIMEOUT): the next run finishes it"
+            return Finish(
+                self.outcome(work.action, CONVERTING, work.started, reason=why, attempt=work.attempt)
+            )
+        return work
+
+    # ------------------------------------------------------------------------------------------ finish
+
+    async def finish(self, work: Work) -> Outcome:
+        """Re-read; prove the bytes Kaltura serves are the record's; record the version; untag."""
+        entry_id = work.entry.id
+        record = work.action.record
+        assert record is not None
+        fresh = await self.catalog.reread(entry_id)
+        problem = _not_original(fresh, record)
+        if problem is not None:
+            why = f"the restore did not end on the original ({problem}): left alone, see health"
+            return self.outcome(work.action, CONFLICT, work.started, reason=why, attempt=work.attempt or None)
+        source = original_of(fresh.flavors)
+        assert source is not None
+        await self._prove_served(entry_id, source.id, record)
+        await self.gate.record_restored_version(work.key, str(source.version))
+        if fresh.entry.has_tag(REPLACED_TAG):
+            kept = [t for t in fresh.entry.tags if t.lower() != REPLACED_TAG]
+            stored = await self.gate.write_tags(
+                entry_id, kept if fresh.entry.has_tag(ARCHIVED_TAG) else [*kept, ARCHIVED_TAG]
+            )
+            if stored.has_tag(REPLACED_TAG) or not stored.has_tag(ARCHIVED_TAG):
+                raise ItemFailedError(
+                    "media.update", entry_id, f"Kaltura did not store the tags without {REPLACED_TAG}"
+                )
+        reason = "; ".join([work.action.reason, *work.notes])
+        return self.outcome(
+            work.action,
+            RESTORED,
+            work.started,
+            reason=reason,
+            to_state=State.ARCHIVED,
+            attempt=work.attempt or None,
+            size=record.source_bytes,
+        )
+
+    async def _prove_served(self, entry_id: str, flavor_id: str, record: ArchiveRecord) -> None:
+        """What Kaltura serves as the source now is the record's bytes (downloaded again, SHA-256)."""
+        url = await self.catalog.flavor_url(flavor_id, entry_id=entry_id)
+        digest, size = hashlib.sha256(), 0
+        async with aclosing(self.catalog.download(url, entry_id=entry_id)) as stream:
+            async for chunk in stream:
+                digest.update(chunk)
+                size += len(chunk)
+        if size != record.source_bytes or digest.hexdigest() != record.sha256:
+            why = (
+                f"Kaltura serves {size} B (sha256 {digest.hexdigest()}), the record says "
+                f"{record.source_bytes} B ({record.sha256}): flavors_deleted kept, see health"
+            )
+            raise ItemFailedError("restore.proof", entry_id, why)
+
+
+def _not_original(fresh: Fresh, record: ArchiveRecord) -> str | None:
+    entry = fresh.entry
+    source = original_of(fresh.flavors)
+    if entry.status != ENTRY_READY:
+        return f"entry status {entry.status}"
+    if entry.replacing_entry_id or entry.replacement_status != REPLACEMENT_NONE:
+        return "another replacement is in progress"
+    if source is None or not source.ready:
+        return "no READY source flavor"
+    if source.id != record.flavor_id:
+        return f"source flavor {source.id}, not {record.flavor_id}"
+    if source.size_bytes not in (0, record.source_bytes):
+        return f"source has {source.size_bytes} B, the original {record.source_bytes} B"
+    return None

@@ -1,0 +1,167 @@
+"""restore_from_s3 against the simulator and moto's S3 with the testbed's restore model: a dry run writes
+nothing; objects in STANDARD come back byte for byte; GLACIER and DEEP_ARCHIVE get one restore request and a
+`waiting` row, then come back once the testbed completes the restore; a restored entry is archived for
+s3copy, health and a later replace_video; an object whose bytes differ from its record never goes back."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import health, s3copy
+from testbed.kaltura_sim.content import generated_body
+from testbed.s3 import S3Server
+from tests.integration.replace_harness import (
+    archive_all,
+    mutating_calls,
+    replace_all,
+    replace_env,
+    run_replace,
+    run_restore,
+    sources,
+)
+from tests.integration.s3copy_harness import objects, point_aws_at, run_job, s3_client
+from tests.integration.simapi import client_for
+
+
+@pytest.fixture
+def aws(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    point_aws_at(monkeypatch, s3_server.endpoint_url)
+
+
+async def served(sim: Any, flavor_id: str) -> str:
+    """SHA-256 of what Kaltura serves for `flavor_id` now."""
+    digest = hashlib.sha256()
+    async with client_for(sim) as client:
+        async for chunk in client.download(await client.flavor_url(flavor_id)):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def test_dry_run_writes_nothing_then_originals_come_back_byte_for_byte_and_count_as_archived(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    sim = kaltura_sim_factory(entries=30, seed=51, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    archived_sources = {e: s for e, s in sources(sim).items()}
+    await archive_all(env)
+    replaced = await replace_all(env)
+    stored = objects(s3_server, s3_bucket)
+    sim.control.reset_counters()
+
+    plan = await run_restore(env, "--all")
+    assert plan.code == 0, plan.stderr[-3000:]
+    assert plan.by_outcome("planned") == replaced
+    assert mutating_calls(sim) == {}
+    assert s3_server.restore_answers() == []
+
+    run = await run_restore(env, "--execute", "--all")
+    assert run.code == 0, run.stderr[-3000:]
+    assert run.by_outcome("restored") == replaced
+    now = sources(sim)
+    entries = {e["id"]: e for e in sim.control.get_entries()}
+    for entry_id in replaced:
+        original = archived_sources[entry_id]
+        assert now[entry_id]["id"] == original["id"]
+        assert int(now[entry_id]["version"]) == int(original["version"]) + 2  # replaced, then restored
+        body = generated_body(entry_id, original["id"], str(original["version"]), original["sizeInBytes"])
+        assert await served(sim, original["id"]) == body.sha256()
+        assert "flavors_deleted" not in entries[entry_id]["tags"]
+        assert "archived_to_s3" in entries[entry_id]["tags"]
+        tags = s3_client(s3_server).get_object_tagging(Bucket=s3_bucket, Key=entry_id)["TagSet"]
+        assert {"Key": "ka-restored-version", "Value": str(now[entry_id]["version"])} in tags
+    assert {k: v["etag"] for k, v in objects(s3_server, s3_bucket).items()} == {
+        k: v["etag"] for k, v in stored.items()
+    }  # the objects' bytes are untouched (only a tag was added)
+
+    # a restored entry is archived for every command
+    again = await run_restore(env, "--execute", "--all")
+    assert again.by_outcome("unchanged") == replaced
+    copy = await run_job(s3copy, env, "--execute", "--all")
+    assert set(replaced) <= set(copy.by_outcome("unchanged"))
+    verdicts = await run_job(health, env, "--id", replaced[0], "--id", replaced[-1])
+    assert {row["verdict"] for row in verdicts.rows} == {"HEALTHY"}
+    twice = await run_replace(env, "--execute", "--id", replaced[0])
+    assert twice.by_outcome("replaced") == [replaced[0]]
+    back = await run_restore(env, "--execute", "--id", replaced[0])
+    assert back.by_outcome("restored") == [replaced[0]]
+
+
+async def test_glacier_objects_get_one_restore_request_then_come_back_once_restored(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    sim = kaltura_sim_factory(entries=30, seed=52, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path, ARCHIVER_RESTORE_TIER="Expedited")
+    await archive_all(env)
+    replaced = await replace_all(env)
+    glacier, deep = replaced[:4], replaced[4:7]
+    for key in glacier:
+        s3_server.transition(s3_bucket, key, "GLACIER")
+    for key in deep:
+        s3_server.transition(s3_bucket, key, "DEEP_ARCHIVE")
+    s3_server.refuse_expedited(1)  # no Expedited capacity for the first request: it goes as Standard
+
+    first = await run_restore(env, "--execute", "--all")
+    assert first.code == 0, first.stderr[-3000:]
+    assert first.by_outcome("waiting") == sorted(glacier + deep)
+    assert first.finished["counts"]["restored"] == len(replaced) - 7
+    answers = s3_server.restore_answers()
+    sent = {(a["key"], a["tier"]) for a in answers if a["status"] == 202}
+    assert {key for key, _ in sent} == set(glacier + deep)
+    assert all(tier == "Standard" for key, tier in sent if key in deep)  # never Expedited for Deep Archive
+    assert any(a["code"] == "GlacierExpeditedRetrievalNotAvailable" for a in answers)
+
+    again = await run_restore(env, "--execute", "--all")  # still restoring: no second request
+    assert again.by_outcome("waiting") == sorted(glacier + deep)
+    assert len([a for a in s3_server.restore_answers() if a["status"] == 202]) == len(sent)
+
+    for key in glacier + deep:
+        s3_server.complete_restore(s3_bucket, key)
+    last = await run_restore(env, "--execute", "--all")
+    assert last.code == 0, last.stderr[-3000:]
+    assert last.by_outcome("restored") == sorted(glacier + deep)
+    lines = [line for line in last.stderr.splitlines() if "WAIT_GLACIER" in line]
+    assert lines == []  # counters are in the TSV summary only
+
+
+async def test_an_object_whose_bytes_differ_from_its_record_never_goes_back(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    """Replaced by hand with other bytes of the same size: refused when S3's checksum gives it away, failed
+    by the streamed SHA-256 when someone also rewrote the checksum tag; the placeholder stays either way."""
+    sim = kaltura_sim_factory(entries=20, seed=53, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    await archive_all(env)
+    replaced = await replace_all(env)
+    client = s3_client(s3_server)
+    crude, careful = replaced[0], replaced[1]
+    for key in (crude, careful):
+        head = client.head_object(Bucket=s3_bucket, Key=key)
+        tags = client.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
+        other, metadata = bytes(head["ContentLength"]), dict(head["Metadata"])  # same size, other bytes
+        put = client.put_object(
+            Bucket=s3_bucket, Key=key, Body=other, Metadata=metadata, ChecksumAlgorithm="SHA256"
+        )
+        if key == careful:  # its checksum record made to agree with the new bytes; the SHA-256 left as it was
+            agreeing = f"sha256:{put['ChecksumSHA256']}"
+            tags = [{**t, "Value": agreeing} if t["Key"] == "ka-checksum" else t for t in tags]
+            if "ka-checksum" in metadata:
+                metadata["ka-checksum"] = agreeing
+            client.put_object(
+                Bucket=s3_bucket, Key=key, Body=other, Metadata=metadata, ChecksumAlgorithm="SHA256"
+            )
+        if tags:
+            client.put_object_tagging(Bucket=s3_bucket, Key=key, Tagging={"TagSet": tags})
+    before = sources(sim)
+    run = await run_restore(env, "--execute", "--id", crude, "--id", careful)
+    outcomes = {row["entry_id"]: row for row in run.rows}
+    assert outcomes[crude]["outcome"] == "refused"
+    assert "does not match its record" in outcomes[crude]["reason"]
+    assert outcomes[careful]["outcome"] == "failed", outcomes[careful]
+    assert "differ from its record" in outcomes[careful]["reason"]
+    assert sources(sim)[crude] == before[crude]
+    assert sources(sim)[careful] == before[careful]  # still the placeholder: nothing went to Kaltura
+    assert sim.control.counters()["calls"].get("media.updatecontent", 0) == len(replaced)  # replace's only
