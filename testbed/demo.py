@@ -48,18 +48,23 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Play:
-    """Not a command: a viewer plays a replaced entry (set through the simulator's control surface)."""
+class Act:
+    """Not a command: what the world does between two steps, through a testbed control surface."""
 
     title: str
+    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for
+
+
+PLAY, GLACIER = "play", "glacier"
 
 
 SELECT = ("--unplayed_for", "3", "--max_entries", "20")
 SWAP = ("--unplayed_for", "3", "--max_entries", "12")  # fewer than archived: some stay archived, shown apart
 LISTED = ("list", "--unplayed_for", "3", "--max_entries", "8")
 RESTORE = ("restore_from_s3", "--tag", "flavors_deleted", "--played_within", "1", "--execute")
-LIFE_CYCLE: tuple[Step | Play, ...] = (
+LIFE_CYCLE: tuple[Step | Act, ...] = (
     Step("check the credentials", ("config",)),
+    Step("what the catalog holds and costs before", ("stats",)),
     Step("count entries not played for 3 years", ("count", "--unplayed_for", "3")),
     Step("list the first of them", LISTED),
     Step("split them into 4 balanced windows for 4 parallel tasks", ("shards", "4", "--unplayed_for", "3")),
@@ -70,14 +75,15 @@ LIFE_CYCLE: tuple[Step | Play, ...] = (
     Step("check every entry's health", ("health", *SELECT)),
     Step("plan the swap (dry run)", ("replace_video", *SWAP)),
     Step("swap in the placeholder", ("replace_video", *SWAP, "--execute")),
-    Play("a viewer plays a replaced video"),
-    Step("bring it back, run 1: ask Glacier for a readable copy", RESTORE, must_work=False),
-    Step("bring it back, run 2: once Glacier has it, the original goes back", RESTORE, must_work=False),
+    Act("a viewer plays a replaced video", PLAY),
+    Step("bring it back, run 1: ask Glacier for a readable copy", RESTORE),
+    Act("hours later, Glacier has made the copy readable", GLACIER),
+    Step("bring it back, run 2: the original goes back into Kaltura", RESTORE),
     Step("repair what health found wrong, where the fix is safe", ("repair", *SELECT, "--execute"),
          must_work=False),
     Step("add the owners' directory status to a report", ("ldap_status",), stdin_from=LISTED),
     Step("who owns what would be archived, and who has left", ("owners", "--unplayed_for", "3")),
-    Step("savings statistics", ("stats",)),
+    Step("savings statistics after", ("stats",)),
 )  # fmt: skip
 CATALOG_OWNERS = 200  # the catalog generator's user0001 … user0200
 
@@ -160,9 +166,8 @@ class Console:
         for name, value in env.items():
             self.say(f"export {name}={shlex.quote(value)}")
 
-    def played(self, title: str, entry_id: str | None) -> None:
-        what = f"{entry_id} is played now" if entry_id else "no replaced entry to play"
-        self.say(f"\n# {title}: {what} (the simulator's control surface records the play)")
+    def acted(self, act: Act, what: str) -> None:
+        self.say(f"\n# {act.title}: {what}")
 
     def step(self, ran: Ran) -> None:
         """The command, then its report: the first rows, the #SUMMARY lines, the error if it failed."""
@@ -211,8 +216,8 @@ class JsonLines(Console):
     def environment(self, env: Mapping[str, str]) -> None:
         self.emit("demo.environment", env=dict(env))
 
-    def played(self, title: str, entry_id: str | None) -> None:
-        self.emit("demo.played", title=title, entry_id=entry_id)
+    def acted(self, act: Act, what: str) -> None:
+        self.emit("demo.testbed_act", title=act.title, kind=act.kind, text=what)
 
     def step(self, ran: Ran) -> None:
         outcome = "not_built" if ran.not_built else "ok" if ran.ok else "failed"
@@ -242,25 +247,38 @@ async def run_step(step: Step, env: Mapping[str, str], fmt: str, stdin: bytes | 
                result.stderr.decode("utf-8", "replace").strip().splitlines())  # fmt: skip
 
 
-async def play_a_replaced_entry(sim: KalturaSim) -> str | None:
-    """A viewer plays the first replaced entry, now by the simulator's clock; its id (None: none replaced)."""
+async def play_a_replaced_entry(sim: KalturaSim) -> str:
+    """A viewer plays the first replaced entry, now by the simulator's clock; what was done."""
     entries = await sim.control.aget_entries()
     replaced = [e for e in entries if "flavors_deleted" in e["tags"]]
     if not replaced:
-        return None
+        return "no replaced entry to play"
     entry = replaced[0]
     now = int(await sim.control.anow())
     await sim.control.apatch_entry(entry["id"], plays=int(entry["plays"]) + 1, lastPlayedAt=now)
-    return str(entry["id"])
+    return f"{entry['id']} is played now (the simulator's control surface records the play)"
 
 
-async def life_cycle(sim: KalturaSim, env: Mapping[str, str], view: Console, fmt: str) -> bool:
+async def finish_glacier_restores(s3: S3Server) -> str:
+    """Complete every Glacier restore asked for so far, as S3 does hours later; what was done."""
+    asked = {a["key"] for a in await s3.arestore_answers() if a["bucket"] == BUCKET and a["status"] == 202}
+    for key in sorted(asked):
+        await s3.acomplete_restore(BUCKET, key)
+    done = ", ".join(sorted(asked)) or "no restore was asked for"
+    return f"{done} readable now (the S3 testbed's restore control completes the restore)"
+
+
+async def act(step: Act, sim: KalturaSim, s3: S3Server) -> str:
+    return await (play_a_replaced_entry(sim) if step.kind == PLAY else finish_glacier_restores(s3))
+
+
+async def life_cycle(sim: KalturaSim, s3: S3Server, env: Mapping[str, str], view: Console, fmt: str) -> bool:
     """Every step in order; False when a step that must work did not."""
     ok = True
     reports: dict[tuple[str, ...], bytes] = {}
     for step in LIFE_CYCLE:
-        if isinstance(step, Play):
-            view.played(step.title, await play_a_replaced_entry(sim))
+        if isinstance(step, Act):
+            view.acted(step, await act(step, sim, s3))
             continue
         stdin = reports.get(step.stdin_from) if step.stdin_from is not None else None
         ran = await run_step(step, env, fmt, stdin)
@@ -285,7 +303,7 @@ async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO, fmt: st
         with tempfile.TemporaryDirectory(prefix="kaltura-archiver-demo-") as files:
             env = shown_env(sim, s3, ldap, Path(files))
             view.environment(env)
-            ok = await life_cycle(sim, {**os.environ, **env}, view, fmt)
+            ok = await life_cycle(sim, s3, {**os.environ, **env}, view, fmt)
         objects = await anyio.to_thread.run_sync(list_bucket, s3.client_kwargs(), BUCKET)
         view.closing(closing(before, await sim.control.aget_entries(), objects))
     view.finished(ok)
