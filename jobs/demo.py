@@ -37,7 +37,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     from testbed.process import StartError
 
     try:
-        return await demo(args.entries, args.seed, args.max_size_mb, ctx.stdout)
+        # JSON only when asked for: on a pipe the demo still speaks to a person
+        fmt = "json" if args.log_format == "json" else "console"
+        return await demo(args.entries, args.seed, args.max_size_mb, ctx.stdout, fmt)
     except SlapdNotInstalled as exc:
         raise ConfigError(str(exc)) from None
     except StartError as exc:

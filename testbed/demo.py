@@ -1,14 +1,19 @@
 """The demo: start the local testbed, show the seeded catalog, then run the CLI through the life cycle.
 
-`python -m testbed.demo [--entries N] [--seed S]` (what `bin/demo` runs). The Kaltura simulator runs in this
-process; moto's S3 server and slapd run as subprocesses; every step calls `kaltura-archiver` as a user would,
-with the environment a Fargate task would have. Steps whose subcommand is not built yet say so and are passed.
+`python -m testbed.demo [--entries N] [--seed S] [--log-format json]` (what `bin/demo` runs). The Kaltura
+simulator runs in this process; moto's S3 server and slapd run as subprocesses; every step calls
+`kaltura-archiver` as a user would, with the environment a Fargate task would have, shown before the first
+step so each command can be repeated by hand. Steps whose subcommand is not built yet say so and are passed.
+The closing table (testbed.demo_tally) is read from the testbed itself. With `--log-format json` every line
+the demo prints is a JSON document and the steps log JSON too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -18,14 +23,18 @@ from typing import Any, TextIO
 
 import anyio
 
+from testbed.demo_tally import Closing, closing, human_bytes, list_bucket, table_lines
 from testbed.kaltura_sim import KalturaSim, SimOptions
 from testbed.ldap import LdapServer, LdapUser
 from testbed.placeholders import write_placeholders
 from testbed.s3 import S3Server
 
 BUCKET = "kaltura-archive-demo"
+STORAGE_CLASS = "GLACIER"  # archived straight to Glacier: a restore takes two runs, as it will in production
 NOT_BUILT_EXIT = 2
 SHOWN_LINES = 8
+PROG = "kaltura-archiver"
+FORMATS = ("console", "json")
 
 
 @dataclass(frozen=True)
@@ -35,22 +44,47 @@ class Step:
     title: str
     argv: tuple[str, ...]
     must_work: bool = True  # False: a subcommand that later issues build
+    stdin_from: tuple[str, ...] | None = None  # the argv of an earlier step whose report is piped in
 
 
-LIFE_CYCLE = (
+@dataclass(frozen=True)
+class Act:
+    """Not a command: what the world does between two steps, through a testbed control surface."""
+
+    title: str
+    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for
+
+
+PLAY, GLACIER = "play", "glacier"
+
+
+SELECT = ("--unplayed_for", "3", "--max_entries", "20")
+SWAP = ("--unplayed_for", "3", "--max_entries", "12")  # fewer than archived: some stay archived, shown apart
+LISTED = ("list", "--unplayed_for", "3", "--max_entries", "8")
+RESTORE = ("restore_from_s3", "--tag", "flavors_deleted", "--played_within", "1", "--execute")
+LIFE_CYCLE: tuple[Step | Act, ...] = (
     Step("check the credentials", ("config",)),
+    Step("what the catalog holds and costs before", ("stats",)),
     Step("count entries not played for 3 years", ("count", "--unplayed_for", "3")),
-    Step("list the first of them", ("list", "--unplayed_for", "3", "--max_entries", "8")),
-    Step("plan the archive (dry run)", ("s3copy", "--unplayed_for", "3", "--max_entries", "20"), False),
-    Step("archive to S3", ("s3copy", "--unplayed_for", "3", "--max_entries", "20", "--execute"), False),
-    Step("archive again: nothing left to do", ("s3copy", "--unplayed_for", "3", "--max_entries", "20",
-                                               "--execute"), False),
-    Step("check every entry's health", ("health", "--unplayed_for", "3", "--max_entries", "20"), False),
-    Step("swap in the placeholder", ("replace_video", "--unplayed_for", "3", "--max_entries", "20",
-                                     "--execute"), False),
+    Step("list the first of them", LISTED),
+    Step("split them into 4 balanced windows for 4 parallel tasks", ("shards", "4", "--unplayed_for", "3")),
+    Step("count what the first of 4 tasks would see", ("count", "--unplayed_for", "3", "--shard", "1/4")),
+    Step("plan the archive (dry run)", ("s3copy", *SELECT)),
+    Step("archive to S3", ("s3copy", *SELECT, "--execute")),
+    Step("archive again: nothing left to do", ("s3copy", *SELECT, "--execute")),
+    Step("check every entry's health", ("health", *SELECT)),
+    Step("plan the swap (dry run)", ("replace_video", *SWAP)),
+    Step("swap in the placeholder", ("replace_video", *SWAP, "--execute")),
+    Act("a viewer plays a replaced video", PLAY),
+    Step("bring it back, run 1: ask Glacier for a readable copy", RESTORE),
+    Act("hours later, Glacier has made the copy readable", GLACIER),
+    Step("bring it back, run 2: the original goes back into Kaltura", RESTORE),
+    Step("repair what health found wrong, where the fix is safe", ("repair", *SELECT, "--execute"),
+         must_work=False),
+    Step("add the owners' directory status to a report", ("ldap_status",), stdin_from=LISTED),
     Step("who owns what would be archived, and who has left", ("owners", "--unplayed_for", "3")),
-    Step("savings statistics", ("stats",), False),
-)
+    Step("savings statistics after", ("stats",)),
+)  # fmt: skip
 CATALOG_OWNERS = 200  # the catalog generator's user0001 … user0200
 
 
@@ -65,82 +99,214 @@ def directory_people() -> list[LdapUser]:
     ]  # fmt: skip
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    raise AssertionError("unreachable")
+def shown_env(sim: KalturaSim, s3: S3Server, ldap: LdapServer, files: Path) -> dict[str, str]:
+    """What a person sets to run the steps by hand against this testbed (the testbed's own secrets: no
+    harm in showing them), with stand-in placeholder files written into `files`."""
+    return {
+        **sim.client_env(),
+        **s3.client_env(),
+        "AWS_BUCKET": BUCKET,
+        "ARCHIVER_STORAGE_CLASS": STORAGE_CLASS,
+        **write_placeholders(files),
+        **ldap.client_env(),
+    }
 
 
-def print_catalog(summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]], out: TextIO) -> None:
-    """What the simulator holds, in a few lines."""
-    print(f"catalog: {summary['entries']} entries, {human_bytes(summary['source_bytes'])} of originals "
-          f"({human_bytes(summary['total_bytes'])} with derived flavors), "
-          f"{summary['never_played']} never played", file=out)
-    statuses = ", ".join(f"{status}: {n}" for status, n in summary["by_status"].items())
-    print(f"  by status: {statuses}", file=out)
-    years = ", ".join(f"{year}: {n}" for year, n in summary["by_year"].items())
-    print(f"  by year created: {years}", file=out)
-    for name, ids in edge_cases.items():
-        print(f"  edge case {name}: {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}", file=out)
+def command_line(step: Step) -> str:
+    """The step as a person types it."""
+    line = shlex.join([PROG, *step.argv])
+    return line if step.stdin_from is None else f"{shlex.join([PROG, *step.stdin_from])} | {line}"
 
 
-def cli_env(sim: KalturaSim, s3: S3Server, ldap: LdapServer, files: Path) -> dict[str, str]:
-    """The environment of a task pointed at the testbed (legacy variable names included), with stand-in
-    placeholder files written into `files`."""
-    env = dict(os.environ)
-    env.update(s3.client_env())
-    env.update(sim.client_env())
-    env.update(ldap.client_env())
-    env.update(write_placeholders(files))
-    env["AWS_BUCKET"] = BUCKET
-    return env
+@dataclass(frozen=True)
+class Ran:
+    """What one step did."""
+
+    step: Step
+    code: int
+    stdout: list[str]
+    stderr: list[str]
+
+    @property
+    def not_built(self) -> bool:
+        said_so = any("not built" in line for line in self.stderr)
+        return self.code == NOT_BUILT_EXIT and not self.step.must_work and said_so
+
+    @property
+    def ok(self) -> bool:
+        return self.not_built or self.code in (0, 1)
 
 
-async def run_step(step: Step, env: Mapping[str, str], out: TextIO) -> bool:
-    """Run one CLI step, show its report; False when a step that must work did not."""
-    print(f"\n$ kaltura-archiver {' '.join(step.argv)}    # {step.title}", file=out)
-    argv = [sys.executable, "-m", "jobs.cli", "--log-format", "console", "--loglevel", "warning", *step.argv]
-    result = await anyio.run_process(argv, env=dict(env), check=False)
-    stdout = result.stdout.decode("utf-8", "replace").splitlines()
-    stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    if result.returncode == NOT_BUILT_EXIT and not step.must_work and any("not built" in s for s in stderr):
-        print("  (not built yet: a later release brings it)", file=out)
-        return True
-    rows = [line for line in stdout if not line.startswith("#SUMMARY")]
-    for line in rows[:SHOWN_LINES]:
-        print(f"  {line}", file=out)
-    if len(rows) > SHOWN_LINES:
-        print(f"  … {len(rows) - SHOWN_LINES} more lines", file=out)
-    for line in stdout:
-        if line.startswith("#SUMMARY"):
-            print(f"  {line}", file=out)
-    if result.returncode not in (0, 1):
-        for line in stderr[-5:]:
-            print(f"  ! {line}", file=out)
-        print(f"  exit code {result.returncode}", file=out)
-        return False
-    return True
+class Console:
+    """The demo's output for people."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out)
+
+    def servers(self, sim: KalturaSim, s3: S3Server, ldap: LdapServer) -> None:
+        self.say(f"kaltura: {sim.service_url} (partner {sim.partner_id})")
+        self.say(f"s3:      {s3.endpoint_url} (bucket {BUCKET})")
+        self.say(f"ldap:    {ldap.url} ({len(ldap.users)} users under {ldap.base_dn})")
+
+    def catalog(self, summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]]) -> None:
+        """What the simulator holds, in a few lines."""
+        sources, total = human_bytes(summary["source_bytes"]), human_bytes(summary["total_bytes"])
+        self.say(f"catalog: {summary['entries']} entries, {sources} of originals "
+                 f"({total} with derived flavors), {summary['never_played']} never played")  # fmt: skip
+        self.say("  by status: " + ", ".join(f"{status}: {n}" for status, n in summary["by_status"].items()))
+        self.say("  by year created: " + ", ".join(f"{year}: {n}" for year, n in summary["by_year"].items()))
+        for name, ids in edge_cases.items():
+            self.say(f"  edge case {name}: {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}")
+
+    def environment(self, env: Mapping[str, str]) -> None:
+        self.say("\nto run a step by hand while the demo runs, set (the testbed's own keys and secrets):")
+        for name, value in env.items():
+            self.say(f"export {name}={shlex.quote(value)}")
+
+    def acted(self, act: Act, what: str) -> None:
+        self.say(f"\n# {act.title}: {what}")
+
+    def step(self, ran: Ran) -> None:
+        """The command, then its report: the first rows, the #SUMMARY lines, the error if it failed."""
+        self.say(f"\n$ {command_line(ran.step)}    # {ran.step.title}")
+        if ran.not_built:
+            self.say("  (not built yet: a later release brings it)")
+            return
+        rows = [line for line in ran.stdout if not line.startswith("#SUMMARY")]
+        for line in rows[:SHOWN_LINES]:
+            self.say(f"  {line}")
+        if len(rows) > SHOWN_LINES:
+            self.say(f"  … {len(rows) - SHOWN_LINES} more lines")
+        for line in ran.stdout:
+            if line.startswith("#SUMMARY"):
+                self.say(f"  {line}")
+        if not ran.ok:
+            for line in ran.stderr[-5:]:
+                self.say(f"  ! {line}")
+            self.say(f"  exit code {ran.code}")
+
+    def closing(self, figures: Closing) -> None:
+        self.say("\nclosing table (read from the testbed: the simulator's entries and the bucket's objects)")
+        for line in table_lines(figures):
+            self.say(f"  {line}" if line else "")
+
+    def finished(self, ok: bool) -> None:
+        self.say("\ndemo finished" + ("" if ok else " with failures (see above)"))
 
 
-async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO) -> int:
-    print("starting the testbed: Kaltura simulator, S3 (moto), LDAP (slapd)…", file=out)
+class JsonLines(Console):
+    """The demo's output as one JSON document per line; each step's report and log lines whole."""
+
+    def emit(self, event: str, **fields: Any) -> None:
+        print(json.dumps({"event": event, **fields}), file=self.out)
+
+    def say(self, text: str) -> None:
+        self.emit("demo.note", text=text)
+
+    def servers(self, sim: KalturaSim, s3: S3Server, ldap: LdapServer) -> None:
+        self.emit("demo.testbed", kaltura=sim.service_url, partner_id=sim.partner_id, s3=s3.endpoint_url,
+                  bucket=BUCKET, ldap=ldap.url, ldap_users=len(ldap.users))  # fmt: skip
+
+    def catalog(self, summary: Mapping[str, Any], edge_cases: Mapping[str, Sequence[str]]) -> None:
+        self.emit("demo.catalog", summary=summary, edge_cases=edge_cases)
+
+    def environment(self, env: Mapping[str, str]) -> None:
+        self.emit("demo.environment", env=dict(env))
+
+    def acted(self, act: Act, what: str) -> None:
+        self.emit("demo.testbed_act", title=act.title, kind=act.kind, text=what)
+
+    def step(self, ran: Ran) -> None:
+        outcome = "not_built" if ran.not_built else "ok" if ran.ok else "failed"
+        logs = [_log_line(line) for line in ran.stderr]
+        self.emit("demo.step", title=ran.step.title, command=command_line(ran.step), outcome=outcome,
+                  exit_code=ran.code, report=ran.stdout, logs=logs)  # fmt: skip
+
+    def closing(self, figures: Closing) -> None:
+        self.emit("demo.closing", **figures.as_json())
+
+    def finished(self, ok: bool) -> None:
+        self.emit("demo.finished", ok=ok)
+
+
+def _log_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line
+
+
+async def run_step(step: Step, env: Mapping[str, str], fmt: str, stdin: bytes | None) -> Ran:
+    """Run one CLI step (with `stdin` piped in, if any)."""
+    argv = [sys.executable, "-m", "jobs.cli", "--log-format", fmt, "--loglevel", "warning", *step.argv]
+    result = await anyio.run_process(argv, input=stdin or b"", env=dict(env), check=False)
+    return Ran(step, result.returncode, result.stdout.decode("utf-8", "replace").splitlines(),
+               result.stderr.decode("utf-8", "replace").strip().splitlines())  # fmt: skip
+
+
+async def play_a_replaced_entry(sim: KalturaSim) -> str:
+    """A viewer plays the first replaced entry, now by the simulator's clock; what was done."""
+    entries = await sim.control.aget_entries()
+    replaced = [e for e in entries if "flavors_deleted" in e["tags"]]
+    if not replaced:
+        return "no replaced entry to play"
+    entry = replaced[0]
+    now = int(await sim.control.anow())
+    await sim.control.apatch_entry(entry["id"], plays=int(entry["plays"]) + 1, lastPlayedAt=now)
+    return f"{entry['id']} is played now (the simulator's control surface records the play)"
+
+
+async def finish_glacier_restores(s3: S3Server) -> str:
+    """Complete every Glacier restore asked for so far, as S3 does hours later; what was done."""
+    asked = {a["key"] for a in await s3.arestore_answers() if a["bucket"] == BUCKET and a["status"] == 202}
+    for key in sorted(asked):
+        await s3.acomplete_restore(BUCKET, key)
+    done = ", ".join(sorted(asked)) or "no restore was asked for"
+    return f"{done} readable now (the S3 testbed's restore control completes the restore)"
+
+
+async def act(step: Act, sim: KalturaSim, s3: S3Server) -> str:
+    return await (play_a_replaced_entry(sim) if step.kind == PLAY else finish_glacier_restores(s3))
+
+
+async def life_cycle(sim: KalturaSim, s3: S3Server, env: Mapping[str, str], view: Console, fmt: str) -> bool:
+    """Every step in order; False when a step that must work did not."""
+    ok = True
+    reports: dict[tuple[str, ...], bytes] = {}
+    for step in LIFE_CYCLE:
+        if isinstance(step, Act):
+            view.acted(step, await act(step, sim, s3))
+            continue
+        stdin = reports.get(step.stdin_from) if step.stdin_from is not None else None
+        ran = await run_step(step, env, fmt, stdin)
+        reports[step.argv] = "".join(f"{line}\n" for line in ran.stdout).encode()
+        view.step(ran)
+        ok = ran.ok and ok
+    return ok
+
+
+async def demo(entries: int, seed: int, max_size_mb: float, out: TextIO, fmt: str = "console") -> int:
+    """Run the demo; 0 when every step that must work did."""
+    view = JsonLines(out) if fmt == "json" else Console(out)
+    view.say("starting the testbed: Kaltura simulator, S3 (moto), LDAP (slapd)…")
     # originals capped at a few MB: moto keeps objects in memory, and the demo should take seconds
     sim_options = SimOptions(entries=entries, seed=seed, max_size_mb=max_size_mb)
     async with KalturaSim(sim_options) as sim, S3Server() as s3, LdapServer(users=directory_people()) as ldap:
-        print(f"kaltura: {sim.service_url} (partner {sim.partner_id})", file=out)
-        print(f"s3:      {s3.endpoint_url} (bucket {BUCKET})", file=out)
-        print(f"ldap:    {ldap.url} ({len(ldap.users)} users under {ldap.base_dn})", file=out)
+        view.servers(sim, s3, ldap)
         await s3.acreate_bucket(BUCKET)
         catalog = await sim.control.acatalog()
-        print_catalog(catalog["summary"], catalog["edge_cases"], out)
-        ok = True
+        view.catalog(catalog["summary"], catalog["edge_cases"])
+        before = await sim.control.aget_entries()
         with tempfile.TemporaryDirectory(prefix="kaltura-archiver-demo-") as files:
-            env = cli_env(sim, s3, ldap, Path(files))
-            for step in LIFE_CYCLE:
-                ok = await run_step(step, env, out) and ok
-    print("\ndemo finished" + ("" if ok else " with failures (see above)"), file=out)
+            env = shown_env(sim, s3, ldap, Path(files))
+            view.environment(env)
+            ok = await life_cycle(sim, s3, {**os.environ, **env}, view, fmt)
+        objects = await anyio.to_thread.run_sync(list_bucket, s3.client_kwargs(), BUCKET)
+        view.closing(closing(before, await sim.control.aget_entries(), objects))
+    view.finished(ok)
     return 0 if ok else 1
 
 
@@ -149,8 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=300, help="catalog size (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="catalog seed (default 7)")
     parser.add_argument("--max-size-mb", type=float, default=4.0, help="cap on original sizes (default 4)")
+    parser.add_argument("--log-format", choices=FORMATS, default="console", help="console (default) or json")
     args = parser.parse_args(argv)
-    return anyio.run(demo, args.entries, args.seed, args.max_size_mb, sys.stdout)
+    return anyio.run(demo, args.entries, args.seed, args.max_size_mb, sys.stdout, args.log_format)
 
 
 if __name__ == "__main__":
