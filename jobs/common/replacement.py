@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from adapters.kaltura import AnswerLost, Fresh, KalturaItemError, MediaCatalog
+from adapters.kaltura import AnswerLost, FlavorAsset, Fresh, KalturaItemError, MediaCatalog
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
 from jobs.common import events
@@ -31,12 +31,24 @@ class NotOurs:
     reason: str = "a replacement of its content began between our check and our act (not ours): left alone"
 
 
+@dataclass(frozen=True)
+class Changed:
+    """The entry or its object changed while the new content went up: nothing sent, left alone."""
+
+    reason: str
+
+
 def settled(fresh: Fresh) -> bool:
     """A replacement is over: done (no replacing entry any more) or FAILED."""
     entry = fresh.entry
     return entry.replacement_status == REPLACEMENT_FAILED or (
         not entry.replacing_entry_id and entry.replacement_status == REPLACEMENT_NONE
     )
+
+
+def same_source(now: FlavorAsset | None, decided: FlavorAsset | None) -> bool:
+    """The source flavor is still the one a decision was made on: same id, same version."""
+    return now is not None and decided is not None and (now.id, now.version) == (decided.id, decided.version)
 
 
 def began(fresh: Fresh, flavor_id: str, version: int) -> bool:
@@ -58,15 +70,22 @@ class Replacements:
         self.log = log
         self.started_here: set[str] = set()  # entries whose replacement this run began
 
-    async def begin(self, work: Work, token: Callable[[], Awaitable[str]]) -> NotOurs | None:
+    async def begin(
+        self, work: Work, token: Callable[[], Awaitable[str]], look: Callable[[], Awaitable[str | None]]
+    ) -> NotOurs | Changed | None:
         """`media.updateContent` of `work.entry` with a token `token()` fills; None once it began (ours),
-        NotOurs when another replacement got there first. A lost answer is settled by a re-read, and the
-        content sent again (a new token) only when nothing began."""
+        NotOurs when another replacement got there first. Once the token is full, and immediately before
+        each updateContent, `look()` re-reads the entry and its object: a reason it gives means they changed
+        (Changed, nothing sent). A lost answer is settled by a re-read, and the content sent again (a new
+        token) only when nothing began."""
         entry_id = work.entry.id
         source = work.action.source
         for attempt in range(1, SEND_ATTEMPTS + 1):
             work.attempt = attempt
             token_id = await token()
+            changed = await look()  # the token may have taken long to fill: look again, right before
+            if changed is not None:
+                return Changed(changed)
             try:
                 await self.gate.update_content(entry_id, token_id)
                 break

@@ -28,7 +28,7 @@ from engine.pipeline import Finish
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import NotOurs, Replacements
+from jobs.common.replacement import Changed, NotOurs, Replacements, same_source
 from jobs.common.report import Outcome
 from jobs.common.stages import EntryStages, Work
 from jobs.common.waiter import Waiter
@@ -109,12 +109,27 @@ class Replace(EntryStages):
         async def token() -> str:
             return await self.gate.upload_file(entry_id, files.video, files.video_name)
 
-        refused = await self.replacements.begin(work, token)
+        async def look() -> str | None:
+            return await self._changed(work)
+
+        refused = await self.replacements.begin(work, token, look)
+        if isinstance(refused, Changed):
+            return Finish(self.outcome(action, REFUSED, work.started, reason=refused.reason))
         if isinstance(refused, NotOurs):
             return Finish(
                 self.outcome(action, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
             )
         return work
+
+    async def _changed(self, work: Work) -> str | None:
+        """Why the entry may no longer be replaced as decided (a fresh re-read, HEAD and plan); None if the
+        plan is still to replace the same source flavor at the same version."""
+        fresh = await self.catalog.reread(work.entry.id)
+        action = plan(fresh.entry, fresh.flavors, await self.store.head(work.key), self.rules)
+        same = same_source(action.source, work.action.source)
+        if action.kind == Kind.REPLACE and same:
+            return None
+        return f"changed while the placeholder went up: {action.reason}"
 
     # ------------------------------------------------------------------------------------------ wait
 

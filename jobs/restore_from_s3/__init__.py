@@ -41,6 +41,7 @@ from jobs.lifecycle import Placeholder
 from jobs.restore_from_s3.plan import Rules
 from jobs.restore_from_s3.report import COLUMNS, FAILED, OUTCOMES
 from jobs.restore_from_s3.stages import Restore, RestoreConfig
+from jobs.s3copy import check_memory_budget
 
 JOB = "restore_from_s3"
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary
@@ -64,7 +65,9 @@ def is_real(args: argparse.Namespace, settings: Settings) -> bool:
 
 def restore_config(settings: Settings) -> RestoreConfig:
     """Glacier's tier and days; chunks of `ARCHIVER_PART_SIZE`, as many in flight per entry as the memory
-    budget holds for each of `ARCHIVER_TRANSFERS` entries (at least one, at most 4)."""
+    budget holds for each of `ARCHIVER_TRANSFERS` entries (at most 4); ConfigError when the budget cannot
+    hold one chunk per entry."""
+    check_memory_budget(settings)
     per_entry = settings.memory_budget // settings.transfers // settings.part_size
     in_flight = max(1, min(MAX_CHUNKS_IN_FLIGHT, per_entry))
     return RestoreConfig(settings.restore_tier, settings.restore_days, settings.part_size, in_flight)

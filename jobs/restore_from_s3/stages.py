@@ -32,7 +32,7 @@ from jobs.common import events
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import NotOurs, Replacements
+from jobs.common.replacement import Changed, NotOurs, Replacements, same_source
 from jobs.common.report import Outcome
 from jobs.common.stages import EntryStages, Work
 from jobs.common.waiter import Waiter
@@ -158,12 +158,27 @@ class Restore(EntryStages):
         async def token() -> str:
             return await self._upload(work, record, etag)
 
-        refused = await self.replacements.begin(work, token)
+        async def look() -> str | None:
+            return await self._changed(work)
+
+        refused = await self.replacements.begin(work, token, look)
+        if isinstance(refused, Changed):
+            return Finish(self.outcome(action, REFUSED, work.started, reason=refused.reason))
         if isinstance(refused, NotOurs):
             return Finish(
                 self.outcome(action, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
             )
         return work
+
+    async def _changed(self, work: Work) -> str | None:
+        """Why the entry may no longer be restored as decided (a fresh re-read, HEAD and plan); None if the
+        plan is still to restore the same source flavor and version from the same record."""
+        fresh = await self.catalog.reread(work.entry.id)
+        action = plan(fresh.entry, fresh.flavors, await self.store.head(work.key), self.rules)
+        same = same_source(action.source, work.action.source)
+        if action.kind == Kind.RESTORE and same and action.record == work.action.record:
+            return None
+        return f"changed while the original streamed back: {action.reason}"
 
     async def _upload(self, work: Work, record: ArchiveRecord, etag: str) -> str:
         """A token holding the object's bytes, completed only once they proved to be the record's."""

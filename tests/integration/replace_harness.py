@@ -24,6 +24,8 @@ from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.replace_video.plan import Rules
 from jobs.replace_video.stages import PlaceholderFiles, Replace
+from jobs.restore_from_s3 import plan as restore_plan
+from jobs.restore_from_s3.stages import Restore, RestoreConfig
 from testbed.kaltura_sim import SimProcess
 from testbed.placeholders import write_placeholders
 from tests.integration.s3copy_harness import JobRun, run_job, run_s3copy, sim_entries, sim_env
@@ -131,6 +133,45 @@ async def stages_for(
             files=files,
         )
         yield StageRun(stages, client, store, waiter)
+        tg.cancel_scope.cancel()
+
+
+@dataclass
+class RestoreRun:
+    """The stages of one restore_from_s3 run and what they work with."""
+
+    stages: Restore
+    client: KalturaClient
+    store: S3Store
+
+
+@asynccontextmanager
+async def restore_stages_for(
+    sim: SimProcess, bucket: str, env: Mapping[str, str]
+) -> AsyncIterator[RestoreRun]:
+    """restore_from_s3's stages wired as the job wires them (1 MiB chunks, two in flight), the waiter
+    polling in the background."""
+    import anyio
+
+    policy = RetryPolicy(attempts=4, base_s=0.05, max_s=0.2, budget_s=10)
+    async with (
+        KalturaClient(client_config(sim), pacer=Pacer(200), policy=policy) as client,
+        S3Store(StoreConfig(bucket=bucket)) as store,
+        client.batching(),
+        anyio.create_task_group() as tg,
+    ):
+        waiter = Waiter(client, timeout_s=60, poll_s=0.05)
+        tg.start_soon(waiter.run)
+        stages = Restore(
+            catalog=client,
+            store=store,
+            gate=Gate(dry_run=False, store=store, kaltura=client, content=client),
+            waiter=waiter,
+            log=EventLog(run_id="test", job="restore_from_s3", dry_run=False),
+            rules=restore_plan.Rules(sim.partner_id, placeholder_of(env)),
+            config=RestoreConfig("Standard", 1, 1 << 20, 2),
+        )
+        yield RestoreRun(stages, client, store)
         tg.cancel_scope.cancel()
 
 

@@ -200,6 +200,32 @@ async def test_a_users_replacement_between_our_look_and_our_act_is_a_conflict_no
     assert int(after["version"]) == int(before["version"]) + 1
 
 
+async def test_a_users_upload_while_the_placeholder_goes_up_is_never_replaced(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    """Once the token holds the placeholder, immediately before updateContent, the entry and its object are
+    looked at again: a user's new content (never archived) that arrived meanwhile is left alone."""
+    sim = kaltura_sim_factory(entries=12, seed=18, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    archived = await archive_all(env)
+    victim = archived[0]
+    sim.control.set_faults({"actions": {"uploadtoken.upload": {"hold": {"next": 1}}}})
+    async with stages_for(sim, s3_bucket, env) as run:
+        work = await _work_for(run, sim, victim)
+        ours = asyncio.ensure_future(run.stages.replace(work))
+        await until(lambda: ours.done() or sim.control.set_faults({})["held"] == 1, "our upload held")
+        assert not ours.done(), ours.result()
+        await update_content(sim, victim)  # the user's new video, converted at once
+        users = sources(sim)[victim]
+        sim.control.set_faults({"release": True})
+        result = await ours
+    assert isinstance(result, Finish), result
+    assert result.value.outcome == "refused", result.value
+    assert "changed" in result.value.reason
+    assert sources(sim)[victim] == users  # the user's content, not the placeholder
+    assert sim.control.counters()["calls"]["media.updatecontent"] == 1  # the user's only
+
+
 async def test_a_ks_that_expires_mid_run_is_renewed_and_the_entry_replaced(
     kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
 ) -> None:

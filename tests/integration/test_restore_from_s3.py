@@ -5,26 +5,32 @@ s3copy, health and a later replace_video; an object whose bytes differ from its 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.pipeline import Finish
 from jobs import health, s3copy
+from jobs.common.candidates import Candidate
+from jobs.common.stages import Work
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server
+from tests.fixtures.waits import until
 from tests.integration.replace_harness import (
     archive_all,
     mutating_calls,
     replace_all,
     replace_env,
+    restore_stages_for,
     run_replace,
     run_restore,
     sources,
 )
 from tests.integration.s3copy_harness import objects, point_aws_at, run_job, s3_client
-from tests.integration.simapi import client_for
+from tests.integration.simapi import client_for, update_content
 
 
 @pytest.fixture
@@ -165,3 +171,32 @@ async def test_an_object_whose_bytes_differ_from_its_record_never_goes_back(
     assert sources(sim)[crude] == before[crude]
     assert sources(sim)[careful] == before[careful]  # still the placeholder: nothing went to Kaltura
     assert sim.control.counters()["calls"].get("media.updatecontent", 0) == len(replaced)  # replace's only
+
+
+async def test_a_users_upload_while_the_original_streams_back_is_never_overwritten(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    """The entry is looked at again once the token holds the original, immediately before updateContent: a
+    user's new content that arrived while the bytes streamed is left alone, no updateContent is sent."""
+    sim = kaltura_sim_factory(entries=12, seed=54, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    await archive_all(env)
+    victim = (await replace_all(env))[0]
+    sim.control.reset_counters()
+    sim.control.set_faults({"actions": {"uploadtoken.upload": {"hold": {"next": 1}}}})
+    async with restore_stages_for(sim, s3_bucket, env) as run:
+        fresh = await run.client.reread(victim)
+        work = await run.stages.check(Candidate(fresh.entry, fresh.flavors))
+        assert isinstance(work, Work), work
+        ours = asyncio.ensure_future(run.stages.bring_back(work))
+        await until(lambda: ours.done() or sim.control.set_faults({})["held"] == 1, "our first chunk held")
+        assert not ours.done(), ours.result()
+        await update_content(sim, victim)  # the user's new video, converted at once
+        users = sources(sim)[victim]
+        sim.control.set_faults({"release": True})
+        result = await ours
+    assert isinstance(result, Finish), result
+    assert result.value.outcome == "refused", result.value
+    assert "changed" in result.value.reason
+    assert sources(sim)[victim] == users  # the user's content, not the archived original
+    assert sim.control.counters()["calls"]["media.updatecontent"] == 1  # the user's only
