@@ -85,6 +85,7 @@ class ApiSession:
         )
         self._session: aiohttp.ClientSession | None = None
         self._uploads: aiohttp.ClientSession | None = None  # made at the first upload
+        self._upload_slots = asyncio.Semaphore(UPLOAD_CONNECTIONS)
         self.calls = 0  # HTTP requests sent to the API (retries and renewals included)
 
     async def __aenter__(self) -> Self:
@@ -162,7 +163,9 @@ class ApiSession:
         form.add_field("json", json.dumps(body), content_type="application/json")
         for name, (file_name, data) in files.items():
             form.add_field(name, data, filename=file_name, content_type="application/octet-stream")
-        async with self._pacer.slot():
+        # a connection of the uploads' pool first, then the pacer's slot: a request paced out must leave at
+        # once, not wait for a connection and reach Kaltura bunched with others (the budget counts arrivals)
+        async with self._upload_slots, self._pacer.slot():
             self.calls += 1
             try:
                 async with self._upload_http().post(

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any
 
+from engine.errors import ConfigError
 from engine.redact import add_secret
 from engine.settings import (
     Setting,
@@ -400,6 +401,24 @@ class Settings:
     def require(self, *names: str) -> None:
         """Raise ConfigError naming how to set the first of `names` that is missing."""
         require(SETTINGS, {name: getattr(self, name) for name in names}, *names)
+
+
+def check_memory_budget(settings: Settings) -> None:
+    """ConfigError unless the memory budget holds one part buffer per transfer."""
+    needed = settings.transfers * settings.part_size
+    if settings.memory_budget < needed:
+        raise ConfigError(
+            f"ARCHIVER_MEMORY_BUDGET {format_bytes(settings.memory_budget)} cannot hold one part per "
+            f"transfer (ARCHIVER_TRANSFERS {settings.transfers} x ARCHIVER_PART_SIZE "
+            f"{format_bytes(settings.part_size)}): set ARCHIVER_MEMORY_BUDGET to at least "
+            f"{_exact_size(needed)}, or lower ARCHIVER_TRANSFERS or ARCHIVER_PART_SIZE"
+        )
+
+
+def _exact_size(n: int) -> str:
+    """`n` bytes as a setting value that is not rounded down: whole MiB when it is, else bytes."""
+    mib = 1 << 20
+    return f"{n // mib}MiB" if n % mib == 0 else str(n)
 
 
 def load_settings(cli: Mapping[str, Any], env: Mapping[str, str]) -> Settings:

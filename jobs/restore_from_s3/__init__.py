@@ -9,8 +9,8 @@ the original back. Its bytes stream from S3 into an upload token in chunks; the 
 `media.updateContent` sent only if they equal the object's record (size and SHA-256). Once Kaltura's new
 source is READY, the bytes it serves are downloaded and proven again, the object records the flavor's new
 version (`ka-restored-version`), and `flavors_deleted` is removed (`archived_to_s3` and the object stay).
-The report has the columns of s3copy's; `#SUMMARY` lines, ours and the old tool's. Exit 1 if any entry
-failed or conflicts; 0 when the others only wait for Glacier.
+The report has the columns of s3copy's, one row per entry in listing order; `#SUMMARY` lines, ours and the
+old tool's. Exit 1 if any entry failed or conflicts; 0 when the others only wait for Glacier.
 """
 
 from __future__ import annotations
@@ -27,21 +27,21 @@ from engine.errors import primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
-from jobs.common.candidates import candidates
+from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
 from jobs.common.options import add_filter_options, add_option, filter_spec, require_selection
+from jobs.common.order import InOrder
 from jobs.common.placeholder import read_video
-from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter
-from jobs.common.settings import Settings
+from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter, Row
+from jobs.common.settings import Settings, check_memory_budget
 from jobs.common.shards import narrowed, shard_of
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.restore_from_s3.plan import Rules
 from jobs.restore_from_s3.report import COLUMNS, FAILED, OUTCOMES
 from jobs.restore_from_s3.stages import Restore, RestoreConfig
-from jobs.s3copy import check_memory_budget
 
 JOB = "restore_from_s3"
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary
@@ -74,8 +74,10 @@ def restore_config(settings: Settings) -> RestoreConfig:
 
 
 def close_report(writer: ReportWriter, reporter: Reporter[Outcome], stream: TextIO, fmt: str) -> None:
-    """End the report and write its `#SUMMARY` lines; nothing if its reader left."""
+    """Write the rows still held for their turn, end the report and write its `#SUMMARY` lines; nothing if
+    its reader left."""
     with contextlib.suppress(BrokenPipeError):
+        reporter.flush()
         writer.close()
         reporter.write_summary(stream, fmt)
 
@@ -97,7 +99,9 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     assert settings.partner_id is not None
     log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
     writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
-    reporter: Reporter[Outcome] = Reporter(log, writer, OUTCOMES)
+    # rows in listing order, whatever order the entries finish in
+    order: InOrder[Row] = InOrder(settings.report_window, writer.row)
+    reporter: Reporter[Outcome] = Reporter(log, writer, OUTCOMES, order=order)
     started = time.monotonic()
     restore = restore_config(settings)
     _log.info(
@@ -135,7 +139,8 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
             reporter.progress = progress
 
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
-                reporter.add(Outcome(entry_id, "check", FAILED, None, None, "no such entry in Kaltura"))
+                why = "no such entry in Kaltura"
+                reporter.add(Outcome(entry_id, "check", FAILED, None, None, why, error=why))
 
             async def sink(value: Outcome | Failed | Cut) -> None:
                 if isinstance(value, Failed):
@@ -145,7 +150,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 reporter.add(value)
 
             result = await run_pipeline(
-                candidates(client, spec, ctx.run_start, unknown),
+                order.number(candidates(client, spec, ctx.run_start, unknown), candidate_id),
                 [
                     Stage("check", settings.checkers, stages.check, on_stop=stages.not_started),
                     # after a stop signal no transfer begins; those begun are waited for and finished

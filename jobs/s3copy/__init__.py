@@ -25,7 +25,6 @@ from engine.errors import ConfigError, primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
-from engine.settings import format_bytes
 from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
@@ -39,13 +38,12 @@ from jobs.common.options import (
 )
 from jobs.common.order import InOrder
 from jobs.common.report import FORMATS, ReportWriter, Row
-from jobs.common.settings import Settings
+from jobs.common.settings import Settings, check_memory_budget
 from jobs.common.shards import narrowed, shard_of
 from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.s3copy.stages import JobConfig, S3Copy
 
 JOB = "s3copy"
-MiB = 1 << 20
 STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary after in-flight work is cut off
 
@@ -97,23 +95,6 @@ def store_config(settings: Settings) -> StoreConfig:
         )
     except ValueError as exc:
         raise ConfigError(f"S3 settings: {exc}") from None
-
-
-def check_memory_budget(settings: Settings) -> None:
-    """ConfigError unless the memory budget holds one part buffer per transfer."""
-    needed = settings.transfers * settings.part_size
-    if settings.memory_budget < needed:
-        raise ConfigError(
-            f"ARCHIVER_MEMORY_BUDGET {format_bytes(settings.memory_budget)} cannot hold one part per "
-            f"transfer (ARCHIVER_TRANSFERS {settings.transfers} x ARCHIVER_PART_SIZE "
-            f"{format_bytes(settings.part_size)}): set ARCHIVER_MEMORY_BUDGET to at least "
-            f"{_exact_size(needed)}, or lower ARCHIVER_TRANSFERS or ARCHIVER_PART_SIZE"
-        )
-
-
-def _exact_size(n: int) -> str:
-    """`n` bytes as a setting value that is not rounded down: whole MiB when it is, else bytes."""
-    return f"{n // MiB}MiB" if n % MiB == 0 else str(n)
 
 
 async def stale_uploads(store: S3Store) -> dict[str, set[str]]:

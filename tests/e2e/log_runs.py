@@ -60,7 +60,7 @@ def world_env(sim: SimProcess, s3: S3Server, bucket: str, ldap: LdapServer, tmp:
 
 def every_job(sim: SimProcess, env: dict[str, str], tmp: Path) -> Iterator[Run]:
     """Whole runs of each job, in the order of an archive's life: read-only looks, a dry run, the copy (with
-    faults to retry, and debug events), the replacement, the checks and reports after it, a download. Each
+    faults to retry, and debug events), the replacement, the restore, the checks and reports after it, a download. Each
     is yielded once it has ended."""
     yield run_cli(env, "config")
     yield run_cli(env, "count")
@@ -81,6 +81,8 @@ def every_job(sim: SimProcess, env: dict[str, str], tmp: Path) -> Iterator[Run]:
     half = tmp / "half.txt"
     half.write_text("".join(f"{entry_id}\n" for entry_id in copied[: len(copied) // 2]))
     yield run_cli(env, "replace_video", "--execute", "--idfile", str(half))
+    yield run_cli(env, "restore_from_s3", "--tag", "flavors_deleted")
+    yield run_cli(env, "restore_from_s3", "--execute", "--tag", "flavors_deleted")
     yield run_cli(env, "health")
     yield run_cli(env, "stats", "--chart", str(tmp / "stats.html"))
     yield run_cli(env, "--loglevel", "DEBUG", "owners")

@@ -13,7 +13,16 @@ from testbed.s3 import S3Server
 from tests.e2e.log_runs import every_job, schema_problems, world_env
 
 # the jobs whose run ends with its `run.finished` event
-SUMMARISED = {"list", "s3copy", "replace_video", "health", "stats", "owners", "ldap_status"}
+SUMMARISED = {
+    "list",
+    "s3copy",
+    "replace_video",
+    "restore_from_s3",
+    "health",
+    "stats",
+    "owners",
+    "ldap_status",
+}
 ALL_JOBS = SUMMARISED | {"config", "count", "shards", "download"}
 EXPECTED = {
     "entry.planned", "entry.uploaded", "entry.archived", "entry.unchanged", "entry.failed",
