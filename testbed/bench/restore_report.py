@@ -303,6 +303,10 @@ def format_table(runs: Sequence[Run], cpus: int) -> str:
     return "\n".join(lines)
 
 
+def _limits_json(found: Limits) -> dict[str, float | None]:
+    return {key: _round(value) for key, value in asdict(found).items()}
+
+
 def format_checks(found: Sequence[Check]) -> str:
     verdict = {True: "OK", False: "FAILED", None: "n/a"}
     width = max((len(c.name) for c in found), default=0)
@@ -315,7 +319,7 @@ def document(runs: Sequence[Run], meta: Mapping[str, Any], notes: Sequence[str] 
     return {
         "benchmark": "restore",
         "meta": dict(meta),
-        "results": [{**r.to_json(), "limits": asdict(limits(r, cpus)) if cpus else None} for r in runs],
+        "results": [{**r.to_json(), "limits": _limits_json(limits(r, cpus)) if cpus else None} for r in runs],
         "checks": [c.to_json() for c in checks(runs)],
         "notes": list(notes),
     }
