@@ -8,6 +8,7 @@ rejection stops the run.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -162,7 +163,9 @@ class ApiSession:
         form = aiohttp.FormData()
         form.add_field("json", json.dumps(body), content_type="application/json")
         for name, (file_name, data) in files.items():
-            form.add_field(name, data, filename=file_name, content_type="application/octet-stream")
+            # a file object, not bytes: aiohttp streams it (BytesIO shares the bytes, it does not copy them)
+            body = io.BytesIO(data)
+            form.add_field(name, body, filename=file_name, content_type="application/octet-stream")
         # a connection of the uploads' pool first, then the pacer's slot: a request paced out must leave at
         # once, not wait for a connection and reach Kaltura bunched with others (the budget counts arrivals)
         async with self._upload_slots, self._pacer.slot():

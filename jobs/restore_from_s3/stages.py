@@ -200,26 +200,31 @@ class Restore(EntryStages):
                 slots.release()
 
         async with anyio.create_task_group() as tg:
-
-            async def put(chunk: bytes) -> None:
-                # a slot before the bytes are held; the first chunk alone (it starts the file), then parallel
-                nonlocal offset
-                await slots.acquire()
-                if offset == 0:
-                    await send(chunk, 0)
-                else:
-                    tg.start_soon(send, chunk, offset)
-                offset += len(chunk)
-
+            await slots.acquire()  # the slot of the chunk being filled, taken before its bytes are held
             buffer = bytearray()
+
+            async def put() -> None:
+                nonlocal offset, buffer
+                chunk, buffer = bytes(buffer), bytearray()
+                if offset == 0:
+                    await send(chunk, 0)  # the first chunk alone: it starts the file
+                else:
+                    tg.start_soon(send, chunk, offset)  # the others in parallel
+                offset += len(chunk)
+                await slots.acquire()  # the next chunk's
+
             async for piece in self.store.read(work.key, etag=etag):
                 digest.update(piece)
-                buffer += piece
-                while len(buffer) >= chunk_size:
-                    await put(bytes(buffer[:chunk_size]))
-                    del buffer[:chunk_size]
+                view = memoryview(piece)
+                while view:
+                    room = chunk_size - len(buffer)
+                    buffer += view[:room]
+                    view = view[room:]
+                    if len(buffer) == chunk_size:
+                        await put()
             if buffer:
-                await put(bytes(buffer))
+                await put()
+            slots.release()  # the slot of a chunk that holds nothing
         if offset != size or digest.hexdigest() != record.sha256:
             why = (
                 f"the S3 object's bytes ({offset} B, sha256 {digest.hexdigest()}) differ from its record "

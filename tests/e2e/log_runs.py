@@ -60,8 +60,8 @@ def world_env(sim: SimProcess, s3: S3Server, bucket: str, ldap: LdapServer, tmp:
 
 def every_job(sim: SimProcess, env: dict[str, str], tmp: Path) -> Iterator[Run]:
     """Whole runs of each job, in the order of an archive's life: read-only looks, a dry run, the copy (with
-    faults to retry, and debug events), the replacement, the restore, the checks and reports after it, a download. Each
-    is yielded once it has ended."""
+    faults to retry, and debug events), the replacement, the restore, the checks and reports after it, a
+    download. Each is yielded once it has ended."""
     yield run_cli(env, "config")
     yield run_cli(env, "count")
     listed = run_cli(env, "list")

@@ -200,3 +200,28 @@ async def test_a_users_upload_while_the_original_streams_back_is_never_overwritt
     assert "changed" in result.value.reason
     assert sources(sim)[victim] == users  # the user's content, not the archived original
     assert sim.control.counters()["calls"]["media.updatecontent"] == 1  # the user's only
+
+
+async def test_a_large_original_comes_back_in_parallel_chunks_byte_for_byte(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    """12 MB originals in 5 MiB chunks: the first alone, the others in parallel, the final empty one only
+    after the proof; Kaltura serves the original's bytes."""
+    sim = kaltura_sim_factory(entries=6, seed=54, size_mb=12, max_size_mb=13)
+    env = replace_env(sim, s3_bucket, tmp_path, ARCHIVER_TRANSFERS="2", ARCHIVER_MEMORY_BUDGET="20MiB")
+    originals = dict(sources(sim))
+    await archive_all(env)
+    replaced = await replace_all(env)
+    sim.control.reset_counters()
+    run = await run_restore(env, "--execute", "--all")
+    assert run.code == 0, run.stderr[-3000:]
+    assert run.by_outcome("restored") == replaced
+    for entry_id in replaced:
+        old = originals[entry_id]
+        truth = generated_body(entry_id, old["id"], str(old["version"]), old["sizeInBytes"]).sha256()
+        assert await served(sim, old["id"]) == truth
+    chunks = -(-max(originals[e]["sizeInBytes"] for e in replaced) // (5 << 20))
+    assert chunks >= 3
+    assert sim.control.counters()["calls"]["uploadtoken.upload"] == sum(
+        -(-originals[e]["sizeInBytes"] // (5 << 20)) + 1 for e in replaced
+    )
