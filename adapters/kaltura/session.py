@@ -164,8 +164,8 @@ class ApiSession:
         form.add_field("json", json.dumps(body), content_type="application/json")
         for name, (file_name, data) in files.items():
             # a file object, not bytes: aiohttp streams it (BytesIO shares the bytes, it does not copy them)
-            body = io.BytesIO(data)
-            form.add_field(name, body, filename=file_name, content_type="application/octet-stream")
+            stream = io.BytesIO(data)
+            form.add_field(name, stream, filename=file_name, content_type="application/octet-stream")
         # a connection of the uploads' pool first, then the pacer's slot: a request paced out must leave at
         # once, not wait for a connection and reach Kaltura bunched with others (the budget counts arrivals)
         async with self._upload_slots, self._pacer.slot():
