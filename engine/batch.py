@@ -32,13 +32,15 @@ BatchCall = Callable[[Sequence[K]], Awaitable[Sequence["V | Exception"]]]
 
 
 class _Request(Generic[K, V]):
-    __slots__ = ("done", "error", "key", "value")
+    __slots__ = ("abandoned", "done", "error", "key", "taken", "value")
 
     def __init__(self, key: K) -> None:
         self.key = key
         self.done = anyio.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
+        self.taken = False  # a flusher put it in a batch: from then on it is sent
+        self.abandoned = False  # its submitter gave up before that: it is never sent
 
 
 class Batcher(Generic[K, V]):
@@ -78,9 +80,15 @@ class Batcher(Generic[K, V]):
             raise RuntimeError(f"{self.name}: submit() outside `async with`")
         request: _Request[K, V] = _Request(key)
         self.submitted += 1
-        with deadline(self.timeout_s, f"{self.name}: batched call"):
-            await self._send.send(request)
-            await request.done.wait()
+        try:
+            with deadline(self.timeout_s, f"{self.name}: batched call"):
+                await self._send.send(request)
+                await request.done.wait()
+        except BaseException:
+            # given up (deadline, cancellation): a request still queued is dropped, never sent later behind
+            # its submitter's back; one already taken may or may not have reached the server
+            request.abandoned = not request.taken
+            raise
         if request.error is not None:
             raise request.error
         return request.value  # type: ignore[return-value]  # set together with done
@@ -102,11 +110,17 @@ class Batcher(Generic[K, V]):
                         request = receive.receive_nowait()
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
+                    if request.abandoned:
+                        continue
                     if self._fits is not None and not self._fits([r.key for r in (*batch, request)]):
                         carry = request
                         break
                     batch.append(request)
-                await self._answer(batch)
+                batch = [r for r in batch if not r.abandoned]
+                for request in batch:
+                    request.taken = True
+                if batch:
+                    await self._answer(batch)
 
     async def _answer(self, batch: list[_Request[K, V]]) -> None:
         self.calls += 1

@@ -142,3 +142,19 @@ async def test_a_request_that_does_not_fit_opens_the_next_batch() -> None:
             await anyio.wait_all_tasks_blocked()
         gate.set()
     assert call.batches == [[4, 5], [3, 2]]
+
+
+async def test_a_request_whose_submitter_gave_up_while_queued_is_never_sent() -> None:
+    """Given up (its deadline) while the batch waited at the gate: the call that follows leaves it out, so
+    a call that must not run twice is not sent behind its caller's back."""
+    call = Recorder()
+    gate = anyio.Event()
+    async with Batcher(call, max_batch=10, ready=gate.wait, timeout_s=0.05) as batcher:
+        with pytest.raises(DeadlineError):
+            await batcher.submit(1)  # taken by the flusher's first receive, held at the gate
+        with pytest.raises(DeadlineError):
+            await batcher.submit(2)  # queued behind it
+        gate.set()
+        batcher.timeout_s = 10
+        assert await batcher.submit(3) == 30
+    assert [k for batch in call.batches for k in batch] == [3]
