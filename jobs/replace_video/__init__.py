@@ -14,19 +14,11 @@ entry has taken its file. `PLACEHOLDER_IMAGE` becomes the replaced entry's defau
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
-from typing import TextIO
 
-import anyio
-
+from adapters.kaltura import KalturaClient
 from adapters.s3 import S3Store, StoreConfig
-from engine.errors import primary
-from engine.logs import get_logger
-from engine.pipeline import Cut, Failed, Stage, run_pipeline
-from engine.progress import Progress
-from jobs.common.candidates import candidate_id, candidates
-from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
+from jobs.common.content_job import ContentJob, run_content_job
+from jobs.common.context import RunContext, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
 from jobs.common.options import (
@@ -36,21 +28,17 @@ from jobs.common.options import (
     filter_spec,
     require_selection,
 )
-from jobs.common.order import InOrder
 from jobs.common.placeholder import file_name, read_file
-from jobs.common.report import FORMATS, Outcome, Reporter, ReportWriter, Row
+from jobs.common.report import FORMATS
 from jobs.common.settings import Settings
-from jobs.common.shards import narrowed, shard_of
+from jobs.common.shards import shard_of
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.replace_video.plan import Rules
-from jobs.replace_video.report import COLUMNS, FAILED, OUTCOMES
+from jobs.replace_video.report import COLUMNS, OUTCOMES
 from jobs.replace_video.stages import PlaceholderFiles, Replace
 
 JOB = "replace_video"
-DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary
-
-_log = get_logger("jobs.replace_video")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,15 +78,6 @@ def placeholder_files(settings: Settings) -> PlaceholderFiles:
     )
 
 
-def close_report(writer: ReportWriter, reporter: Reporter[Outcome], stream: TextIO, fmt: str) -> None:
-    """Write the rows still held for their turn, end the report and write its `#SUMMARY` lines; nothing if
-    its reader left."""
-    with contextlib.suppress(BrokenPipeError):
-        reporter.flush()
-        writer.close()
-        reporter.write_summary(stream, fmt)
-
-
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Replace the selection's archived originals by the placeholder (or plan it); 1 if any entry failed or
     is a conflict."""
@@ -112,87 +91,24 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     require_selection(args, real=not dry_run)
     assert settings.partner_id is not None
     rules = Rules(settings.partner_id, Placeholder.of(files.video), args.max_size, args.trust_legacy)
-    log = EventLog(run_id=ctx.run_id, job=JOB, dry_run=dry_run)
-    writer = ReportWriter(ctx.stdout, COLUMNS, args.format)
-    # rows in listing order, whatever order the entries finish in
-    order: InOrder[Row] = InOrder(settings.report_window, writer.row)
-    reporter: Reporter[Outcome] = Reporter(log, writer, OUTCOMES, order=order)
-    started = time.monotonic()
-    _log.info(
-        "replace_video.starting",
-        dry_run=dry_run,
-        bucket=config.bucket,
-        filter=spec.describe(),
-        shard=None if shard is None else shard.label,
-        replacers=settings.replacers,
-        placeholder_bytes=len(files.video),
+
+    def make_stages(
+        client: KalturaClient, store: S3Store, gate: Gate, waiter: Waiter, log: EventLog
+    ) -> Replace:
+        return Replace(
+            catalog=client, store=store, gate=gate, waiter=waiter, log=log, rules=rules, files=files
+        )
+
+    job = ContentJob(
+        job=JOB,
+        columns=COLUMNS,
+        outcomes=OUTCOMES,
+        act_stage="replace",
+        act_workers=settings.replacers,
+        finish_workers=settings.checkers,
+        make_stages=make_stages,
+        starting={"replacers": settings.replacers, "placeholder_bytes": len(files.video)},
     )
-    try:
-        async with (
-            connected(settings) as (client, _),
-            S3Store(config, time_left=ctx.shutdown.time_left if ctx.shutdown is not None else None) as store,
-            client.batching(),
-            Progress(show_bytes=False, stream=ctx.stderr) as progress,
-            anyio.create_task_group() as waiting,
-        ):
-            await prove_bucket(store, config.bucket)
-            spec = await narrowed(client, spec, shard, run_start=ctx.run_start)
-            waiter = Waiter(client, timeout_s=settings.ready_timeout_s, poll_s=settings.ready_poll_s)
-            waiting.start_soon(waiter.run)
-            stages = Replace(
-                catalog=client,
-                store=store,
-                gate=Gate(dry_run=dry_run, store=store, kaltura=client, content=client),
-                waiter=waiter,
-                log=log,
-                rules=rules,
-                files=files,
-            )
-            reporter.progress = progress
-
-            def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know
-                why = "no such entry in Kaltura"
-                reporter.add(Outcome(entry_id, "check", FAILED, None, None, why, error=why))
-
-            async def sink(value: Outcome | Failed | Cut) -> None:
-                if isinstance(value, Failed):
-                    value = stages.failed(value)
-                elif isinstance(value, Cut):
-                    value = stages.cut_off(value)
-                reporter.add(value)
-
-            result = await run_pipeline(
-                order.number(candidates(client, spec, ctx.run_start, unknown), candidate_id),
-                [
-                    Stage("check", settings.checkers, stages.check, on_stop=stages.not_started),
-                    # after a stop signal no replacement begins; those begun are waited for and finished
-                    Stage("replace", settings.replacers, stages.replace, on_stop=stages.not_started),
-                    Stage("wait", settings.waiting, stages.wait),
-                    Stage("finish", settings.checkers, stages.finish),
-                ],
-                sink,
-                buffer=max(settings.checkers, settings.replacers),
-                stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
-                drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
-                report_cut=True,
-            )
-            waiting.cancel_scope.cancel()
-            kaltura_requests, polls = client.calls, waiter.polls
-    except anyio.get_cancelled_exc_class():
-        close_report(writer, reporter, ctx.stdout, args.format)
-        raise
-    except Exception as exc:
-        close_report(writer, reporter, ctx.stdout, args.format)
-        log.run_finished(reporter.summary(time.monotonic() - started), error=str(primary(exc)))
-        raise
-    close_report(writer, reporter, ctx.stdout, args.format)
-    log.run_finished(
-        reporter.summary(time.monotonic() - started),
-        kaltura_requests=kaltura_requests,
-        s3_requests=store.calls,
-        waiter_polls=polls,
-        stopped=result.stopped,
-        not_started=result.not_started,
-        cancelled=result.lost,
+    return await run_content_job(
+        job, ctx, spec=spec, shard=shard, store_config=config, dry_run=dry_run, fmt=args.format
     )
-    return 1 if reporter.bad or result.lost else 0

@@ -93,7 +93,7 @@ class Replace(EntryStages):
 
     # ------------------------------------------------------------------------------------------ replace
 
-    async def replace(self, work: Work) -> Work | Finish[Outcome]:
+    async def act(self, work: Work) -> Work | Finish[Outcome]:
         """Look again (re-read, HEAD, plan); if the entry is still to be replaced, swap in the placeholder."""
         fresh = await self.catalog.reread(work.entry.id)
         head = await self.store.head(work.key)

@@ -139,7 +139,7 @@ class Restore(EntryStages):
 
     # ------------------------------------------------------------------------------------------ bring back
 
-    async def bring_back(self, work: Work) -> Work | Finish[Outcome]:
+    async def act(self, work: Work) -> Work | Finish[Outcome]:
         """Look again (re-read, HEAD, plan); stream the object into Kaltura and swap it in for the
         placeholder, only if its bytes are the record's."""
         fresh = await self.catalog.reread(work.entry.id)

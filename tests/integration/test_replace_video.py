@@ -161,7 +161,7 @@ async def test_a_users_replacement_after_our_check_is_left_alone(
     async with stages_for(sim, s3_bucket, env) as run:
         work = await _work_for(run, sim, archived[0])
         await update_content(sim, archived[0])  # the user's replacement, converting for an hour
-        result = await run.stages.replace(work)
+        result = await run.stages.act(work)
     assert isinstance(result, Finish)
     assert result.value.outcome == "refused"
     assert "in progress" in result.value.reason
@@ -182,7 +182,7 @@ async def test_a_users_replacement_between_our_look_and_our_act_is_a_conflict_no
     )
     async with stages_for(sim, s3_bucket, env) as run:
         work = await _work_for(run, sim, victim)
-        ours = asyncio.ensure_future(run.stages.replace(work))
+        ours = asyncio.ensure_future(run.stages.act(work))
         # our call is at the simulator, held
         await until(lambda: ours.done() or sim.control.set_faults({})["held"] == 1, "our call held")
         assert not ours.done(), ours.result()
@@ -212,7 +212,7 @@ async def test_a_users_upload_while_the_placeholder_goes_up_is_never_replaced(
     sim.control.set_faults({"actions": {"uploadtoken.upload": {"hold": {"next": 1}}}})
     async with stages_for(sim, s3_bucket, env) as run:
         work = await _work_for(run, sim, victim)
-        ours = asyncio.ensure_future(run.stages.replace(work))
+        ours = asyncio.ensure_future(run.stages.act(work))
         await until(lambda: ours.done() or sim.control.set_faults({})["held"] == 1, "our upload held")
         assert not ours.done(), ours.result()
         await update_content(sim, victim)  # the user's new video, converted at once
@@ -238,7 +238,7 @@ async def test_a_ks_that_expires_mid_run_is_renewed_and_the_entry_replaced(
         # the server is past the KS's end; our clock moved less, so we renew nothing of our own accord
         await sim.control.aadvance_clock(3600 + 10)
         clock.now += 3600 / 2
-        began = await run.stages.replace(work)
+        began = await run.stages.act(work)
         assert isinstance(began, Work)
         waited = await run.stages.wait(began)
         assert isinstance(waited, Work)

@@ -188,7 +188,7 @@ async def test_a_users_upload_while_the_original_streams_back_is_never_overwritt
         fresh = await run.client.reread(victim)
         work = await run.stages.check(Candidate(fresh.entry, fresh.flavors))
         assert isinstance(work, Work), work
-        ours = asyncio.ensure_future(run.stages.bring_back(work))
+        ours = asyncio.ensure_future(run.stages.act(work))
         await until(lambda: ours.done() or sim.control.set_faults({})["held"] == 1, "our first chunk held")
         assert not ours.done(), ours.result()
         await update_content(sim, victim)  # the user's new video, converted at once
