@@ -43,7 +43,10 @@ class Work:
 
 
 class EntryStages:
-    """The report rows of a job's stages (`clock` measures each entry's seconds)."""
+    """The report rows of a job's stages (`clock` measures each entry's seconds); `ACT` names the job's
+    acting step in a `stopped` row."""
+
+    ACT = "act"
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -74,7 +77,7 @@ class EntryStages:
 
     def not_started(self, item: Candidate | Work) -> Outcome:
         """The row of an entry whose check or act had not begun when a stop signal came."""
-        what = "act" if isinstance(item, Work) else "check"
+        what = self.ACT if isinstance(item, Work) else "check"
         return self._stopped(item, f"stopped before its {what} began (stop signal): the next run does it")
 
     def cut_off(self, cut: Cut) -> Outcome:

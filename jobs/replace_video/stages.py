@@ -54,6 +54,8 @@ class PlaceholderFiles:
 class Replace(EntryStages):
     """The stage functions and the sink's adapters of one replace_video run."""
 
+    ACT = "replacement"
+
     def __init__(
         self,
         *,

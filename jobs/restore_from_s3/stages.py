@@ -64,6 +64,8 @@ class RestoreConfig:
 class Restore(EntryStages):
     """The stage functions and the sink's adapters of one restore_from_s3 run."""
 
+    ACT = "transfer"
+
     def __init__(
         self,
         *,

@@ -75,6 +75,10 @@ class Action:
     tagged: bool = False  # the entry already carries `archived_to_s3`
 
     @property
+    def action_name(self) -> str:
+        return self.kind.value
+
+    @property
     def to_state(self) -> State:
         return _TO_STATE[self.kind] or self.from_state
 

@@ -38,10 +38,10 @@ from adapters.s3 import (
 )
 from engine.errors import ItemFailedError, RetryableError
 from engine.logs import get_logger
-from engine.pipeline import Cut, Failed, Finish
+from engine.pipeline import Finish
 from engine.progress import Progress
 from engine.retry import RetryPolicy, retry
-from jobs.common import events
+from jobs.common import events, stages
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
@@ -52,11 +52,9 @@ from jobs.s3copy.report import (
     CONFLICT,
     PLANNED,
     SKIPPED,
-    STOPPED,
     TAGGED,
     UNCHANGED,
     Outcome,
-    failed_outcome,
 )
 
 # S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
@@ -74,15 +72,11 @@ _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.SKIP: SKIPPED, Kind.CONFLICT: CONFLICT
 
 
 @dataclass
-class Work:
-    """An entry on its way through the transfers and finalizers."""
+class Work(stages.Work):
+    """An entry on its way through the transfers and finalizers (`state`: where it is now, the action's
+    from_state until the copy is proven)."""
 
-    entry: MediaEntry
     action: Action
-    key: str
-    started: float
-    state: State  # where the entry is now (the action's from_state until the copy is proven)
-    attempt: int = 0
     bytes: int = 0
     url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
     # put first, head later: no S3 HEAD before the upload (see S3Copy.check); the flavors to plan again with
@@ -101,8 +95,10 @@ class JobConfig:
     policy: RetryPolicy = TRANSFER_POLICY
 
 
-class S3Copy:
+class S3Copy(stages.EntryStages):
     """The stage functions and the sink adapter of one s3copy run."""
+
+    ACT = "transfer"
 
     def __init__(
         self,
@@ -123,7 +119,7 @@ class S3Copy:
         self.config = config
         self.stale_uploads = dict(stale_uploads or {})  # key -> upload ids open at the run's start
         self.progress = progress
-        self.clock = clock
+        super().__init__(clock)
 
     # ------------------------------------------------------------------------------------------ check
 
@@ -140,12 +136,12 @@ class S3Copy:
         if not put_first:
             action = self._facts_plan(candidate, await self.store.head(key))
         if action.kind in _SETTLED:
-            return Finish(self._outcome(action, _SETTLED[action.kind], started))
+            return Finish(self.outcome(action, _SETTLED[action.kind], started))
         if not self.gate.allows(action):
             source = action.source if action.kind == Kind.ARCHIVE else None
             # an original of unknown exact size (sizeInBytes 0) counts at its KB figure in the plan
             size = 0 if source is None else source.size_bytes or source.size_kb * 1024
-            return Finish(self._outcome(action, PLANNED, started, to_state=action.to_state, size=size))
+            return Finish(self.outcome(action, PLANNED, started, to_state=action.to_state, size=size))
         work = Work(
             entry, action, key, started, action.from_state, put_first=put_first, flavors=candidate.flavors
         )
@@ -207,7 +203,7 @@ class S3Copy:
                 exact = await self._exact_size(work, url)
                 if exact is None:
                     why = f"original is over --max-size {self.config.max_size_kb} KB (exact size)"
-                    return Finish(self._outcome(action, SKIPPED, work.started, reason=why))
+                    return Finish(self.outcome(action, SKIPPED, work.started, reason=why))
                 record = dataclasses.replace(record, source_bytes=exact)
             async with aclosing(self._chunks(url, work.entry.id)) as chunks:
                 return await self.gate.put_stream(work.key, chunks, record.source_bytes, to_metadata(record))
@@ -235,7 +231,7 @@ class S3Copy:
             if work.put_first:
                 return await self._replan(work)
             why = f"an object appeared under {work.key} during the upload: not overwritten"
-            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+            return Finish(self.outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
         if isinstance(result, Finish):
             return result
         await self._prove(work, record.with_result(result.sha256, result.checksum))
@@ -250,7 +246,7 @@ class S3Copy:
         _log.info("transfer.object_found", entry_id=work.entry.id, key=work.key, action=action.kind.value)
         work.action, work.state = action, action.from_state
         if action.kind in _SETTLED:
-            return Finish(self._outcome(action, _SETTLED[action.kind], work.started, attempt=work.attempt))
+            return Finish(self.outcome(action, _SETTLED[action.kind], work.started, attempt=work.attempt))
         return await self.transfer(work)  # archive again (the object is gone), re-prove, or tag
 
     async def _url(self, work: Work) -> str:
@@ -286,10 +282,10 @@ class S3Copy:
         if head is None or head.checksum is None:
             found = "no object" if head is None else "no S3 checksum"
             why = f"unrecorded object {work.key} cannot be proven ({found})"
-            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+            return Finish(self.outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
         if head.size != size:
             why = f"unrecorded object {work.key} is not the original ({head.size} B, source {size} B)"
-            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+            return Finish(self.outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
         digest = await self.store.stored_digest(head)  # the source digested as S3 stored the object
         url = await self._url(work)
         async with aclosing(self._chunks(url, work.entry.id)) as chunks:
@@ -303,7 +299,7 @@ class S3Copy:
         if not proof.matches:
             found = f"S3 checksum {head.checksum}"
             why = f"unrecorded object {work.key} is not the original ({found}, source {proof.checksum})"
-            return Finish(self._outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
+            return Finish(self.outcome(action, CONFLICT, work.started, reason=why, attempt=work.attempt))
         await self.gate.record(work.key, proof.sha256, proof.checksum)
         await self._prove(work, action.expected.with_result(proof.sha256, proof.checksum))
         return work
@@ -355,7 +351,7 @@ class S3Copy:
                 f"the original changed while it was archived (copied {copied.id} "
                 f"v{copied.version}, {copied.size_bytes} B, now {found}): not tagged"
             )
-            return self._outcome(
+            return self.outcome(
                 action,
                 CONFLICT,
                 work.started,
@@ -371,7 +367,7 @@ class S3Copy:
                     "media.update", work.entry.id, f"tag {ARCHIVED_TAG} not kept by Kaltura"
                 )
         outcome = TAGGED if action.kind == Kind.TAG else ARCHIVED
-        return self._outcome(
+        return self.outcome(
             action,
             outcome,
             work.started,
@@ -381,76 +377,6 @@ class S3Copy:
         )
 
     # ------------------------------------------------------------------------------------------ outcomes
-
-    def _outcome(
-        self,
-        action: Action,
-        outcome: str,
-        started: float,
-        *,
-        reason: str | None = None,
-        to_state: str | None = None,
-        attempt: int | None = None,
-        size: int = 0,
-    ) -> Outcome:
-        return Outcome(
-            entry_id=action.entry_id,
-            action=action.kind.value,
-            outcome=outcome,
-            from_state=action.from_state,
-            to_state=to_state or action.from_state,
-            reason=reason or action.reason,
-            bytes=size,
-            seconds=self.clock() - started,
-            attempt=attempt,
-        )
-
-    def not_started(self, item: Candidate | Work) -> Outcome:
-        """The outcome of an entry whose check or transfer had not begun when a stop signal came."""
-        what = "transfer" if isinstance(item, Work) else "check"
-        return self._stopped(item, f"stopped before its {what} began (stop signal): the next run does it")
-
-    def cut_off(self, cut: Cut) -> Outcome:
-        """The outcome of an entry the drain deadline cancelled in a stage (its upload, if any, aborted)."""
-        why = f"cut off in its {cut.stage} by the drain deadline (ARCHIVER_DRAIN): the next run does it"
-        return self._stopped(cut.item, why)
-
-    def _stopped(self, item: Candidate | Work, reason: str) -> Outcome:
-        if isinstance(item, Work):
-            return Outcome(
-                entry_id=item.entry.id,
-                action=item.action.kind.value,
-                outcome=STOPPED,
-                from_state=item.action.from_state,
-                to_state=item.state,
-                reason=reason,
-                seconds=self.clock() - item.started,
-            )
-        return Outcome(item.entry.id, "check", STOPPED, from_state=None, to_state=None, reason=reason)
-
-    def failed(self, failure: Failed) -> Outcome:
-        """The outcome of an entry a stage failed on."""
-        item = failure.item
-        if isinstance(item, Work):
-            return failed_outcome(
-                failure,
-                entry_id=item.entry.id,
-                action=item.action.kind.value,
-                from_state=item.action.from_state,
-                to_state=item.state,
-                seconds=self.clock() - item.started,
-                attempt=item.attempt or None,
-            )
-        entry_id = item.entry.id if isinstance(item, Candidate) else str(item)
-        return failed_outcome(
-            failure,
-            entry_id=entry_id,
-            action="check",
-            from_state=None,
-            to_state=None,
-            seconds=0.0,
-            attempt=None,
-        )
 
 
 def _worth_another_send(exc: Exception) -> bool:
