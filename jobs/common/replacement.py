@@ -5,16 +5,18 @@ Replacing an entry)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from adapters.kaltura import AnswerLost, FlavorAsset, Fresh, KalturaItemError, MediaCatalog
+from adapters.s3 import ArchiveStore
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
 from jobs.common import events
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.stages import Work
+from jobs.common.stages import EntryStages, Work
 from jobs.common.waiter import Waiter, WaitTimedOut
 from jobs.lifecycle import REPLACEMENT_FAILED, REPLACEMENT_NONE, original_of
 
@@ -142,3 +144,25 @@ class Replacements:
             entry_id,
             f"Kaltura failed to convert {what}{cancelled}; the content in Kaltura is untouched: run again",
         )
+
+
+class ContentStagesBase(EntryStages):
+    """What the stages of replace_video and restore_from_s3 hold: Kaltura, S3, the gate, the event log and
+    the run's replacements (which keep the waiter)."""
+
+    def __init__(
+        self,
+        *,
+        catalog: MediaCatalog,
+        store: ArchiveStore,
+        gate: Gate,
+        waiter: Waiter,
+        log: EventLog,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self.catalog = catalog
+        self.store = store
+        self.gate = gate
+        self.log = log
+        self.replacements = Replacements(catalog=catalog, gate=gate, waiter=waiter, log=log)

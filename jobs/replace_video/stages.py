@@ -28,9 +28,9 @@ from engine.pipeline import Finish
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import Changed, NotOurs, Replacements, same_source
+from jobs.common.replacement import Changed, ContentStagesBase, NotOurs, same_source
 from jobs.common.report import Outcome
-from jobs.common.stages import EntryStages, Work
+from jobs.common.stages import Work
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import ENTRY_READY, REPLACED_TAG, REPLACEMENT_NONE, State, original_of
 from jobs.replace_video.plan import Kind, Rules, plan
@@ -51,7 +51,7 @@ class PlaceholderFiles:
     image_name: str
 
 
-class Replace(EntryStages):
+class Replace(ContentStagesBase):
     """The stage functions and the sink's adapters of one replace_video run."""
 
     ACT = "replacement"
@@ -68,14 +68,9 @@ class Replace(EntryStages):
         files: PlaceholderFiles,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(clock)
-        self.catalog = catalog
-        self.store = store
-        self.gate = gate
-        self.log = log
+        super().__init__(catalog=catalog, store=store, gate=gate, waiter=waiter, log=log, clock=clock)
         self.rules = rules
         self.files = files
-        self.replacements = Replacements(catalog=catalog, gate=gate, waiter=waiter, log=log)
 
     # ------------------------------------------------------------------------------------------ check
 

@@ -32,9 +32,9 @@ from jobs.common import events
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import Changed, NotOurs, Replacements, same_source
+from jobs.common.replacement import Changed, ContentStagesBase, NotOurs, same_source
 from jobs.common.report import Outcome
-from jobs.common.stages import EntryStages, Work
+from jobs.common.stages import Work
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import ARCHIVED_TAG, ENTRY_READY, REPLACED_TAG, REPLACEMENT_NONE, State, original_of
 from jobs.restore_from_s3.plan import Action, Kind, Rules, plan
@@ -61,7 +61,7 @@ class RestoreConfig:
     chunks_in_flight: int
 
 
-class Restore(EntryStages):
+class Restore(ContentStagesBase):
     """The stage functions and the sink's adapters of one restore_from_s3 run."""
 
     ACT = "transfer"
@@ -78,14 +78,9 @@ class Restore(EntryStages):
         config: RestoreConfig,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(clock)
-        self.catalog = catalog
-        self.store = store
-        self.gate = gate
-        self.log = log
+        super().__init__(catalog=catalog, store=store, gate=gate, waiter=waiter, log=log, clock=clock)
         self.rules = rules
         self.config = config
-        self.replacements = Replacements(catalog=catalog, gate=gate, waiter=waiter, log=log)
 
     # ------------------------------------------------------------------------------------------ check
 
