@@ -6,17 +6,20 @@ Replacing an entry)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from adapters.kaltura import AnswerLost, FlavorAsset, Fresh, KalturaItemError, MediaCatalog
-from adapters.s3 import ArchiveStore
+from adapters.kaltura import AnswerLost, FlavorAsset, Fresh, KalturaItemError, MediaCatalog, MediaEntry
+from adapters.s3 import ArchiveStore, ObjectHead
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
+from engine.pipeline import Finish
 from jobs.common import events
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.stages import EntryStages, Work
+from jobs.common.report import Outcome
+from jobs.common.stages import CONFLICT, REFUSED, EntryStages, Work
 from jobs.common.waiter import Waiter, WaitTimedOut
 from jobs.lifecycle import REPLACEMENT_FAILED, REPLACEMENT_NONE, original_of
 
@@ -166,3 +169,42 @@ class ContentStagesBase(EntryStages):
         self.gate = gate
         self.log = log
         self.replacements = Replacements(catalog=catalog, gate=gate, waiter=waiter, log=log)
+
+    def decide(self, entry: MediaEntry, flavors: Sequence[FlavorAsset], head: ObjectHead | None) -> Any:
+        """The job's plan for an entry (its Action)."""
+        raise NotImplementedError
+
+    async def look_again(self, work: Work) -> tuple[MediaEntry, Any, ObjectHead | None]:
+        """The entry re-read, the job's plan on it and a fresh HEAD of its object (never the listing), and
+        that HEAD."""
+        fresh = await self.catalog.reread(work.entry.id)
+        head = await self.store.head(work.key)
+        return fresh.entry, self.decide(fresh.entry, fresh.flavors, head), head
+
+    async def swap_in(
+        self, work: Work, token: Callable[[], Awaitable[str]], what: str
+    ) -> Work | Finish[Outcome]:
+        """Send `media.updateContent` with the token `token()` fills, after one more look once it is full:
+        the entry goes on to the waiter, or ends `refused` (it changed while `what`) or `conflict` (another
+        replacement got there first)."""
+        decided = work.action
+
+        async def look() -> str | None:
+            _, action, _ = await self.look_again(work)
+            same = same_source(action.source, decided.source)
+            if (
+                action.kind == decided.kind
+                and same
+                and getattr(action, "record", None) == getattr(decided, "record", None)
+            ):
+                return None
+            return f"changed while {what}: {action.reason}"
+
+        refused = await self.replacements.begin(work, token, look)
+        if isinstance(refused, Changed):
+            return Finish(self.outcome(decided, REFUSED, work.started, reason=refused.reason))
+        if isinstance(refused, NotOurs):
+            return Finish(
+                self.outcome(decided, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
+            )
+        return work

@@ -13,7 +13,7 @@ from engine.pipeline import Cut, Failed
 from jobs.common.candidates import Candidate
 from jobs.common.report import Outcome, failed_outcome
 
-STOPPED = "stopped"
+STOPPED, REFUSED, CONFLICT = "stopped", "refused", "conflict"  # outcomes every acting job has
 
 
 class Decision(Protocol):

@@ -18,22 +18,22 @@ finisher set the thumbnail and then tag `flavors_deleted`, re-reading the tags f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from adapters.kaltura import Fresh, MediaCatalog
-from adapters.s3 import ArchiveStore
+from adapters.kaltura import FlavorAsset, Fresh, MediaCatalog, MediaEntry
+from adapters.s3 import ArchiveStore, ObjectHead
 from engine.errors import ItemFailedError
 from engine.pipeline import Finish
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import Changed, ContentStagesBase, NotOurs, same_source
+from jobs.common.replacement import ContentStagesBase
 from jobs.common.report import Outcome
 from jobs.common.stages import Work
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import ENTRY_READY, REPLACED_TAG, REPLACEMENT_NONE, State, original_of
-from jobs.replace_video.plan import Kind, Rules, plan
+from jobs.replace_video.plan import Action, Kind, Rules, plan
 from jobs.replace_video.report import CONFLICT, PLANNED, REFUSED, REPLACED, SKIPPED, UNCHANGED, WAITING
 
 _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.REFUSE: REFUSED, Kind.SKIP: SKIPPED}
@@ -90,43 +90,24 @@ class Replace(ContentStagesBase):
 
     # ------------------------------------------------------------------------------------------ replace
 
+    def decide(self, entry: MediaEntry, flavors: Sequence[FlavorAsset], head: ObjectHead | None) -> Action:
+        return plan(entry, flavors, head, self.rules)
+
     async def act(self, work: Work) -> Work | Finish[Outcome]:
         """Look again (re-read, HEAD, plan); if the entry is still to be replaced, swap in the placeholder."""
-        fresh = await self.catalog.reread(work.entry.id)
-        head = await self.store.head(work.key)
-        action = plan(fresh.entry, fresh.flavors, head, self.rules)
+        entry, action, _ = await self.look_again(work)
         if action.kind in _SETTLED:
             why = f"changed since it was listed: {action.reason}"
             return Finish(self.outcome(action, _SETTLED[action.kind], work.started, reason=why))
-        work.entry, work.action, work.state = fresh.entry, action, action.from_state
+        work.entry, work.action, work.state = entry, action, action.from_state
         if action.kind == Kind.FINISH:
             return work
-        entry_id, files = work.entry.id, self.files
+        entry_id, files = entry.id, self.files
 
         async def token() -> str:
             return await self.gate.upload_file(entry_id, files.video, files.video_name)
 
-        async def look() -> str | None:
-            return await self._changed(work)
-
-        refused = await self.replacements.begin(work, token, look)
-        if isinstance(refused, Changed):
-            return Finish(self.outcome(action, REFUSED, work.started, reason=refused.reason))
-        if isinstance(refused, NotOurs):
-            return Finish(
-                self.outcome(action, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
-            )
-        return work
-
-    async def _changed(self, work: Work) -> str | None:
-        """Why the entry may no longer be replaced as decided (a fresh re-read, HEAD and plan); None if the
-        plan is still to replace the same source flavor at the same version."""
-        fresh = await self.catalog.reread(work.entry.id)
-        action = plan(fresh.entry, fresh.flavors, await self.store.head(work.key), self.rules)
-        same = same_source(action.source, work.action.source)
-        if action.kind == Kind.REPLACE and same:
-            return None
-        return f"changed while the placeholder went up: {action.reason}"
+        return await self.swap_in(work, token, "the placeholder went up")
 
     # ------------------------------------------------------------------------------------------ wait
 

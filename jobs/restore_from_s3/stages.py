@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
 import anyio
 
-from adapters.kaltura import Fresh, MediaCatalog
-from adapters.s3 import ArchiveRecord, ArchiveStore, RestoreOutcome
+from adapters.kaltura import FlavorAsset, Fresh, MediaCatalog, MediaEntry
+from adapters.s3 import ArchiveRecord, ArchiveStore, ObjectHead, RestoreOutcome
 from engine.errors import ItemFailedError
 from engine.pipeline import Finish
 from jobs.common import events
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
-from jobs.common.replacement import Changed, ContentStagesBase, NotOurs, same_source
+from jobs.common.replacement import ContentStagesBase
 from jobs.common.report import Outcome
 from jobs.common.stages import Work
 from jobs.common.waiter import Waiter
@@ -136,16 +136,17 @@ class Restore(ContentStagesBase):
 
     # ------------------------------------------------------------------------------------------ bring back
 
+    def decide(self, entry: MediaEntry, flavors: Sequence[FlavorAsset], head: ObjectHead | None) -> Action:
+        return plan(entry, flavors, head, self.rules)
+
     async def act(self, work: Work) -> Work | Finish[Outcome]:
         """Look again (re-read, HEAD, plan); stream the object into Kaltura and swap it in for the
         placeholder, only if its bytes are the record's."""
-        fresh = await self.catalog.reread(work.entry.id)
-        head = await self.store.head(work.key)
-        action = plan(fresh.entry, fresh.flavors, head, self.rules)
+        entry, action, head = await self.look_again(work)
         if action.kind in _SETTLED:
             why = f"changed since it was listed: {action.reason}"
             return Finish(self.outcome(action, _SETTLED[action.kind], work.started, reason=why))
-        work.entry, work.action, work.state = fresh.entry, action, action.from_state
+        work.entry, work.action, work.state = entry, action, action.from_state
         if action.kind == Kind.FINISH:
             return work
         assert head is not None
@@ -155,27 +156,7 @@ class Restore(ContentStagesBase):
         async def token() -> str:
             return await self._upload(work, record, etag)
 
-        async def look() -> str | None:
-            return await self._changed(work)
-
-        refused = await self.replacements.begin(work, token, look)
-        if isinstance(refused, Changed):
-            return Finish(self.outcome(action, REFUSED, work.started, reason=refused.reason))
-        if isinstance(refused, NotOurs):
-            return Finish(
-                self.outcome(action, CONFLICT, work.started, reason=refused.reason, attempt=work.attempt)
-            )
-        return work
-
-    async def _changed(self, work: Work) -> str | None:
-        """Why the entry may no longer be restored as decided (a fresh re-read, HEAD and plan); None if the
-        plan is still to restore the same source flavor and version from the same record."""
-        fresh = await self.catalog.reread(work.entry.id)
-        action = plan(fresh.entry, fresh.flavors, await self.store.head(work.key), self.rules)
-        same = same_source(action.source, work.action.source)
-        if action.kind == Kind.RESTORE and same and action.record == work.action.record:
-            return None
-        return f"changed while the original streamed back: {action.reason}"
+        return await self.swap_in(work, token, "the original streamed back")
 
     async def _upload(self, work: Work, record: ArchiveRecord, etag: str) -> str:
         """A token holding the object's bytes, completed only once they proved to be the record's."""
