@@ -15,6 +15,9 @@ from testbed.kaltura_sim.objects import ENTRY_DELETED, FLAVOR_DELETED, Entry, Fl
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
+# fetches a URL's bytes outside any request, then calls back with them (None: the fetch failed)
+Fetcher = Callable[[str, Callable[[bytes | None], None]], None]
+
 
 @dataclass(order=True)
 class Job:
@@ -47,6 +50,7 @@ class Store:
             self.index = EntryIndex(e for e in self.entries.values() if e.status != ENTRY_DELETED)
         self.conversion_delay = 0.0
         self.conversion_fail = False
+        self.fetcher: Fetcher | None = None  # the transport's; the model alone has none
         self._jobs: list[Job] = []
         self._seq = 0
         self._rng = random.Random(f"sim:{catalog.seed}:{partner_id}")

@@ -19,6 +19,7 @@ from aiohttp import web
 from testbed.kaltura_sim import control, download, ks, render, wire
 from testbed.kaltura_sim.errors import ApiError
 from testbed.kaltura_sim.faults import HTTP_KINDS, Counters, Faults
+from testbed.kaltura_sim.fetch import UrlFetcher
 from testbed.kaltura_sim.state import CallContext, Params, Result, SimState
 
 log = logging.getLogger("testbed.kaltura_sim")
@@ -293,4 +294,12 @@ def build_app(sim: Simulator) -> web.Application:
         app.router.add_route("POST", path, handle_api)
     download.add_routes(app, sim)
     control.add_routes(app, sim)
+    fetcher = UrlFetcher()  # KalturaUrlResource bytes, fetched in this loop outside any request
+    sim.state.set_fetcher(fetcher)
+
+    async def close_fetcher(_: web.Application) -> None:
+        sim.state.set_fetcher(None)
+        await fetcher.close()
+
+    app.on_cleanup.append(close_fetcher)
     return app

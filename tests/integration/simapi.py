@@ -11,7 +11,6 @@ from KalturaClient import KalturaClient
 
 from adapters.kaltura import ClientConfig
 from adapters.kaltura import KalturaClient as ArchiverClient
-from adapters.kaltura.wire import ApiCall
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimControl
@@ -96,11 +95,10 @@ async def plain_entry(sim: SimProcess) -> dict[str, Any]:
 
 
 async def update_content(sim: SimProcess, entry_id: str) -> None:
-    """Replace the entry's content through the API (`media.updateContent`, as a user's upload would); with
-    the simulator's default conversion delay of 0 its original keeps its id and gets version + 1 at once."""
-    async with ArchiverClient(client_config(sim), pacer=Pacer(100), policy=RetryPolicy()) as client:
-        resource = {"objectType": "KalturaUrlResource", "url": "https://example.org/new.mp4"}
-        await client.call(ApiCall("media", "updateContent", {"entryId": entry_id, "resource": resource}))
+    """Replace the entry's content as a user's upload would (the simulator's control: new bytes as large as
+    its source); with the default conversion delay of 0 its original keeps its id and gets version + 1 at
+    once."""
+    await sim.control.areplace_content(entry_id)
 
 
 async def upload_content(sim: SimProcess, entry_id: str, data: bytes) -> None:
