@@ -2,7 +2,8 @@
 
 Three nets, applied to every string (recursively through dicts, lists and tuples, and the reprs of other
 objects): registered secret values, values under secret-looking keys, and patterns that look like a Kaltura
-KS or an AWS secret access key whatever key carries them.
+KS, an AWS secret access key or the query of a presigned S3 URL (its signature, credential scope and maybe a
+session token) whatever key carries them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ _AWS_SECRET = re.compile(r"""(secret_?access_?key["']?\s*[=:]\s*["']?)([A-Za-z0-
 # KS v1: base64 of "<40 hex sha1>|<fields>"; candidates are long base64 runs, confirmed by decoding
 _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/_\-]{56,}={0,2}")
 _KS_V1_PLAIN = re.compile(rb"[0-9a-f]{40}\|")
+# a presigned URL's query (SigV4 `X-Amz-Signature`/`X-Amz-Credential`, SigV2 `Signature`): all of it goes
+_PRESIGNED_QUERY = re.compile(
+    r"""\?(?=[^\s"'<>]*?\b(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature)=)[^\s"'<>]*""",
+    re.IGNORECASE,
+)
 _SHORTEST_MATCH = 19  # "ks=" and 16 characters; every other pattern needs more
 
 _lock = threading.Lock()
@@ -76,6 +82,7 @@ def redact_text(text: str) -> str:
     text = _KS_V2.sub(REDACTED, text)
     text = _KS_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     text = _AWS_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _PRESIGNED_QUERY.sub("?" + REDACTED, text)
     return _LONG_BASE64.sub(_redact_ks_v1, text)
 
 

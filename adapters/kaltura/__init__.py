@@ -14,7 +14,7 @@ from adapters.kaltura.errors import (
 from adapters.kaltura.filters import ALL_STATUSES, DEFAULT_STATUSES, FilterSpec
 from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
-from adapters.kaltura.wire import FlavorAsset, MediaEntry
+from adapters.kaltura.wire import FlavorAsset, MediaEntry, UrlResource
 
 __all__ = [
     "ALL_STATUSES",
@@ -33,4 +33,5 @@ __all__ = [
     "ListingStats",
     "MediaCatalog",
     "MediaEntry",
+    "UrlResource",
 ]

@@ -22,7 +22,7 @@ from KalturaClient.Plugins import Core
 from adapters.kaltura import wire
 from adapters.kaltura.errors import from_fault, only_entry
 from adapters.kaltura.filters import ALL_STATUSES, FilterSpec, media_filter
-from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry
+from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, UrlResource
 from engine.errors import ItemFailedError
 
 FLAVOR_PAGE = 500
@@ -151,9 +151,13 @@ def upload_token_job(file_name: str, size: int, entry_id: str | None = None) -> 
     return Job((call,), _single("uploadtoken.add", entry_id, lambda token: str(token["id"])))
 
 
-def update_content_job(entry_id: str, token_id: str) -> Job:
-    """`media.updateContent` from an upload token (sent once: see Job)."""
-    resource = Core.KalturaUploadedFileTokenResource(token=token_id)
+def update_content_job(entry_id: str, content: str | UrlResource) -> Job:
+    """`media.updateContent` from an upload token's id or a URL Kaltura fetches (sent once: see Job)."""
+    resource: Core.KalturaContentResource = (
+        Core.KalturaUrlResource(url=content.url)
+        if isinstance(content, UrlResource)
+        else Core.KalturaUploadedFileTokenResource(token=content)
+    )
     call = wire.capture(lambda s: s.media.updateContent(entry_id, resource))
     return Job((call,), _single("media.updateContent", entry_id, wire.parse_media_entry), once=True)
 

@@ -19,7 +19,7 @@ from typing import Any
 from adapters.kaltura import batches, wire
 from adapters.kaltura.errors import item_failed
 from adapters.kaltura.session import ApiSession
-from adapters.kaltura.wire import ApiCall, MediaEntry
+from adapters.kaltura.wire import ApiCall, MediaEntry, UrlResource
 
 TOKEN_FULL_UPLOAD = 2  # KalturaUploadTokenStatus
 
@@ -77,10 +77,11 @@ class ContentCalls(ApiSession):
             raise item_failed("uploadtoken.upload", entry_id, why)
         return int(float(result.get("uploadedFileSize") or 0))
 
-    async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
-        """`media.updateContent` from an upload token: Kaltura converts the new content beside the old, which
-        stays playable until the new is READY. AnswerLost when the outcome is unknown."""
-        entry: MediaEntry = await self._send_job(batches.update_content_job(entry_id, token_id))
+    async def update_content(self, entry_id: str, content: str | UrlResource) -> MediaEntry:
+        """`media.updateContent` from an upload token (its id) or a URL Kaltura fetches: Kaltura converts the
+        new content beside the old, which stays playable until the new is READY. AnswerLost when the outcome
+        is unknown."""
+        entry: MediaEntry = await self._send_job(batches.update_content_job(entry_id, content))
         return entry
 
     async def cancel_replace(self, entry_id: str) -> MediaEntry:

@@ -9,7 +9,7 @@ from typing import Protocol
 from adapters.kaltura.batches import Fresh
 from adapters.kaltura.filters import FilterSpec
 from adapters.kaltura.listing import EntryPage, ListingStats
-from adapters.kaltura.wire import FlavorAsset, MediaEntry
+from adapters.kaltura.wire import FlavorAsset, MediaEntry, UrlResource
 from engine.retry import RetryPolicy
 
 
@@ -113,9 +113,10 @@ class ContentWriter(Protocol):
         """Write `data` into the token at `resume_at` (the first chunk at 0 first; `final` completes it)."""
         ...
 
-    async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
-        """Replace the entry's content with the token's file (`media.updateContent`); AnswerLost when
-        the outcome is unknown (re-read the entry to learn it)."""
+    async def update_content(self, entry_id: str, content: str | UrlResource) -> MediaEntry:
+        """Replace the entry's content with an upload token's file (its id) or what Kaltura fetches from a
+        URL (`media.updateContent`); AnswerLost when the outcome is unknown (re-read the entry to learn
+        it)."""
         ...
 
     async def cancel_replace(self, entry_id: str) -> MediaEntry:

@@ -10,7 +10,7 @@ an `ApiFault` value, which errors.py maps to the engine's error classes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from KalturaClient.Plugins import Core
@@ -31,6 +31,14 @@ FLAVOR_STATUS_NAMES: dict[int, str] = {
 
 Params = dict[str, Any]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UrlResource:
+    """New content that Kaltura fetches itself from `url` (a KalturaUrlResource). The URL may be a secret (a
+    presigned S3 URL): it is never in the repr."""
+
+    url: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,11 @@ class ArchiveStore(Protocol):
         Never Expedited for DEEP_ARCHIVE; Expedited falls back to Standard when S3 has no capacity for it."""
         ...
 
+    async def presigned_get(self, key: str, *, expires_s: int) -> str:
+        """A GET URL of the object, valid `expires_s` seconds, signed with the run's credentials (a secret,
+        registered for redaction)."""
+        ...
+
     def read(
         self, key: str, *, etag: str | None = None, chunk_size: int = READ_CHUNK
     ) -> AsyncIterator[bytes]:

@@ -26,7 +26,7 @@ from adapters.s3.errors import S3ItemError
 from adapters.s3.objects import ObjectCalls
 from adapters.s3.wire import ObjectHead
 from engine.errors import ItemFailedError
-from engine.logs import get_logger
+from engine.logs import add_secret, get_logger
 
 ARCHIVED_CLASSES: Final = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 RESTORE_TIERS: Final = ("Expedited", "Standard", "Bulk")
@@ -129,8 +129,25 @@ def content_range_start(header: str | None) -> int | None:
     return int(match.group(1)) if match is not None else None
 
 
+MAX_PRESIGN_S: Final = 7 * 86400  # SigV4's longest presigned URL
+
+
 class RestoreCalls(ObjectCalls):
-    """Restore state, restore requests and streaming reads of archive objects."""
+    """Restore state, restore requests, streaming reads and presigned GET URLs of archive objects."""
+
+    async def presigned_get(self, key: str, *, expires_s: int) -> str:
+        """A URL that lets whoever holds it GET the object for `expires_s` seconds, signed here with the
+        run's credentials (no request is sent; temporary credentials end it when they expire). It is a
+        secret: registered for redaction before it is returned."""
+        if self._client is None:
+            raise RuntimeError("S3Store used outside `async with`")
+        url: str = await self._client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=max(1, min(MAX_PRESIGN_S, int(expires_s))),
+        )
+        add_secret(url)
+        return url
 
     async def restore_state(self, key: str) -> RestoreState | None:
         """The object's restore state from its HEAD (no tag read); None when there is no object."""

@@ -11,7 +11,7 @@ import enum
 from collections.abc import AsyncIterable, Collection, Mapping, Sequence
 from typing import Protocol
 
-from adapters.kaltura import MediaEntry
+from adapters.kaltura import MediaEntry, UrlResource
 from adapters.kaltura.interfaces import ContentWriter
 from adapters.s3 import ArchiveStore, PutResult, RestoreAnswer, S3Checksum
 
@@ -94,10 +94,11 @@ class Gate:
         self._open(Write.KALTURA_UPLOAD, entry_id)
         return await self._writer().upload_file(data, file_name, entry_id=entry_id)
 
-    async def update_content(self, entry_id: str, token_id: str) -> MediaEntry:
-        """Kaltura: replace the entry's content with the token's file (the old stays until READY)."""
+    async def update_content(self, entry_id: str, content: str | UrlResource) -> MediaEntry:
+        """Kaltura: replace the entry's content with an upload token's file (its id) or what Kaltura fetches
+        from a URL (the old stays until READY)."""
         self._open(Write.KALTURA_REPLACE, entry_id)
-        return await self._writer().update_content(entry_id, token_id)
+        return await self._writer().update_content(entry_id, content)
 
     async def cancel_replace(self, entry_id: str) -> MediaEntry:
         """Kaltura: drop the entry's pending or FAILED replacement (only ever one this run started)."""

@@ -10,7 +10,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.kaltura import AnswerLost, FlavorAsset, Fresh, KalturaItemError, MediaCatalog, MediaEntry
+from adapters.kaltura import (
+    AnswerLost,
+    FlavorAsset,
+    Fresh,
+    KalturaItemError,
+    MediaCatalog,
+    MediaEntry,
+    UrlResource,
+)
 from adapters.s3 import ArchiveStore, ObjectHead
 from engine.errors import ItemFailedError
 from engine.logs import get_logger
@@ -24,6 +32,9 @@ from jobs.common.waiter import Waiter, WaitTimedOut
 from jobs.lifecycle import REPLACEMENT_FAILED, REPLACEMENT_NONE, original_of
 
 ALREADY_REPLACING = "ENTRY_REPLACEMENT_ALREADY_EXISTS"
+# what media.updateContent is given: an upload token's id, or a URL Kaltura fetches the content from
+Content = str | UrlResource
+
 SEND_ATTEMPTS = 3  # new tokens + updateContent per entry, when each answer was lost and nothing began
 
 _log = get_logger("jobs.replacement")
@@ -76,23 +87,23 @@ class Replacements:
         self.started_here: set[str] = set()  # entries whose replacement this run began
 
     async def begin(
-        self, work: Work, token: Callable[[], Awaitable[str]], look: Callable[[], Awaitable[str | None]]
+        self, work: Work, token: Callable[[], Awaitable[Content]], look: Callable[[], Awaitable[str | None]]
     ) -> NotOurs | Changed | None:
-        """`media.updateContent` of `work.entry` with a token `token()` fills; None once it began (ours),
-        NotOurs when another replacement got there first. Once the token is full, and immediately before
-        each updateContent, `look()` re-reads the entry and its object: a reason it gives means they changed
-        (Changed, nothing sent). A lost answer is settled by a re-read, and the content sent again (a new
-        token) only when nothing began."""
+        """`media.updateContent` of `work.entry` with the content `token()` makes (a token it fills, or a
+        URL); None once it began (ours), NotOurs when another replacement got there first. Once the content
+        is ready, and immediately before each updateContent, `look()` re-reads the entry and its object: a
+        reason it gives means they changed (Changed, nothing sent). A lost answer is settled by a re-read,
+        and the content sent again (a new token or URL) only when nothing began."""
         entry_id = work.entry.id
         source = work.action.source
         for attempt in range(1, SEND_ATTEMPTS + 1):
             work.attempt = attempt
-            token_id = await token()
+            content = await token()
             changed = await look()  # the token may have taken long to fill: look again, right before
             if changed is not None:
                 return Changed(changed)
             try:
-                await self.gate.update_content(entry_id, token_id)
+                await self.gate.update_content(entry_id, content)
                 break
             except AnswerLost as exc:
                 now = await self.catalog.reread(entry_id)
@@ -182,9 +193,10 @@ class ContentStagesBase(EntryStages):
         return fresh.entry, self.decide(fresh.entry, fresh.flavors, head), head
 
     async def swap_in(
-        self, work: Work, token: Callable[[], Awaitable[str]], what: str
+        self, work: Work, token: Callable[[], Awaitable[Content]], what: str
     ) -> Work | Finish[Outcome]:
-        """Send `media.updateContent` with the token `token()` fills, after one more look once it is full:
+        """Send `media.updateContent` with the content `token()` makes (a token it fills, or a URL), after
+        one more look once it is ready:
         the entry goes on to the waiter, or ends `refused` (it changed while `what`) or `conflict` (another
         replacement got there first)."""
         decided = work.action

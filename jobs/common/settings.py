@@ -301,6 +301,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Glacier restore tier"),
     Setting("restore_days", "ARCHIVER_RESTORE_DAYS", "7", positive_int(1, 365),
             "days a Glacier-restored copy stays readable", unit="days"),
+    Setting("restore_url_ttl_s", "ARCHIVER_RESTORE_URL_TTL", "6h", duration_s,
+            "life of the presigned GET URL restore_from_s3 --via url gives Kaltura (signed with the run's "
+            "AWS credentials: temporary ones end it sooner)", unit="s", check=in_range(60, 7 * 86400)),
     Setting("ready_timeout_s", "ARCHIVER_READY_TIMEOUT", "2h", duration_s,
             "how long to wait for Kaltura to make a new flavor READY", unit="s",
             check=in_range(1, 7 * 86400)),
@@ -381,6 +384,7 @@ class Settings:
     storage_class: str
     restore_tier: str
     restore_days: int
+    restore_url_ttl_s: float
     ready_timeout_s: float
     ready_poll_s: float
     replacers: int

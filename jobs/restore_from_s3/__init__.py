@@ -9,8 +9,11 @@ the original back. Its bytes stream from S3 into an upload token in chunks; the 
 `media.updateContent` sent only if they equal the object's record (size and SHA-256). Once Kaltura's new
 source is READY, the bytes it serves are downloaded and proven again, the object records the flavor's new
 version (`ka-restored-version`), and `flavors_deleted` is removed (`archived_to_s3` and the object stay).
-The report has the columns of s3copy's, one row per entry in listing order; `#SUMMARY` lines, ours and the
-old tool's. Exit 1 if any entry failed or conflicts; 0 when the others only wait for Glacier.
+With `--via url` Kaltura fetches the object itself from a presigned GET URL (valid
+`ARCHIVER_RESTORE_URL_TTL`, signed with the run's AWS credentials) and the READY source is proven by its
+exact size instead of a download; the URL is never logged. The report has the columns of s3copy's, one row
+per entry in listing order; `#SUMMARY` lines, ours and the old tool's. Exit 1 if any entry failed or
+conflicts; 0 when the others only wait for Glacier.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.restore_from_s3.plan import Rules
 from jobs.restore_from_s3.report import COLUMNS, OUTCOMES
-from jobs.restore_from_s3.stages import Restore, RestoreConfig
+from jobs.restore_from_s3.stages import VIA_UPLOAD, VIAS, Restore, RestoreConfig
 
 JOB = "restore_from_s3"
 MAX_CHUNKS_IN_FLIGHT = 4
@@ -42,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--execute", action="store_true", help="really restore and untag (default: dry run)")
     add_option(parser, "--restore", action="store_true", dest="legacy_restore",
                help="the old tool's spelling of --execute")  # fmt: skip
+    add_option(parser, "--via", choices=VIAS, default=VIA_UPLOAD,
+               help="how an original goes back: upload (streamed through this run, default) or url (Kaltura "
+                    "fetches a presigned S3 URL: the bucket must be reachable from Kaltura, and the URL dies "
+                    "with temporary credentials)")  # fmt: skip
     add_option(parser, "--format", choices=FORMATS, default="tsv", help="report format (default tsv)")
     add_filter_options(parser, max_entries=-1, mutating=True)
 
@@ -51,14 +58,21 @@ def is_real(args: argparse.Namespace, settings: Settings) -> bool:
     return bool(args.execute or args.legacy_restore or settings.doit)
 
 
-def restore_config(settings: Settings) -> RestoreConfig:
+def restore_config(settings: Settings, via: str = VIA_UPLOAD) -> RestoreConfig:
     """Glacier's tier and days; chunks of `ARCHIVER_PART_SIZE`, as many in flight per entry as the memory
     budget holds for each of `ARCHIVER_TRANSFERS` entries (at most 4); ConfigError when the budget cannot
-    hold one chunk per entry."""
+    hold one chunk per entry. `via` and the presigned URL's life (`ARCHIVER_RESTORE_URL_TTL`)."""
     check_memory_budget(settings)
     per_entry = settings.memory_budget // settings.transfers // settings.part_size
     in_flight = max(1, min(MAX_CHUNKS_IN_FLIGHT, per_entry))
-    return RestoreConfig(settings.restore_tier, settings.restore_days, settings.part_size, in_flight)
+    return RestoreConfig(
+        settings.restore_tier,
+        settings.restore_days,
+        settings.part_size,
+        in_flight,
+        via=via,
+        url_ttl_s=int(settings.restore_url_ttl_s),
+    )
 
 
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -76,7 +90,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     placeholder = Placeholder.of(read_video(settings.placeholder_video))
     require_selection(args, real=not dry_run)
     assert settings.partner_id is not None
-    restore = restore_config(settings)
+    restore = restore_config(settings, args.via)
     rules = Rules(settings.partner_id, placeholder)
 
     def make_stages(
@@ -95,6 +109,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
         finish_workers=settings.transfers,
         make_stages=make_stages,
         starting={
+            "via": restore.via,
             "tier": restore.tier,
             "days": restore.days,
             "transfers": settings.transfers,

@@ -7,6 +7,11 @@ lister ──► check (head, plan; Glacier: restore state, request) ──► b
            Kaltura serves, record the version on the object, remove flavors_deleted) ──► sink
 ```
 
+With `--via url` the bring-back step gives Kaltura a presigned GET URL of the object instead
+(`KalturaUrlResource`, valid `ARCHIVER_RESTORE_URL_TTL`): Kaltura fetches the bytes itself, and finish proves
+them without downloading them: the READY source's size must be the record's exactly (Kaltura reports no
+checksum of a flavor). The URL is a secret and is never logged or reported.
+
 An object in GLACIER or DEEP_ARCHIVE without a readable copy gets one restore request and a `waiting` row; a
 run never waits hours for Glacier: the next scheduled run brings it back. The token is completed (its final
 chunk) only when the streamed bytes and their SHA-256 equal the object's record, so bytes that differ from
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from adapters.kaltura import FlavorAsset, Fresh, MediaCatalog, MediaEntry
+from adapters.kaltura import FlavorAsset, Fresh, MediaCatalog, MediaEntry, UrlResource
 from adapters.s3 import ArchiveRecord, ArchiveStore, ObjectHead, RestoreOutcome
 from engine.errors import ItemFailedError
 from engine.pipeline import Finish
@@ -49,16 +54,22 @@ from jobs.restore_from_s3.report import (
 )
 
 _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.REFUSE: REFUSED}
+VIA_UPLOAD, VIA_URL = "upload", "url"
+VIAS = (VIA_UPLOAD, VIA_URL)
 
 
 @dataclass(frozen=True)
 class RestoreConfig:
-    """The knobs of one run: Glacier's tier and days, the chunk size and chunks in flight per entry."""
+    """The knobs of one run: Glacier's tier and days, the chunk size and chunks in flight per entry, how the
+    bytes go back (`upload`: streamed into a token; `url`: Kaltura fetches a presigned URL valid
+    `url_ttl_s`)."""
 
     tier: str
     days: int
     chunk_size: int
     chunks_in_flight: int
+    via: str = VIA_UPLOAD
+    url_ttl_s: int = 6 * 3600
 
 
 class Restore(ContentStagesBase):
@@ -140,8 +151,9 @@ class Restore(ContentStagesBase):
         return plan(entry, flavors, head, self.rules)
 
     async def act(self, work: Work) -> Work | Finish[Outcome]:
-        """Look again (re-read, HEAD, plan); stream the object into Kaltura and swap it in for the
-        placeholder, only if its bytes are the record's."""
+        """Look again (re-read, HEAD, plan); stream the object into Kaltura (or give Kaltura its presigned
+        URL) and swap it in for the placeholder, only if its bytes are (or, by URL, will be proven) the
+        record's."""
         entry, action, head = await self.look_again(work)
         if action.kind in _SETTLED:
             why = f"changed since it was listed: {action.reason}"
@@ -152,6 +164,12 @@ class Restore(ContentStagesBase):
         assert head is not None
         assert action.record is not None
         record, etag = action.record, head.etag
+        if self.config.via == VIA_URL:
+
+            async def url() -> UrlResource:  # a new one for each updateContent sent
+                return UrlResource(await self.store.presigned_get(work.key, expires_s=self.config.url_ttl_s))
+
+            return await self.swap_in(work, url, "its presigned URL was made")
 
         async def token() -> str:
             return await self._upload(work, record, etag)
@@ -228,7 +246,8 @@ class Restore(ContentStagesBase):
     # ------------------------------------------------------------------------------------------ finish
 
     async def finish(self, work: Work) -> Outcome:
-        """Re-read; prove the bytes Kaltura serves are the record's; record the version; untag."""
+        """Re-read; prove the bytes Kaltura serves are the record's (downloaded, or by URL its size);
+        record the version; untag."""
         entry_id = work.entry.id
         record = work.action.record
         assert record is not None
@@ -239,7 +258,10 @@ class Restore(ContentStagesBase):
             return self.outcome(work.action, CONFLICT, work.started, reason=why, attempt=work.attempt or None)
         source = original_of(fresh.flavors)
         assert source is not None
-        await self._prove_served(entry_id, source.id, record)
+        if self.config.via == VIA_URL:
+            _prove_reported(entry_id, source, record)
+        else:
+            await self._prove_served(entry_id, source.id, record)
         await self.gate.record_restored_version(work.key, str(source.version))
         if fresh.entry.has_tag(REPLACED_TAG):
             kept = [t for t in fresh.entry.tags if t.lower() != REPLACED_TAG]
@@ -275,6 +297,18 @@ class Restore(ContentStagesBase):
                 f"{record.source_bytes} B ({record.sha256}): flavors_deleted kept, see health"
             )
             raise ItemFailedError("restore.proof", entry_id, why)
+
+
+def _prove_reported(entry_id: str, source: FlavorAsset, record: ArchiveRecord) -> None:
+    """What Kaltura fetched by URL and made the READY source has the record's size exactly, as Kaltura
+    reports it (it reports no checksum of a flavor: the bytes were not downloaded again)."""
+    if source.size_bytes != record.source_bytes:
+        got = f"{source.size_bytes} B" if source.size_bytes else "no size in bytes"
+        why = (
+            f"Kaltura reports {got} for the source fetched by URL, the record says {record.source_bytes} B: "
+            "flavors_deleted kept, see health (--via upload proves the bytes by download)"
+        )
+        raise ItemFailedError("restore.proof", entry_id, why)
 
 
 def _not_original(fresh: Fresh, record: ArchiveRecord) -> str | None:
