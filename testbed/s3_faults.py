@@ -11,10 +11,16 @@ signature stays valid; `Content-Encoding: aws-chunked` and `x-amz-trailer` too, 
 and its trailer forwarded byte for byte); only hop-by-hop headers are re-made. By default faults hit
 UploadPart (PUT with `partNumber` and `uploadId`), chosen by a seeded random draw or for the next N calls.
 
+A presigned request (`X-Amz-Date` and `X-Amz-Expires` in its query) is checked for expiry as S3 checks it
+when the plan's `clock_ahead_s` is set: at the proxy's clock moved that far ahead, a URL past its expiry is
+answered `403 AccessDenied` (Request has expired), whatever the operation; a test thus sees a URL expire
+without waiting for it.
+
 Control, under `/__faults` (no bucket name can start with `_`):
 `POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
 "error200_next": 0, "conflict_next": 0, "cut_next": 0, "cut_after": 65536, "hold": false,
-"operations": ["UploadPart"], "hide_headers": [], "seed": 1}` replaces the plan; `GET /__faults` shows it;
+"operations": ["UploadPart"], "hide_headers": [], "clock_ahead_s": null, "seed": 1}` replaces the plan;
+`GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind;
 `GET /__faults/held` lists the calls held (operation, key, upload id); `POST /__faults/release
 {"forward": true}` lets them go on to S3 (`false`: their connections are reset and S3 never sees them); the
@@ -38,10 +44,12 @@ import socket
 import ssl
 import struct
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
@@ -60,6 +68,7 @@ ERROR_200: Final = "error200"
 # a conditional write (If-None-Match) that met a concurrent write of the key: S3 says to send it again
 CONFLICT: Final = "conflict"
 HOLD: Final = "hold"  # kept waiting at the door until released (counted once per call held)
+EXPIRED: Final = "expired"  # a presigned URL past its expiry (with `clock_ahead_s` set)
 
 # re-made per hop by each side's HTTP stack; everything else passes as it came
 _HOP_BY_HOP: Final = frozenset(
@@ -81,6 +90,7 @@ _ERROR_XML: Final = (
 )
 # the faults answered by the proxy itself (not forwarded: nothing happens in S3): status, S3 code, message
 _ANSWERS: Final = {
+    EXPIRED: (403, "AccessDenied", "Request has expired"),
     # after the body, as S3 does, so the client reads a 503 and not a reset
     SLOWDOWN: (503, "SlowDown", "Please reduce your request rate."),
     # the failure S3 reports after it has begun answering: status 200, the error in the body
@@ -110,6 +120,7 @@ class FaultPlan:
     hold: bool = False  # every matching call waits, before any other fault, until `release()`
     operations: frozenset[str] = field(default_factory=lambda: frozenset({"UploadPart"}))
     hide_headers: frozenset[str] = frozenset()  # response headers (lower case) left out of every answer
+    clock_ahead_s: float | None = None  # set: presigned URLs are checked for expiry this far in the future
 
     @classmethod
     def from_json(cls, body: dict[str, Any], base: FaultPlan | None = None) -> FaultPlan:
@@ -337,6 +348,9 @@ class S3FaultProxy:
         try:
             if self._holds(operation) and not await self._wait_held(request, operation):
                 return await self._reset(request)
+            if self._expired(request):
+                self.faults[EXPIRED] += 1
+                return await self._answer(request, EXPIRED)
             fault = self._decide(operation)
             if fault is not None:
                 self.faults[fault] += 1
@@ -351,6 +365,20 @@ class S3FaultProxy:
         finally:
             self.in_flight -= 1
             await self._notify()
+
+    def _expired(self, request: web.Request) -> bool:
+        """A presigned request past its expiry at the proxy's clock moved `clock_ahead_s` ahead."""
+        ahead, query = self.plan.clock_ahead_s, request.query
+        if ahead is None:
+            return False
+        if "X-Amz-Expires" in query and "X-Amz-Date" in query:  # SigV4
+            signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            expires = signed.timestamp() + int(query["X-Amz-Expires"])
+        elif "Expires" in query and "Signature" in query:  # SigV2: the expiry itself
+            expires = float(query["Expires"])
+        else:
+            return False
+        return time.time() + ahead > expires
 
     def _holds(self, operation: str) -> bool:
         return self.plan.hold and operation in self.plan.operations

@@ -61,6 +61,7 @@ class S3Transport:
             # SHA-256) checksum, which S3 verifies, and the object is proven afterwards (what botocore
             # itself does over HTTPS when a checksum header is present)
             s3={"payload_signing_enabled": False},
+            signature_version="s3v4",  # presigned URLs too (botocore would presign SigV2, which S3 retires)
         )
         kwargs: dict[str, Any] = {"config": botocore_config}
         if cfg.endpoint_url:

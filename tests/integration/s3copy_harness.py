@@ -43,6 +43,7 @@ class JobRun:
     rows: list[dict[str, Any]]
     events: list[dict[str, Any]]
     stderr: str = field(repr=False)
+    stdout: str = field(default="", repr=False)
 
     def outcomes(self) -> dict[str, str]:
         return {row["entry_id"]: row["outcome"] for row in self.rows}
@@ -100,7 +101,7 @@ async def run_job(job: Any, env: Mapping[str, str], *argv: str) -> JobRun:
     code = await job.run(args, ctx)
     rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     events = [json.loads(line) for line in err.getvalue().splitlines() if line.startswith("{")]
-    return JobRun(code, rows, events, err.getvalue())
+    return JobRun(code, rows, events, err.getvalue(), out.getvalue())
 
 
 def s3_client(server: S3Server) -> Any:
