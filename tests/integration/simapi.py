@@ -14,6 +14,7 @@ from adapters.kaltura import KalturaClient as ArchiverClient
 from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimControl
+from testbed.kaltura_sim.content import generated_body
 
 ADMIN = 2
 
@@ -95,10 +96,27 @@ async def plain_entry(sim: SimProcess) -> dict[str, Any]:
 
 
 async def update_content(sim: SimProcess, entry_id: str) -> None:
-    """Replace the entry's content as a user's upload would (the simulator's control: new bytes as large as
-    its source); with the default conversion delay of 0 its original keeps its id and gets version + 1 at
-    once."""
-    await sim.control.areplace_content(entry_id)
+    """Replace the entry's content through the API as a user's upload would (`media.updateContent`), with
+    new bytes as large as its source: those the simulator generates for the source's next version, so its
+    original keeps its id, size and generated body and, with the default conversion delay of 0, gets
+    version + 1 at once."""
+    entry = next(e for e in await sim.control.aget_entries() if e["id"] == entry_id)
+    source = next((f for f in entry["flavors"] if f["isOriginal"]), None)
+    if source is None:
+        data = generated_body(entry_id, "none", "1", 100_000).read()
+    else:
+        size = int(source["sizeInBytes"]) or await served_size(sim, source["id"])
+        data = generated_body(entry_id, source["id"], str(int(source["version"]) + 1), size).read()
+    await upload_content(sim, entry_id, data)
+
+
+async def served_size(sim: SimProcess, flavor_id: str) -> int:
+    """How many bytes the simulator serves for the flavor (its sizeInBytes may say 0)."""
+    size = 0
+    async with client_for(sim) as client:
+        async for chunk in client.download(await client.flavor_url(flavor_id)):
+            size += len(chunk)
+    return size
 
 
 async def upload_content(sim: SimProcess, entry_id: str, data: bytes) -> None:
