@@ -8,9 +8,9 @@ lister ──► check (head, plan; Glacier: restore state, request) ──► b
 ```
 
 With `--via url` the bring-back step gives Kaltura a presigned GET URL of the object instead
-(`KalturaUrlResource`, valid `ARCHIVER_RESTORE_URL_TTL`): Kaltura fetches the bytes itself, and finish proves
-them without downloading them: the READY source's size must be the record's exactly (Kaltura reports no
-checksum of a flavor). The URL is a secret and is never logged or reported.
+(`KalturaUrlResource`, valid `ARCHIVER_RESTORE_URL_TTL`): Kaltura fetches the bytes itself; finish checks the
+size Kaltura reports for the READY source, then proves the bytes it serves (downloaded, SHA-256) as after an
+upload. The URL is a secret and is never logged or reported.
 
 An object in GLACIER or DEEP_ARCHIVE without a readable copy gets one restore request and a `waiting` row; a
 run never waits hours for Glacier: the next scheduled run brings it back. The token is completed (its final
@@ -246,7 +246,7 @@ class Restore(ContentStagesBase):
     # ------------------------------------------------------------------------------------------ finish
 
     async def finish(self, work: Work) -> Outcome:
-        """Re-read; prove the bytes Kaltura serves are the record's (downloaded, or by URL its size);
+        """Re-read; prove the bytes Kaltura serves are the record's (by URL, its reported size first);
         record the version; untag."""
         entry_id = work.entry.id
         record = work.action.record
@@ -258,10 +258,9 @@ class Restore(ContentStagesBase):
             return self.outcome(work.action, CONFLICT, work.started, reason=why, attempt=work.attempt or None)
         source = original_of(fresh.flavors)
         assert source is not None
-        if self.config.via == VIA_URL:
+        if self.config.via == VIA_URL:  # what Kaltura fetched by itself: first the size it reports
             _prove_reported(entry_id, source, record)
-        else:
-            await self._prove_served(entry_id, source.id, record)
+        await self._prove_served(entry_id, source.id, record)
         await self.gate.record_restored_version(work.key, str(source.version))
         if fresh.entry.has_tag(REPLACED_TAG):
             kept = [t for t in fresh.entry.tags if t.lower() != REPLACED_TAG]
@@ -301,12 +300,12 @@ class Restore(ContentStagesBase):
 
 def _prove_reported(entry_id: str, source: FlavorAsset, record: ArchiveRecord) -> None:
     """What Kaltura fetched by URL and made the READY source has the record's size exactly, as Kaltura
-    reports it (it reports no checksum of a flavor: the bytes were not downloaded again)."""
+    reports it (it reports no checksum of a flavor), before its bytes are downloaded and proven."""
     if source.size_bytes != record.source_bytes:
         got = f"{source.size_bytes} B" if source.size_bytes else "no size in bytes"
         why = (
             f"Kaltura reports {got} for the source fetched by URL, the record says {record.source_bytes} B: "
-            "flavors_deleted kept, see health (--via upload proves the bytes by download)"
+            "flavors_deleted kept, see health"
         )
         raise ItemFailedError("restore.proof", entry_id, why)
 
