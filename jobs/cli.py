@@ -55,10 +55,12 @@ BUILT: dict[str, tuple[str, str]] = {
     "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
     "shards": ("jobs.shards", "split a selection into N balanced createdAt windows for N parallel tasks"),
+    "repair": (
+        "jobs.repair",
+        "fix entries whose health check fails, where the fix is safe (dry run unless --execute)",
+    ),
 }
-NOT_BUILT: dict[str, str] = {
-    "repair": "fix entries whose health check fails",
-}
+NOT_BUILT: dict[str, str] = {}
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # the secrets the AWS standard chain may read from the environment (a task role's never pass through here)
 _AWS_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")

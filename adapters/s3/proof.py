@@ -14,6 +14,10 @@ A restored entry (`restore_from_s3` put the archived bytes back with `media.upda
 source flavor's version) is recognised by the tag `ka-restored-version`: the version Kaltura gave the restored
 content, written only once those bytes are proven to be the object's. The proof accepts the version in the
 metadata or that one (`version_matches`).
+
+An old tool's object carries no metadata, and S3 fixes metadata at creation: once `repair --prove-legacy`
+has proven it is the entry's original (its bytes give the checksum S3 reports), the whole record goes in its
+tags instead (`to_legacy_tags`), and `from_head` reads the source facts from there.
 """
 
 from __future__ import annotations
@@ -87,6 +91,19 @@ def to_tags(sha256: str, checksum: S3Checksum) -> dict[str, str]:
     return {SHA256: sha256, CHECKSUM: str(checksum)}
 
 
+# the source facts a proven old tool's object carries in its tags (its metadata cannot change)
+LEGACY_RECORD_KEYS: Final = (PARTNER, ENTRY, FLAVOR, VERSION, BYTES)
+
+
+def to_legacy_tags(record: ArchiveRecord) -> dict[str, str]:
+    """The tags that record a proven old tool's object: the source facts and the checksum record (7 of
+    S3's 10, leaving room for `ka-restored-version` and the bucket's own)."""
+    assert record.sha256 is not None
+    assert record.checksum is not None
+    facts = to_metadata(record)
+    return {**{k: facts[k] for k in LEGACY_RECORD_KEYS}, **to_tags(record.sha256, record.checksum)}
+
+
 def to_restored_tags(version: str) -> dict[str, str]:
     """The tag that says the source flavor's content, now at `version`, was restored from this object."""
     return {RESTORED_VERSION: version}
@@ -114,11 +131,14 @@ def record_in_metadata(metadata: Mapping[str, str]) -> bool:
 
 
 def from_head(head: ObjectHead) -> ArchiveRecord | None:
-    """The record an object carries (metadata plus tags, if fetched); None for a legacy object."""
+    """The record an object carries (metadata plus tags, if fetched); None for a legacy object (one whose
+    record `repair --prove-legacy` wrote in its tags has its source facts read from there)."""
+    tags: Mapping[str, str] = head.tags or {}
     meta = head.metadata
     if ENTRY not in meta:
-        return None
-    tags: Mapping[str, str] = head.tags or {}
+        if ENTRY not in tags:
+            return None
+        meta = {k: tags[k] for k in LEGACY_RECORD_KEYS if k in tags}
     checksum_text = tags.get(CHECKSUM) or meta.get(CHECKSUM)
     return ArchiveRecord(
         partner_id=_int(meta.get(PARTNER)),

@@ -1,0 +1,238 @@
+"""repair's stages (docs/lifecycle.md, Repairing an entry):
+
+```
+lister ──► check (HEAD with tags, plan) ──► repair (re-read, HEAD, plan again; the one fix) ──► wait (none)
+           ──► finish (the row) ──► sink
+```
+
+Every fix looks again (the entry and its flavors re-read, a fresh HEAD, the plan made again) immediately
+before its write, and is made only if the plan is still the same. A tag is written over the tags just
+re-read, so none is lost. Archiving again is s3copy's own check, transfer (copy and proof) and finalize.
+An old tool's object is proven by streaming the original through a digest of the object as S3 stores it
+(same part layout and algorithm): only if the checksum those bytes give is the one S3 reports is its record
+written, in its tags (its bytes and metadata stay as they are).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import Protocol
+
+from adapters.kaltura import Fresh, MediaCatalog
+from adapters.s3 import ArchiveRecord, ArchiveStore, verify
+from engine.errors import ItemFailedError
+from engine.pipeline import Finish
+from jobs.common import events
+from jobs.common.candidates import Candidate
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.common.report import Outcome
+from jobs.common.stages import CONFLICT, REFUSED, EntryStages, Work
+from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, expected_record, original_of, total_flavor_bytes
+from jobs.repair.plan import Action, Kind, Rules, plan
+from jobs.repair.report import NEEDS_PERSON, PLANNED, REPAIRED, UNCHANGED
+from jobs.s3copy import report as s3copy_report
+from jobs.s3copy.stages import S3Copy
+
+_SETTLED = {Kind.NOTHING: UNCHANGED, Kind.PERSON: NEEDS_PERSON}
+
+
+class Repair(EntryStages):
+    """The stage functions of one repair run."""
+
+    ACT = "repair"
+
+    def __init__(
+        self,
+        *,
+        catalog: MediaCatalog,
+        store: ArchiveStore,
+        gate: Gate,
+        log: EventLog,
+        rules: Rules,
+        copier: S3Copy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self.catalog = catalog
+        self.store = store
+        self.gate = gate
+        self.log = log
+        self.rules = rules
+        self.copier = copier  # s3copy's stages, to archive an original again
+
+    # ------------------------------------------------------------------------------------------ check
+
+    async def check(self, candidate: Candidate) -> Work | Finish[Outcome]:
+        """HEAD the object (with its tags), then the plan: a Work for the fix, or the entry's row."""
+        started = self.clock()
+        key = self.store.key_for(candidate.entry.id)
+        head = await self.store.head(key)
+        action = plan(candidate.entry, candidate.flavors, head, self.rules)
+        if action.kind in _SETTLED:
+            return Finish(self.outcome(action, _SETTLED[action.kind], started))
+        if not self.gate.allows(action):
+            return Finish(self.outcome(action, PLANNED, started, to_state=action.to_state))
+        return Work(candidate.entry, action, key, started, action.from_state)
+
+    # ------------------------------------------------------------------------------------------ repair
+
+    async def act(self, work: Work) -> Work | Finish[Outcome]:
+        """The one fix, after a look again; the Work once made, or the row of an entry left alone."""
+        kind = work.action.kind
+        if kind == Kind.ARCHIVE_AGAIN:
+            return await self._archive_again(work)
+        if kind == Kind.PROVE_LEGACY:
+            return await self._prove_legacy(work)
+        if kind == Kind.TAG_REPLACED:
+            await self._placeholder_proven(work)
+        fresh, changed = await self._look_again(work)
+        if changed is not None:
+            return changed
+        entry = fresh.entry
+        if kind == Kind.CANCEL_REPLACE:
+            await self.gate.cancel_replace(entry.id)
+            self.log.entry(
+                events.REPLACE_CANCELLED, entry.id, from_state=work.state, to_state=work.state, attempt=1
+            )
+        elif kind == Kind.UNTAG_REPLACED:
+            await self._write_tags(fresh, drop=REPLACED_TAG)
+        else:  # TAG_ARCHIVED, TAG_REPLACED
+            await self._write_tags(fresh, add=ARCHIVED_TAG if kind == Kind.TAG_ARCHIVED else REPLACED_TAG)
+        return work
+
+    async def _look_again(self, work: Work) -> tuple[Fresh, Finish[Outcome] | None]:
+        """The entry re-read, a fresh HEAD and the plan on them: the row of an entry whose plan changed."""
+        fresh = await self.catalog.reread(work.entry.id)
+        head = await self.store.head(work.key)
+        now = plan(fresh.entry, fresh.flavors, head, self.rules)
+        if _same(now, work.action):
+            return fresh, None
+        if now.kind == Kind.NOTHING:
+            return fresh, Finish(self.outcome(now, UNCHANGED, work.started))
+        why = f"changed since its check: {now.reason} (the next run looks again)"
+        return fresh, Finish(self.outcome(work.action, REFUSED, work.started, reason=why))
+
+    async def _write_tags(self, fresh: Fresh, *, add: str | None = None, drop: str | None = None) -> None:
+        """The re-read tags with `add` added or `drop` removed; ItemFailedError if Kaltura did not keep it."""
+        entry = fresh.entry
+        tags = [t for t in entry.tags if t.lower() != drop] if drop else [*entry.tags, str(add)]
+        stored = await self.gate.write_tags(entry.id, tags)
+        if (add and not stored.has_tag(add)) or (drop and stored.has_tag(drop)):
+            raise ItemFailedError("media.update", entry.id, f"Kaltura did not store the tags ({add or drop})")
+
+    async def _placeholder_proven(self, work: Work) -> None:
+        """The source Kaltura serves is the placeholder by its SHA-256 (it is small); else ItemFailedError."""
+        source = work.action.source
+        assert source is not None
+        digest = hashlib.sha256()
+        size = await self._digest_source(work.entry.id, source.id, digest)
+        placeholder = self.rules.placeholder
+        if (size, digest.hexdigest()) != (placeholder.size, placeholder.sha256):
+            why = f"the source has the placeholder's size but not its SHA-256: {REPLACED_TAG} not written"
+            raise ItemFailedError("repair.placeholder", work.entry.id, why)
+
+    async def _digest_source(self, entry_id: str, flavor_id: str, digest: _Digest) -> int:
+        """Stream the flavor Kaltura serves through `digest`; how many bytes it gave."""
+        url = await self.catalog.flavor_url(flavor_id, entry_id=entry_id)
+        size = 0
+        async with aclosing(self.catalog.download(url, entry_id=entry_id)) as stream:
+            async for chunk in stream:
+                digest.update(chunk)
+                size += len(chunk)
+        return size
+
+    # ------------------------------------------------------------------------------------------ archive again
+
+    async def _archive_again(self, work: Work) -> Work | Finish[Outcome]:
+        """s3copy's check on the entry re-read, its transfer (copy and proof) and its finalize (the tag)."""
+        fresh, changed = await self._look_again(work)
+        if changed is not None:
+            return changed
+        copied = await self.copier.check(Candidate(fresh.entry, fresh.flavors))
+        if not isinstance(copied, Finish):
+            copied = await self.copier.transfer(copied)
+        if not isinstance(copied, Finish):
+            copied = Finish(await self.copier.finalize(copied))
+        done = copied.value
+        if done.outcome in (s3copy_report.ARCHIVED, s3copy_report.TAGGED):
+            work.notes.append(f"{done.bytes} B copied and proven")
+            return work
+        outcome = CONFLICT if done.outcome == s3copy_report.CONFLICT else REFUSED
+        return Finish(self.outcome(work.action, outcome, work.started, reason=f"s3copy: {done.reason}"))
+
+    # ------------------------------------------------------------------------------------------ legacy
+
+    async def _prove_legacy(self, work: Work) -> Work | Finish[Outcome]:
+        """Stream the original through a digest of the old tool's object as S3 stores it; if they are the
+        same bytes, look again, write the object's record (tags) and tag the entry."""
+        entry_id, action = work.entry.id, work.action
+        source = action.source
+        assert source is not None
+        head = await self.store.head(work.key)
+        if head is None or head.checksum is None:
+            why = "the old tool's object is gone or lost its S3 checksum: the next run looks again"
+            return Finish(self.outcome(action, REFUSED, work.started, reason=why))
+        stored = await self.store.stored_digest(head)
+        await self._digest_source(entry_id, source.id, stored)
+        proof = stored.result()
+        if proof.bytes != head.size or not proof.matches:
+            why = (
+                f"the old tool's object is not the original: {head.size} B, S3 checksum {head.checksum}; the "
+                f"original is {proof.bytes} B, checksum {proof.checksum} as stored: left alone, see health"
+            )
+            return Finish(self.outcome(action, CONFLICT, work.started, reason=why))
+        fresh, changed = await self._look_again(work)
+        if changed is not None:
+            return changed
+        now = original_of(fresh.flavors)
+        assert now is not None
+        record = expected_record(self.rules.partner_id, entry_id, now, total_flavor_bytes(fresh.flavors))
+        record = record.with_result(proof.sha256, proof.checksum)
+        if record.source_bytes <= 0:  # sizeInBytes 0: the bytes just streamed are its exact size
+            record = dataclasses.replace(record, source_bytes=proof.bytes)
+        await self.gate.record_legacy(work.key, record)
+        await self._proven(work, record)
+        if not fresh.entry.has_tag(ARCHIVED_TAG):
+            await self._write_tags(fresh, add=ARCHIVED_TAG)
+        work.notes.append(f"{proof.bytes} B proven by S3's checksum; the record written in the object's tags")
+        return work
+
+    async def _proven(self, work: Work, record: ArchiveRecord) -> None:
+        """The object, HEADed again, proves `record` now: else ItemFailedError."""
+        head = await self.store.head(work.key)
+        problems = ["the object is gone"] if head is None else verify(head, record)
+        if problems:
+            raise ItemFailedError("repair.proof", work.entry.id, "; ".join(problems))
+
+    # ------------------------------------------------------------------------------------------ the rest
+
+    async def wait(self, work: Work) -> Work:
+        """Nothing to wait for: a repair ends with its fix."""
+        return work
+
+    async def finish(self, work: Work) -> Outcome:
+        """The row of an entry repaired."""
+        action: Action = work.action
+        reason = "; ".join([action.reason, *work.notes])
+        return self.outcome(action, REPAIRED, work.started, reason=reason, to_state=action.to_state)
+
+
+class _Digest(Protocol):
+    """What a source is streamed through: hashlib's, or a digest of an object as S3 stores it."""
+
+    def update(self, chunk: bytes, /) -> None: ...
+
+
+def _same(now: Action, decided: Action) -> bool:
+    """The plan made again is the one decided on: same fix, same source flavor, same object record."""
+    same_source = (now.source is None) == (decided.source is None) and (
+        now.source is None
+        or decided.source is None
+        or (now.source.id, now.source.version) == (decided.source.id, decided.source.version)
+    )
+    return now.kind == decided.kind and same_source and now.record == decided.record
