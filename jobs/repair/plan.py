@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.kaltura import FlavorAsset, MediaEntry
-from adapters.s3 import ArchiveRecord, ObjectHead, from_head, legacy_problems, verify
+from adapters.s3 import ALGORITHMS, ArchiveRecord, ObjectHead, from_head, legacy_problems, verify
 from jobs.common.options import DEFAULT_MAX_SIZE_KB
 from jobs.health import HEALTHY, UNHEALTHY, Limits, judge, old_restored
 from jobs.lifecycle import (
@@ -169,8 +169,9 @@ def _legacy(
             f"{what} (no record) in S3 without {ARCHIVED_TAG}: run repair {PROVE_LEGACY_OPTION} to prove it "
         )
         return act(Kind.PERSON, why + "byte for byte and tag it")
-    if head.checksum is None:
-        why = f"{what} has no S3 checksum to prove the source against (it cannot be proven in place)"
+    if head.checksum is None or head.checksum.algorithm.upper() not in ALGORITHMS:
+        found = "no S3 checksum" if head.checksum is None else f"an S3 checksum in {head.checksum.algorithm}"
+        why = f"{what} has {found}, not one of {', '.join(ALGORITHMS)} to prove the source against in place"
         return act(Kind.PERSON, why)
     return act(Kind.PROVE_LEGACY, f"{what} without {ARCHIVED_TAG}: proving it from the source, then tagging")
 

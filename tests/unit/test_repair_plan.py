@@ -96,6 +96,8 @@ def test_row_6_an_old_tools_object_without_the_tag_is_proven_only_with_prove_leg
     assert decide(entry(), source(), legacy(), PROVING).kind == Kind.PROVE_LEGACY
     assert decide(entry(), source(), legacy(int(SIZE * 1.05)), PROVING).kind == Kind.PERSON
     assert decide(entry(), source(), legacy(checksum=None), PROVING).kind == Kind.PERSON
+    crc32 = S3Checksum("CRC32", "AAAAAA==")  # not one this tool computes: it cannot prove the object
+    assert decide(entry(), source(), legacy(checksum=crc32), PROVING).kind == Kind.PERSON
 
 
 def test_row_7_an_old_tools_restored_entry_is_a_warning_in_health_and_proven_like_row_6() -> None:
