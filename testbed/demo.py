@@ -52,10 +52,11 @@ class Act:
     """Not a command: what the world does between two steps, through a testbed control surface."""
 
     title: str
-    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for
+    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for; UNTAG:
+    # someone removes archived_to_s3 from an archived entry by hand
 
 
-PLAY, GLACIER = "play", "glacier"
+PLAY, GLACIER, UNTAG = "play", "glacier", "untag"
 
 
 SELECT = ("--unplayed_for", "3", "--max_entries", "20")
@@ -79,8 +80,9 @@ LIFE_CYCLE: tuple[Step | Act, ...] = (
     Step("bring it back, run 1: ask Glacier for a readable copy", RESTORE),
     Act("hours later, Glacier has made the copy readable", GLACIER),
     Step("bring it back, run 2: the original goes back into Kaltura", RESTORE),
-    Step("repair what health found wrong, where the fix is safe", ("repair", *SELECT, "--execute"),
-         must_work=False),
+    Act("someone removes archived_to_s3 from an archived entry by hand", UNTAG),
+    Step("plan the repairs of what health finds wrong (dry run)", ("repair", *SELECT)),
+    Step("repair it, where the fix is safe", ("repair", *SELECT, "--execute")),
     Step("add the owners' directory status to a report", ("ldap_status",), stdin_from=LISTED),
     Step("who owns what would be archived, and who has left", ("owners", "--unplayed_for", "3")),
     Step("savings statistics after", ("stats",)),
@@ -268,7 +270,20 @@ async def finish_glacier_restores(s3: S3Server) -> str:
     return f"{done} readable now (the S3 testbed's restore control completes the restore)"
 
 
+async def untag_an_archived_entry(sim: KalturaSim) -> str:
+    """Remove `archived_to_s3` from the first archived (not replaced) entry; what was done."""
+    entries = await sim.control.aget_entries()
+    archived = [e for e in entries if "archived_to_s3" in e["tags"] and "flavors_deleted" not in e["tags"]]
+    if not archived:
+        return "no archived entry to untag"
+    entry = archived[0]
+    await sim.control.apatch_entry(entry["id"], tags=[t for t in entry["tags"] if t != "archived_to_s3"])
+    return f"{entry['id']} lost its archived_to_s3 tag (the simulator's control surface); its copy stays in S3"
+
+
 async def act(step: Act, sim: KalturaSim, s3: S3Server) -> str:
+    if step.kind == UNTAG:
+        return await untag_an_archived_entry(sim)
     return await (play_a_replaced_entry(sim) if step.kind == PLAY else finish_glacier_restores(s3))
 
 

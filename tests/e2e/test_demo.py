@@ -94,6 +94,8 @@ def test_demo_shows_the_environment_runs_every_step_and_closes_with_the_table() 
     assert summary(owners, "inactive") > 0
     archived = summary(section(out, "archive to S3"), "archived")
     replaced = summary(section(out, "swap in the placeholder"), "replaced")
+    assert summary(section(out, "plan the repairs of what health finds wrong (dry run)"), "planned") == 1
+    assert summary(section(out, "repair it, where the fix is safe"), "repaired") == 1  # the untagged entry
     assert summary(section(out, RESTORE_1), "waiting") == 1
     restored = summary(section(out, RESTORE_2), "restored")
     assert 0 < restored < replaced < archived
