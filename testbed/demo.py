@@ -271,14 +271,17 @@ async def finish_glacier_restores(s3: S3Server) -> str:
 
 
 async def untag_an_archived_entry(sim: KalturaSim) -> str:
-    """Remove `archived_to_s3` from the first archived (not replaced) entry; what was done."""
+    """Remove `archived_to_s3` from the first archived entry, not replaced nor played since (the restored
+    one was: the repair steps' selection, unplayed for 3 years, leaves it out); what was done."""
     entries = await sim.control.aget_entries()
-    archived = [e for e in entries if "archived_to_s3" in e["tags"] and "flavors_deleted" not in e["tags"]]
+    cutoff = int(await sim.control.anow()) - 3 * 365 * 86_400
+    archived = [e for e in entries if "archived_to_s3" in e["tags"] and "flavors_deleted" not in e["tags"]
+                and int(e.get("lastPlayedAt") or 0) < cutoff]  # fmt: skip
     if not archived:
         return "no archived entry to untag"
     entry = archived[0]
     await sim.control.apatch_entry(entry["id"], tags=[t for t in entry["tags"] if t != "archived_to_s3"])
-    return f"{entry['id']} lost its archived_to_s3 tag (the simulator's control surface); its copy stays in S3"
+    return f"{entry['id']} lost its archived_to_s3 tag (the simulator's control surface); its copy is in S3"
 
 
 async def act(step: Act, sim: KalturaSim, s3: S3Server) -> str:

@@ -1,4 +1,4 @@
-"""repair's table, pure: each unhealthy state gets its one safe fix or `needs_person`, a healthy one nothing."""
+"""repair's table, pure: each unhealthy state gets its one safe fix or `needs_person`, a healthy one none."""
 
 from __future__ import annotations
 
