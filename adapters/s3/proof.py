@@ -16,8 +16,10 @@ content, written only once those bytes are proven to be the object's. The proof 
 metadata or that one (`version_matches`).
 
 An old tool's object carries no metadata, and S3 fixes metadata at creation: once `repair --prove-legacy`
-has proven it is the entry's original (its bytes give the checksum S3 reports), the whole record goes in its
-tags instead (`to_legacy_tags`), and `from_head` reads the source facts from there.
+has proven it is the entry's original (its bytes give the checksum S3 reports or, for an object without an S3
+checksum, a download of it and of the original are the same bytes), the whole record goes in its tags instead
+(`to_legacy_tags`), and `from_head` reads the source facts from there. An object proven by download has its
+ETag as the record's check (`checksums.of_etag`): `verify` compares it with the ETag S3 reports.
 """
 
 from __future__ import annotations
@@ -170,9 +172,10 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
     """Why `head` does not prove a copy of `expected`; empty when it does.
 
     Checked: the length; the source facts in the metadata; our SHA-256 against the recorded one; S3's own
-    object checksum against ours (from `expected`, else from the object's record). The flavor version may be
-    the restored one (`version_matches`). `archived_at`, `tool` and `total_bytes` differ between runs and are
-    not compared. Tags must have been fetched for the SHA-256 and checksum.
+    object checksum against ours (from `expected`, else from the object's record), or its ETag where the
+    record holds one (an old tool's object proven by download). The flavor version may be the restored one
+    (`version_matches`). `archived_at`, `tool` and `total_bytes` differ between runs and are not compared.
+    Tags must have been fetched for the SHA-256 and checksum.
     """
     problems: list[str] = []
     if head.size != expected.source_bytes:
@@ -208,6 +211,10 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
 def _checksum_problems(head: ObjectHead, ours: S3Checksum | None) -> list[str]:
     if ours is None:
         return ["no recorded S3 checksum"]
+    if ours.is_etag:  # an old tool's object proven by download: S3 gives a rewritten object a new ETag
+        if head.etag.strip('"') != ours.value:
+            return [f"ETag: S3 reports {head.etag}, the object proven had {ours.value} (rewritten since?)"]
+        return []
     if head.checksum is None:
         return ["S3 reports no checksum for the object"]
     if not head.checksum.matches(ours):

@@ -5,7 +5,9 @@ Each entry gets health's verdict and, from `jobs.repair.plan`'s table, the one s
 `needs_person` with the reason; an entry health calls HEALTHY is left alone (`unchanged`). Dry run by
 default: every decision is made, logged and reported, nothing is written. `--execute`, the old tool's
 `--repair`, or `DOIT=true` make it real. `--prove-legacy` lets it prove an old tool's object (no record)
-from the original and tag the entry. The report has the columns of s3copy's, one row per entry in listing
+from the original and tag the entry (an object without an S3 checksum we compute is downloaded and compared;
+one in Glacier gets a restore request, `ARCHIVER_RESTORE_TIER` and `ARCHIVER_RESTORE_DAYS`, and is
+`waiting`). The report has the columns of s3copy's, one row per entry in listing
 order; `#SUMMARY` lines. Exit 1 if any entry failed, conflicts or needs a person.
 """
 
@@ -35,7 +37,7 @@ from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.repair.plan import PROVE_LEGACY_OPTION, Rules
 from jobs.repair.report import COLUMNS, OUTCOMES
-from jobs.repair.stages import Repair
+from jobs.repair.stages import GlacierConfig, Repair
 from jobs.s3copy import store_config
 from jobs.s3copy.stages import JobConfig, S3Copy
 
@@ -77,12 +79,15 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     assert settings.partner_id is not None
     rules = Rules(settings.partner_id, placeholder, prove_legacy=args.prove_legacy)
     copy_config = JobConfig(partner_id=settings.partner_id, max_size_kb=DEFAULT_MAX_SIZE_KB, tool=_tool())
+    glacier = GlacierConfig(settings.restore_tier, settings.restore_days)
 
     def make_stages(
         client: KalturaClient, store: S3Store, gate: Gate, _waiter: Waiter, log: EventLog
     ) -> Repair:
         copier = S3Copy(catalog=client, store=store, gate=gate, log=log, config=copy_config)
-        return Repair(catalog=client, store=store, gate=gate, log=log, rules=rules, copier=copier)
+        return Repair(
+            catalog=client, store=store, gate=gate, log=log, rules=rules, copier=copier, glacier=glacier
+        )
 
     job = ContentJob(
         job=JOB,

@@ -10,7 +10,8 @@ fix for it, or `needs a person` with the reason (docs/lifecycle.md, Repairing an
 - `flavors_deleted` but the object proves a copy of the current source (a restore ended): remove it;
 - a FAILED replacement on an entry carrying our tags: `media.cancelReplace`;
 - an old tool's object without `archived_to_s3`, or an entry the old tool restored (`restored_from_s3`) with
-  its object still in S3: with `--prove-legacy`, prove the object from the original, record it, tag;
+  its object still in S3: with `--prove-legacy`, prove the object from the original (by the S3 checksum it
+  has, or by downloading both where it has none we compute), record it, tag;
 - anything else: needs a person, with health's detail.
 
 A FAILED replacement is ours only by that sign: replace_video and restore_from_s3 remember the replacements
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.kaltura import FlavorAsset, MediaEntry
-from adapters.s3 import ALGORITHMS, ArchiveRecord, ObjectHead, from_head, legacy_problems, verify
+from adapters.s3 import ArchiveRecord, ObjectHead, computable, from_head, legacy_problems, verify
 from jobs.common.options import DEFAULT_MAX_SIZE_KB
 from jobs.health import HEALTHY, UNHEALTHY, Limits, judge, old_restored
 from jobs.lifecycle import (
@@ -169,11 +170,8 @@ def _legacy(
             f"{what} (no record) in S3 without {ARCHIVED_TAG}: run repair {PROVE_LEGACY_OPTION} to prove it "
         )
         return act(Kind.PERSON, why + "byte for byte and tag it")
-    if head.checksum is None or head.checksum.algorithm.upper() not in ALGORITHMS:
-        found = "no S3 checksum" if head.checksum is None else f"an S3 checksum in {head.checksum.algorithm}"
-        why = f"{what} has {found}, not one of {', '.join(ALGORITHMS)} to prove the source against in place"
-        return act(Kind.PERSON, why)
-    return act(Kind.PROVE_LEGACY, f"{what} without {ARCHIVED_TAG}: proving it from the source, then tagging")
+    how = "by its S3 checksum" if computable(head.checksum) else "by downloading it and the source"
+    return act(Kind.PROVE_LEGACY, f"{what} without {ARCHIVED_TAG}: proving it {how}, then tagging")
 
 
 def _placeholder_in_place(

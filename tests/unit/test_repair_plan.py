@@ -95,9 +95,16 @@ def test_row_6_an_old_tools_object_without_the_tag_is_proven_only_with_prove_leg
     assert "run repair --prove-legacy" in without.reason
     assert decide(entry(), source(), legacy(), PROVING).kind == Kind.PROVE_LEGACY
     assert decide(entry(), source(), legacy(int(SIZE * 1.05)), PROVING).kind == Kind.PERSON
-    assert decide(entry(), source(), legacy(checksum=None), PROVING).kind == Kind.PERSON
-    crc32 = S3Checksum("CRC32", "AAAAAA==")  # not one this tool computes: it cannot prove the object
-    assert decide(entry(), source(), legacy(checksum=crc32), PROVING).kind == Kind.PERSON
+    assert "by its S3 checksum" in decide(entry(), source(), legacy(), PROVING).reason
+
+
+def test_row_6_an_old_tools_object_without_a_checksum_we_compute_is_proven_by_downloading_both() -> None:
+    crc32 = S3Checksum("CRC32", "AAAAAA==")  # not one this tool computes
+    for head in (legacy(checksum=None), legacy(checksum=crc32)):
+        action = decide(entry(), source(), head, PROVING)
+        assert action.kind == Kind.PROVE_LEGACY
+        assert "by downloading it and the source" in action.reason
+    assert decide(entry(), source(), legacy(checksum=None)).kind == Kind.PERSON  # without --prove-legacy
 
 
 def test_row_7_an_old_tools_restored_entry_is_a_warning_in_health_and_proven_like_row_6() -> None:
