@@ -11,17 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import structlog
+from botocore.config import Config
 
 from engine.logs import configure_logging
-from jobs import health, repair
+from jobs import health, repair, s3copy
 from jobs.common.context import RunContext, now_s
 from jobs.common.settings import load_settings
 from testbed.kaltura_sim.content import generated_body
 from testbed.placeholders import MP4_HEADER
 from testbed.s3 import S3Server
-from tests.integration.replace_harness import mutating_calls, replace_env
+from tests.integration.replace_harness import mutating_calls, replace_env, run_replace
 from tests.integration.s3copy_harness import (
     JobRun,
     archivable,
@@ -187,3 +189,114 @@ async def test_an_old_tools_object_that_is_not_the_original_is_a_conflict_and_st
     assert run.outcomes() == {entry["id"]: "conflict"}
     assert s3_state(s3_server, s3_bucket) == s3_before
     assert "archived_to_s3" not in sim_entries(sim)[entry["id"]]["tags"]
+
+
+def plain_entry(sim: Any) -> dict[str, Any]:
+    """A READY video entry of known size, never archived nor replaced."""
+    return next(e for e in sim_entries(sim).values() if e["id"] in archivable(sim) and e["status"] == "2"
+                and not {"archived_to_s3", "flavors_deleted", "restored_from_s3"} & set(e["tags"])
+                and original(e)["sizeInBytes"] > 0)  # fmt: skip
+
+
+def old_tools_object(
+    server: S3Server, bucket: str, key: str, body: bytes, storage_class: str = "STANDARD"
+) -> None:
+    """What the old tool (boto, years before S3's additional checksums) left: a plain PUT, no checksum (a
+    client that sends one only where S3 requires it: boto3 now adds a CRC32 by default), no metadata."""
+    client = boto3.client("s3", config=Config(request_checksum_calculation="when_required"),
+                          **server.client_kwargs())  # fmt: skip
+    client.put_object(Bucket=bucket, Key=key, Body=body, StorageClass=storage_class)
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert not [k for k in head if k.startswith("Checksum")], head  # moto adds none of its own
+
+
+def original_bytes(entry: dict[str, Any]) -> bytes:
+    source = original(entry)
+    return generated_body(entry["id"], source["id"], str(source["version"]), source["sizeInBytes"]).read()
+
+
+async def test_an_old_tools_object_without_an_s3_checksum_is_proven_by_download_and_then_a_proven_copy(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    """--prove-legacy downloads the object and the original, records the object's ETag as its check, tags
+    the entry; then health calls it HEALTHY, s3copy leaves it unchanged and replace_video would replace it."""
+    sim = kaltura_sim_factory(entries=20, seed=3, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    entry = plain_entry(sim)
+    old_tools_object(s3_server, s3_bucket, entry["id"], original_bytes(entry))
+    before = objects(s3_server, s3_bucket)[entry["id"]]
+
+    run = await run_repair(env, "--execute", "--prove-legacy", "--id", entry["id"])
+    assert run.code == 0, run.stderr[-3000:]
+    assert run.outcomes() == {entry["id"]: "repaired"}, run.rows
+    assert "by downloading it and the original" in run.rows[0]["reason"]
+    tags = s3_state(s3_server, s3_bucket)[entry["id"]]["tags"]
+    recorded = {t["Key"]: t["Value"] for t in tags}
+    assert recorded["ka-checksum"] == f"etag:{before['etag'].strip(chr(34))}"
+    assert recorded["ka-entry"] == entry["id"]
+    assert objects(s3_server, s3_bucket)[entry["id"]] == before  # the same bytes, the same object
+    assert "archived_to_s3" in sim_entries(sim)[entry["id"]]["tags"]
+
+    assert (await verdicts(env, [entry["id"]]))[entry["id"]] == "HEALTHY"
+    copied = await run_job(s3copy, env, "--execute", "--id", entry["id"])
+    assert copied.outcomes() == {entry["id"]: "unchanged"}, copied.rows
+    replace = await run_replace(env, "--id", entry["id"])
+    assert replace.outcomes() == {entry["id"]: "planned"}, replace.rows
+
+
+async def test_an_old_tools_object_without_an_s3_checksum_one_byte_off_is_a_conflict_and_nothing_written(
+    kaltura_sim_factory: Any, s3_server: S3Server, s3_bucket: str, tmp_path: Path, aws: None
+) -> None:
+    sim = kaltura_sim_factory(entries=20, seed=3, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path)
+    entry = plain_entry(sim)
+    body = bytearray(original_bytes(entry))
+    body[len(body) // 2] ^= 0xFF
+    old_tools_object(s3_server, s3_bucket, entry["id"], bytes(body))
+    s3_before = s3_state(s3_server, s3_bucket)
+
+    run = await run_repair(env, "--execute", "--prove-legacy", "--id", entry["id"])
+    assert run.code == 1
+    assert run.outcomes() == {entry["id"]: "conflict"}, run.rows
+    assert "is not the original" in run.rows[0]["reason"]
+    assert s3_state(s3_server, s3_bucket) == s3_before
+    assert "archived_to_s3" not in sim_entries(sim)[entry["id"]]["tags"]
+
+
+@pytest.mark.parametrize(("storage_class", "tier"), [("GLACIER", "Expedited"), ("DEEP_ARCHIVE", "Standard")])
+async def test_an_old_tools_object_in_glacier_gets_a_restore_request_waits_and_the_next_run_proves_it(
+    kaltura_sim_factory: Any,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+    aws: None,
+    storage_class: str,
+    tier: str,
+) -> None:
+    """A dry run plans the request; --execute asks once (never Expedited for DEEP_ARCHIVE) and reports
+    `waiting` (exit 0), so does a run while it is in progress; once restored, the next run proves it."""
+    sim = kaltura_sim_factory(entries=20, seed=3, max_size_mb=0.3)
+    env = replace_env(sim, s3_bucket, tmp_path, ARCHIVER_RESTORE_TIER="Expedited", ARCHIVER_RESTORE_DAYS="2")
+    entry = plain_entry(sim)
+    key = entry["id"]
+    old_tools_object(s3_server, s3_bucket, key, original_bytes(entry), storage_class)
+    select = ("--prove-legacy", "--id", key)
+
+    plan = await run_repair(env, *select)
+    assert plan.outcomes() == {key: "planned"}
+    assert "would ask Glacier for a copy" in plan.rows[0]["reason"]
+    assert s3_server.restore_answers() == []
+
+    for _ in range(2):  # requested, then in progress: one request only
+        run = await run_repair(env, "--execute", *select)
+        assert run.code == 0, run.stderr[-3000:]
+        assert run.outcomes() == {key: "waiting"}, run.rows
+    answers = s3_server.restore_answers()
+    assert [(a["key"], a["tier"], a["days"], a["status"]) for a in answers] == [(key, tier, 2, 202)]
+    assert "archived_to_s3" not in sim_entries(sim)[key]["tags"]
+
+    s3_server.complete_restore(s3_bucket, key)
+    run = await run_repair(env, "--execute", *select)
+    assert run.outcomes() == {key: "repaired"}, run.rows
+    assert "archived_to_s3" in sim_entries(sim)[key]["tags"]
+    assert (await verdicts(env, [key]))[key] == "HEALTHY"
