@@ -3,9 +3,8 @@
 `python -m testbed.demo [--entries N] [--seed S] [--log-format json]` (what `bin/demo` runs). The Kaltura
 simulator runs in this process; moto's S3 server and slapd run as subprocesses; every step calls
 `kaltura-archiver` as a user would, with the environment a Fargate task would have, shown before the first
-step so each command can be repeated by hand. Steps whose subcommand is not built yet say so and are passed.
-The closing table (testbed.demo_tally) is read from the testbed itself. With `--log-format json` every line
-the demo prints is a JSON document and the steps log JSON too.
+step so each command can be repeated by hand. The closing table (testbed.demo_tally) is read from the testbed
+itself. With `--log-format json` every line the demo prints is a JSON document and the steps log JSON too.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from testbed.s3 import S3Server
 
 BUCKET = "kaltura-archive-demo"
 STORAGE_CLASS = "GLACIER"  # archived straight to Glacier: a restore takes two runs, as it will in production
-NOT_BUILT_EXIT = 2
 SHOWN_LINES = 8
 PROG = "kaltura-archiver"
 FORMATS = ("console", "json")
@@ -43,7 +41,6 @@ class Step:
 
     title: str
     argv: tuple[str, ...]
-    must_work: bool = True  # False: a subcommand that later issues build
     stdin_from: tuple[str, ...] | None = None  # the argv of an earlier step whose report is piped in
 
 
@@ -130,13 +127,8 @@ class Ran:
     stderr: list[str]
 
     @property
-    def not_built(self) -> bool:
-        said_so = any("not built" in line for line in self.stderr)
-        return self.code == NOT_BUILT_EXIT and not self.step.must_work and said_so
-
-    @property
     def ok(self) -> bool:
-        return self.not_built or self.code in (0, 1)
+        return self.code in (0, 1)
 
 
 class Console:
@@ -174,9 +166,6 @@ class Console:
     def step(self, ran: Ran) -> None:
         """The command, then its report: the first rows, the #SUMMARY lines, the error if it failed."""
         self.say(f"\n$ {command_line(ran.step)}    # {ran.step.title}")
-        if ran.not_built:
-            self.say("  (not built yet: a later release brings it)")
-            return
         rows = [line for line in ran.stdout if not line.startswith("#SUMMARY")]
         for line in rows[:SHOWN_LINES]:
             self.say(f"  {line}")
@@ -222,7 +211,7 @@ class JsonLines(Console):
         self.emit("demo.testbed_act", title=act.title, kind=act.kind, text=what)
 
     def step(self, ran: Ran) -> None:
-        outcome = "not_built" if ran.not_built else "ok" if ran.ok else "failed"
+        outcome = "ok" if ran.ok else "failed"
         logs = [_log_line(line) for line in ran.stderr]
         self.emit("demo.step", title=ran.step.title, command=command_line(ran.step), outcome=outcome,
                   exit_code=ran.code, report=ran.stdout, logs=logs)  # fmt: skip
