@@ -55,9 +55,10 @@ BUILT: dict[str, tuple[str, str]] = {
     "ldap_status": ("jobs.ldap_status", "add the owner's LDAP status, name and org unit to a TSV report"),
     "owners": ("jobs.owners", "per owner: entries selected, bytes, and LDAP status (TSV or JSON)"),
     "shards": ("jobs.shards", "split a selection into N balanced createdAt windows for N parallel tasks"),
-}
-NOT_BUILT: dict[str, str] = {
-    "repair": "fix entries whose health check fails",
+    "repair": (
+        "jobs.repair",
+        "fix entries whose health check fails, where the fix is safe (dry run unless --execute)",
+    ),
 }
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "NOTSET")
 # the secrets the AWS standard chain may read from the environment (a task role's never pass through here)
@@ -131,15 +132,12 @@ def build_parser(only: Collection[str] | None = None) -> Parser:
         module.add_arguments(sub)
         _add_settings(sub)
         sub.set_defaults(job=module.run)
-    for name, summary in NOT_BUILT.items():
-        sub = subparsers.add_parser(name, help=f"{summary} (not built yet)", description=summary)
-        sub.set_defaults(job=None)
     return parser
 
 
 def _command_of(argv: Sequence[str]) -> tuple[str, ...]:
     """The subcommand named on the command line (the first word that is one), if any."""
-    return tuple(word for word in argv if word in BUILT or word in NOT_BUILT)[:1]
+    return tuple(word for word in argv if word in BUILT)[:1]
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,8 +222,6 @@ def run(
     try:
         parser = build_parser(only=_command_of(argv))
         args, extra = parser.parse_known_args(argv)
-        if args.job is None:  # whatever its options, a subcommand still to come says so and nothing else
-            raise ConfigError(f"{args.command} is not built yet: see CHANGELOG.md for what is available")
         cli_values = _cli_settings(args)
         _register_secrets(cli_values, env)
         if extra:

@@ -42,6 +42,7 @@ from jobs.common.shards import narrowed, shard_of
 from jobs.lifecycle import (
     ARCHIVED_TAG,
     ENTRY_READY,
+    OLD_RESTORED_TAG,
     REPLACED_TAG,
     REPLACEMENT_FAILED,
     REPLACEMENT_NONE,
@@ -129,6 +130,10 @@ def _first_failing(
         detail += f"{entry.replacement_status}): check again once it is done"
         return Verdict(WARNING, "replacement_state", detail)
     tagged, replaced = entry.has_tag(ARCHIVED_TAG), entry.has_tag(REPLACED_TAG)
+    if head is not None and not (tagged or replaced) and old_restored(entry, head):
+        detail = f"restored by the old tool ({OLD_RESTORED_TAG}), its object {key} still in S3 without "
+        detail += f"{ARCHIVED_TAG}: repair --prove-legacy proves it and tags the entry"
+        return Verdict(WARNING, "object_iff_tag", detail)
     if head is not None and not tagged:
         return Verdict(
             UNHEALTHY, "object_iff_tag", f"an S3 object {key} exists but the entry lacks {ARCHIVED_TAG}"
@@ -141,6 +146,11 @@ def _first_failing(
     return _placeholder_rules(source, head, replaced, limits) or _object_rules(
         entry.id, source, head, replaced, limits
     )
+
+
+def old_restored(entry: MediaEntry, head: ObjectHead) -> bool:
+    """The old tool brought the entry back (`restored_from_s3`) and left its object (no record) in S3."""
+    return entry.has_tag(OLD_RESTORED_TAG) and from_head(head) is None
 
 
 def _size(source: FlavorAsset) -> int:

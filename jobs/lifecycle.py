@@ -32,6 +32,7 @@ from adapters.s3.wire import ObjectHead
 
 ARCHIVED_TAG: Final = "archived_to_s3"  # a proven copy of the original is in S3
 REPLACED_TAG: Final = "flavors_deleted"  # the placeholder replaced the original in Kaltura
+OLD_RESTORED_TAG: Final = "restored_from_s3"  # the old tool's mark of an entry it brought back from S3
 ENTRY_READY: Final = 2
 REPLACEMENT_NONE: Final = 0
 FLAVOR_DELETED: Final = 3

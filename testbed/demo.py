@@ -3,9 +3,8 @@
 `python -m testbed.demo [--entries N] [--seed S] [--log-format json]` (what `bin/demo` runs). The Kaltura
 simulator runs in this process; moto's S3 server and slapd run as subprocesses; every step calls
 `kaltura-archiver` as a user would, with the environment a Fargate task would have, shown before the first
-step so each command can be repeated by hand. Steps whose subcommand is not built yet say so and are passed.
-The closing table (testbed.demo_tally) is read from the testbed itself. With `--log-format json` every line
-the demo prints is a JSON document and the steps log JSON too.
+step so each command can be repeated by hand. The closing table (testbed.demo_tally) is read from the testbed
+itself. With `--log-format json` every line the demo prints is a JSON document and the steps log JSON too.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from testbed.s3 import S3Server
 
 BUCKET = "kaltura-archive-demo"
 STORAGE_CLASS = "GLACIER"  # archived straight to Glacier: a restore takes two runs, as it will in production
-NOT_BUILT_EXIT = 2
 SHOWN_LINES = 8
 PROG = "kaltura-archiver"
 FORMATS = ("console", "json")
@@ -43,7 +41,6 @@ class Step:
 
     title: str
     argv: tuple[str, ...]
-    must_work: bool = True  # False: a subcommand that later issues build
     stdin_from: tuple[str, ...] | None = None  # the argv of an earlier step whose report is piped in
 
 
@@ -52,10 +49,11 @@ class Act:
     """Not a command: what the world does between two steps, through a testbed control surface."""
 
     title: str
-    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for
+    kind: str  # PLAY: a viewer plays a replaced entry; GLACIER: S3 finishes the restores asked for; UNTAG:
+    # someone removes archived_to_s3 from an archived entry by hand
 
 
-PLAY, GLACIER = "play", "glacier"
+PLAY, GLACIER, UNTAG = "play", "glacier", "untag"
 
 
 SELECT = ("--unplayed_for", "3", "--max_entries", "20")
@@ -79,8 +77,9 @@ LIFE_CYCLE: tuple[Step | Act, ...] = (
     Step("bring it back, run 1: ask Glacier for a readable copy", RESTORE),
     Act("hours later, Glacier has made the copy readable", GLACIER),
     Step("bring it back, run 2: the original goes back into Kaltura", RESTORE),
-    Step("repair what health found wrong, where the fix is safe", ("repair", *SELECT, "--execute"),
-         must_work=False),
+    Act("someone removes archived_to_s3 from an archived entry by hand", UNTAG),
+    Step("plan the repairs of what health finds wrong (dry run)", ("repair", *SELECT)),
+    Step("repair it, where the fix is safe", ("repair", *SELECT, "--execute")),
     Step("add the owners' directory status to a report", ("ldap_status",), stdin_from=LISTED),
     Step("who owns what would be archived, and who has left", ("owners", "--unplayed_for", "3")),
     Step("savings statistics after", ("stats",)),
@@ -128,13 +127,8 @@ class Ran:
     stderr: list[str]
 
     @property
-    def not_built(self) -> bool:
-        said_so = any("not built" in line for line in self.stderr)
-        return self.code == NOT_BUILT_EXIT and not self.step.must_work and said_so
-
-    @property
     def ok(self) -> bool:
-        return self.not_built or self.code in (0, 1)
+        return self.code in (0, 1)
 
 
 class Console:
@@ -172,9 +166,6 @@ class Console:
     def step(self, ran: Ran) -> None:
         """The command, then its report: the first rows, the #SUMMARY lines, the error if it failed."""
         self.say(f"\n$ {command_line(ran.step)}    # {ran.step.title}")
-        if ran.not_built:
-            self.say("  (not built yet: a later release brings it)")
-            return
         rows = [line for line in ran.stdout if not line.startswith("#SUMMARY")]
         for line in rows[:SHOWN_LINES]:
             self.say(f"  {line}")
@@ -220,7 +211,7 @@ class JsonLines(Console):
         self.emit("demo.testbed_act", title=act.title, kind=act.kind, text=what)
 
     def step(self, ran: Ran) -> None:
-        outcome = "not_built" if ran.not_built else "ok" if ran.ok else "failed"
+        outcome = "ok" if ran.ok else "failed"
         logs = [_log_line(line) for line in ran.stderr]
         self.emit("demo.step", title=ran.step.title, command=command_line(ran.step), outcome=outcome,
                   exit_code=ran.code, report=ran.stdout, logs=logs)  # fmt: skip
@@ -268,7 +259,23 @@ async def finish_glacier_restores(s3: S3Server) -> str:
     return f"{done} readable now (the S3 testbed's restore control completes the restore)"
 
 
+async def untag_an_archived_entry(sim: KalturaSim) -> str:
+    """Remove `archived_to_s3` from the first archived entry, not replaced nor played since (the restored
+    one was: the repair steps' selection, unplayed for 3 years, leaves it out); what was done."""
+    entries = await sim.control.aget_entries()
+    cutoff = int(await sim.control.anow()) - 3 * 365 * 86_400
+    archived = [e for e in entries if "archived_to_s3" in e["tags"] and "flavors_deleted" not in e["tags"]
+                and int(e.get("lastPlayedAt") or 0) < cutoff]  # fmt: skip
+    if not archived:
+        return "no archived entry to untag"
+    entry = archived[0]
+    await sim.control.apatch_entry(entry["id"], tags=[t for t in entry["tags"] if t != "archived_to_s3"])
+    return f"{entry['id']} lost its archived_to_s3 tag (the simulator's control surface); its copy is in S3"
+
+
 async def act(step: Act, sim: KalturaSim, s3: S3Server) -> str:
+    if step.kind == UNTAG:
+        return await untag_an_archived_entry(sim)
     return await (play_a_replaced_entry(sim) if step.kind == PLAY else finish_glacier_restores(s3))
 
 

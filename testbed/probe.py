@@ -156,7 +156,6 @@ def probes(world: World) -> list[Probe]:
               {"AWS_ENDPOINT_URL": "ftp://x"}),
         Probe("AWS_DEFAULT_REGION of spaces", ("s3copy", "--unplayed_for", "3"), 2,
               {"AWS_DEFAULT_REGION": " ", "AWS_REGION": " "}),
-        Probe("a subcommand not built yet", ("repair", "--unplayed_for", "3"), 2),
         Probe("replace_video --execute with no selection", ("replace_video", "--execute"), 2),
         Probe("replace_video without the placeholder thumbnail", ("replace_video", "--unplayed_for", "3"), 2,
               {"PLACEHOLDER_IMAGE": str(scratch / "none.jpeg")}),

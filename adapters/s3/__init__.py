@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.s3.checksums import ALGORITHMS, Algorithm, S3Checksum
+from adapters.s3.checksums import ALGORITHMS, Algorithm, S3Checksum, computable, of_etag
 from adapters.s3.client import S3Store
 from adapters.s3.config import StoreConfig
 from adapters.s3.errors import (
@@ -22,6 +22,7 @@ from adapters.s3.restores import (
     RestoreAnswer,
     RestoreOutcome,
     RestoreState,
+    restore_state,
 )
 from adapters.s3.wire import STORAGE_CLASSES, ListedObject, ObjectHead, OpenUpload, PutResult
 
@@ -52,10 +53,13 @@ __all__ = [
     "StoredDigest",
     "StoredProof",
     "WriterStats",
+    "computable",
     "from_head",
     "is_legacy",
     "legacy_problems",
+    "of_etag",
     "part_size",
+    "restore_state",
     "to_metadata",
     "verify",
 ]

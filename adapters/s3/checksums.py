@@ -8,6 +8,11 @@ streaming: that is the archive's content proof; the S3 checksum proves S3 stored
 
 For a multipart upload S3's object checksum is COMPOSITE: the digest of the concatenated raw part digests,
 reported as `<base64>-<parts>` (moto leaves out the `-<parts>` suffix). A single PUT reports the plain digest.
+
+An old tool's object was written before S3 had additional checksums: it has only its ETag. Once `repair
+--prove-legacy` has downloaded it and the original and found them identical, its record's check is that ETag
+(`of_etag`, algorithm `ETAG`): not a digest we can compute from bytes, but S3 gives a rewritten object a new
+one, so the same ETag is the same object that was proven.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ FIELDS: Final[dict[str, str]] = {
     "SHA1": "ChecksumSHA1",
     "CRC64NVME": "ChecksumCRC64NVME",
 }
+
+ETAG: Final = "ETAG"  # the record's check of a proven old tool's object: its ETag, not a digest
 
 _SUFFIX = re.compile(r"^(?P<value>[A-Za-z0-9+/=]+)-(?P<parts>[0-9]+)$")
 
@@ -66,9 +73,16 @@ class S3Checksum:
     def parse(cls, text: str) -> S3Checksum | None:
         """The inverse of `str()` (`crc32c:dcDL7g==-2`); None for anything else."""
         algorithm, sep, rest = text.partition(":")
+        if sep and rest and algorithm.upper() == ETAG:
+            return of_etag(rest)
         if not sep or algorithm.upper() not in FIELDS or not rest:
             return None
         return reported(algorithm.upper(), rest)
+
+    @property
+    def is_etag(self) -> bool:
+        """The check is an object's ETag (a proven old tool's object), not a checksum S3 reports."""
+        return self.algorithm == ETAG
 
     def matches(self, other: S3Checksum) -> bool:
         """Same algorithm and value, and the same part count where both know it."""
@@ -83,6 +97,17 @@ def reported(algorithm: str, value: str, checksum_type: str | None = None) -> S3
     if match:
         return S3Checksum(algorithm, match["value"], int(match["parts"]), composite=True)
     return S3Checksum(algorithm, value, None, composite=checksum_type == "COMPOSITE")
+
+
+def of_etag(etag: str) -> S3Checksum:
+    """The check recorded for a proven old tool's object: its ETag as S3 reports it (quotes dropped)."""
+    return S3Checksum(ETAG, etag.strip('"'))
+
+
+def computable(checksum: S3Checksum | None) -> bool:
+    """S3 reports a checksum we compute (CRC32C, SHA256): a source can be proven against the object without
+    reading it. False without one (an old tool's object) or in another algorithm (CRC32, SHA1, ...)."""
+    return checksum is not None and checksum.algorithm.upper() in ALGORITHMS
 
 
 def of_single(algorithm: Algorithm, data: bytes | bytearray | memoryview) -> S3Checksum:

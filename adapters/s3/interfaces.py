@@ -8,6 +8,7 @@ from typing import Protocol
 
 from adapters.s3.checksums import S3Checksum
 from adapters.s3.multipart import WriterStats
+from adapters.s3.proof import ArchiveRecord
 from adapters.s3.reprove import StoredDigest
 from adapters.s3.restores import READ_CHUNK, RestoreAnswer, RestoreState
 from adapters.s3.wire import ListedObject, ObjectHead, OpenUpload, PutResult
@@ -98,6 +99,11 @@ class ArchiveStore(Protocol):
     async def record(self, key: str, sha256: str, checksum: S3Checksum) -> None:
         """Write the checksum record (our SHA-256 and the S3 checksum) of an object already proven, into its
         tags, keeping the tags it has (ItemFailedError when that would exceed S3's 10 per object)."""
+        ...
+
+    async def record_legacy(self, key: str, record: ArchiveRecord) -> None:
+        """Write the whole record of an old tool's object (no metadata), proven a copy of `record`'s source,
+        in its tags, keeping the tags it has (ItemFailedError over S3's 10 per object)."""
         ...
 
     async def record_restored_version(self, key: str, version: str) -> None:

@@ -229,6 +229,11 @@ class ObjectCalls(S3Transport):
         sends none), so there is nothing to keep and nothing is read first."""
         await self._put_tags(key, proof.to_tags(sha256, checksum))
 
+    async def record_legacy(self, key: str, record: proof.ArchiveRecord) -> None:
+        """Write the whole record of an old tool's object, proven to be `record`'s source, in its tags
+        (`ka-partner` … `ka-checksum`), keeping its others: its bytes and metadata stay as they are."""
+        await self._merge_tags(key, proof.to_legacy_tags(record))
+
     async def record_restored_version(self, key: str, version: str) -> None:
         """Tag the object with the source flavor's version after a restore (`ka-restored-version`), keeping
         its other tags. Only once the restored content is proven to be the object's bytes."""

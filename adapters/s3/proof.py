@@ -14,6 +14,12 @@ A restored entry (`restore_from_s3` put the archived bytes back with `media.upda
 source flavor's version) is recognised by the tag `ka-restored-version`: the version Kaltura gave the restored
 content, written only once those bytes are proven to be the object's. The proof accepts the version in the
 metadata or that one (`version_matches`).
+
+An old tool's object carries no metadata, and S3 fixes metadata at creation: once `repair --prove-legacy`
+has proven it is the entry's original (its bytes give the checksum S3 reports or, for an object without an S3
+checksum, a download of it and of the original are the same bytes), the whole record goes in its tags instead
+(`to_legacy_tags`), and `from_head` reads the source facts from there. An object proven by download has its
+ETag as the record's check (`checksums.of_etag`): `verify` compares it with the ETag S3 reports.
 """
 
 from __future__ import annotations
@@ -87,6 +93,19 @@ def to_tags(sha256: str, checksum: S3Checksum) -> dict[str, str]:
     return {SHA256: sha256, CHECKSUM: str(checksum)}
 
 
+# the source facts a proven old tool's object carries in its tags (its metadata cannot change)
+LEGACY_RECORD_KEYS: Final = (PARTNER, ENTRY, FLAVOR, VERSION, BYTES)
+
+
+def to_legacy_tags(record: ArchiveRecord) -> dict[str, str]:
+    """The tags that record a proven old tool's object: the source facts and the checksum record (7 of
+    S3's 10, leaving room for `ka-restored-version` and the bucket's own)."""
+    assert record.sha256 is not None
+    assert record.checksum is not None
+    facts = to_metadata(record)
+    return {**{k: facts[k] for k in LEGACY_RECORD_KEYS}, **to_tags(record.sha256, record.checksum)}
+
+
 def to_restored_tags(version: str) -> dict[str, str]:
     """The tag that says the source flavor's content, now at `version`, was restored from this object."""
     return {RESTORED_VERSION: version}
@@ -114,11 +133,14 @@ def record_in_metadata(metadata: Mapping[str, str]) -> bool:
 
 
 def from_head(head: ObjectHead) -> ArchiveRecord | None:
-    """The record an object carries (metadata plus tags, if fetched); None for a legacy object."""
+    """The record an object carries (metadata plus tags, if fetched); None for a legacy object (one whose
+    record `repair --prove-legacy` wrote in its tags has its source facts read from there)."""
+    tags: Mapping[str, str] = head.tags or {}
     meta = head.metadata
     if ENTRY not in meta:
-        return None
-    tags: Mapping[str, str] = head.tags or {}
+        if ENTRY not in tags:
+            return None
+        meta = {k: tags[k] for k in LEGACY_RECORD_KEYS if k in tags}
     checksum_text = tags.get(CHECKSUM) or meta.get(CHECKSUM)
     return ArchiveRecord(
         partner_id=_int(meta.get(PARTNER)),
@@ -150,9 +172,10 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
     """Why `head` does not prove a copy of `expected`; empty when it does.
 
     Checked: the length; the source facts in the metadata; our SHA-256 against the recorded one; S3's own
-    object checksum against ours (from `expected`, else from the object's record). The flavor version may be
-    the restored one (`version_matches`). `archived_at`, `tool` and `total_bytes` differ between runs and are
-    not compared. Tags must have been fetched for the SHA-256 and checksum.
+    object checksum against ours (from `expected`, else from the object's record), or its ETag where the
+    record holds one (an old tool's object proven by download). The flavor version may be the restored one
+    (`version_matches`). `archived_at`, `tool` and `total_bytes` differ between runs and are not compared.
+    Tags must have been fetched for the SHA-256 and checksum.
     """
     problems: list[str] = []
     if head.size != expected.source_bytes:
@@ -188,6 +211,10 @@ def verify(head: ObjectHead, expected: ArchiveRecord) -> list[str]:
 def _checksum_problems(head: ObjectHead, ours: S3Checksum | None) -> list[str]:
     if ours is None:
         return ["no recorded S3 checksum"]
+    if ours.is_etag:  # an old tool's object proven by download: S3 gives a rewritten object a new ETag
+        if head.etag.strip('"') != ours.value:
+            return [f"ETag: S3 reports {head.etag}, the object proven had {ours.value} (rewritten since?)"]
+        return []
     if head.checksum is None:
         return ["S3 reports no checksum for the object"]
     if not head.checksum.matches(ours):

@@ -36,11 +36,12 @@ REPLACE_CANCELLED: Final = "entry.replace_cancelled"  # our replacement failed i
 REPLACED: Final = "entry.replaced"  # the placeholder is the source, thumbnail set, tagged `flavors_deleted`
 RESTORE_REQUESTED: Final = "entry.restore_requested"
 RESTORED: Final = "entry.restored"
+REPAIRED: Final = "entry.repaired"  # repair made its fix (tags, a copy, a record, a cancelled replacement)
 DOWNLOADED: Final = "entry.downloaded"  # its original saved to a local file (the entry is unchanged)
 
 ENTRY_EVENTS: Final[frozenset[str]] = frozenset(
     {PLANNED, UPLOADED, ARCHIVED, UNCHANGED, SKIPPED, CONFLICT, FAILED, STALE_UPLOAD_ABORTED, REPLACE_STARTED,
-     REPLACE_CANCELLED, REPLACED, RESTORE_REQUESTED, RESTORED, DOWNLOADED}
+     REPLACE_CANCELLED, REPLACED, RESTORE_REQUESTED, RESTORED, REPAIRED, DOWNLOADED}
 )  # fmt: skip
 ENTRY_KEYS: Final[tuple[str, ...]] = (
     "event", "run_id", "job", "entry_id", "from_state", "to_state", "dry_run", "bytes", "duration_ms",

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from adapters.kaltura import MediaEntry, UrlResource
 from adapters.kaltura.interfaces import ContentWriter
-from adapters.s3 import ArchiveStore, PutResult, RestoreAnswer, S3Checksum
+from adapters.s3 import ArchiveRecord, ArchiveStore, PutResult, RestoreAnswer, S3Checksum
 
 
 class TagWriter(Protocol):
@@ -42,6 +42,7 @@ class Write(enum.Enum):
     S3_RESTORED_VERSION = "record the restored version on"
     S3_PUT = "upload"
     S3_RECORD = "record"
+    S3_LEGACY_RECORD = "record the proven old tool's object"
     S3_ABORT = "abort stale uploads of"
 
     def would(self, target: str) -> str:
@@ -145,6 +146,11 @@ class Gate:
         """S3: write the checksum record of an object proven from its source."""
         self._open(Write.S3_RECORD, key)
         await self._store.record(key, sha256, checksum)
+
+    async def record_legacy(self, key: str, record: ArchiveRecord) -> None:
+        """S3: write the record of an old tool's object proven a copy of `record`'s source, in its tags."""
+        self._open(Write.S3_LEGACY_RECORD, key)
+        await self._store.record_legacy(key, record)
 
     async def abort_stale_uploads(self, key: str, upload_ids: Collection[str]) -> int:
         """S3: abort the multipart uploads of `key` listed open when this run started (`upload_ids`): no

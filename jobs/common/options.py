@@ -64,37 +64,104 @@ def add_filter_options(
     `shard` adds `--shard` (a command that takes it narrows its selection with `jobs.common.shards`)."""
     group = parser.add_argument_group("selection")
     if mutating:
-        add_option(group, "--all", action="store_true", dest="select_all",
-                   help="select every entry of the partner (a real run needs this or a filter)")
-    add_option(group, "--tag", "-t", action="append", default=[], metavar="TAG",
-               help="entries with this tag (repeatable: all of them); !TAG: entries without it")
+        add_option(
+            group,
+            "--all",
+            action="store_true",
+            dest="select_all",
+            help="select every entry of the partner (a real run needs this or a filter)",
+        )
+    add_option(
+        group,
+        "--tag",
+        "-t",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="entries with this tag (repeatable: all of them); !TAG: entries without it",
+    )
     add_option(group, "--category", "-c", metavar="ID", help="entries in this category or its sub-categories")
-    add_option(group, "--plays", type=_non_negative_int, metavar="N",
-               help="entries played fewer than N times")
-    add_option(group, "--status", nargs="*", metavar="S", default=None,
-               help="entry statuses (default: " + " ".join(str(s) for s in DEFAULT_STATUSES) + "; 2 = READY)")
-    add_option(group, "--created_within", type=_non_negative_int, metavar="YEARS",
-               help="created within the last YEARS years")
-    add_option(group, "--created_before", type=_non_negative_int, metavar="YEARS",
-               help="created more than YEARS years ago")
-    add_option(group, "--played_within", "-p", type=_non_negative_int, metavar="YEARS",
-               help="played within the last YEARS years")
-    add_option(group, "--unplayed_for", "-u", type=_non_negative_int, metavar="YEARS",
-               help=unplayed_help
-               or "not played for YEARS years (never played included) and created at least YEARS years ago")
+    add_option(
+        group, "--plays", type=_non_negative_int, metavar="N", help="entries played fewer than N times"
+    )
+    add_option(
+        group,
+        "--status",
+        nargs="*",
+        metavar="S",
+        default=None,
+        help="entry statuses (default: " + " ".join(str(s) for s in DEFAULT_STATUSES) + "; 2 = READY)",
+    )
+    add_option(
+        group,
+        "--created_within",
+        type=_non_negative_int,
+        metavar="YEARS",
+        help="created within the last YEARS years",
+    )
+    add_option(
+        group,
+        "--created_before",
+        type=_non_negative_int,
+        metavar="YEARS",
+        help="created more than YEARS years ago",
+    )
+    add_option(
+        group,
+        "--played_within",
+        "-p",
+        type=_non_negative_int,
+        metavar="YEARS",
+        help="played within the last YEARS years",
+    )
+    add_option(
+        group,
+        "--unplayed_for",
+        "-u",
+        type=_non_negative_int,
+        metavar="YEARS",
+        help=unplayed_help
+        or "not played for YEARS years (never played included) and created at least YEARS years ago",
+    )
     if ids:
-        add_option(group, "--id", "-i", action="append", default=[], metavar="ID",
-                   help="this entry (repeatable)")
+        add_option(
+            group, "--id", "-i", action="append", default=[], metavar="ID", help="this entry (repeatable)"
+        )
         add_option(group, "--idfile", "-I", metavar="FILE", help="entries listed in FILE, one id per line")
-    add_option(group, "--max_entries", "-M", type=int, default=max_entries, metavar="N",
-               help=f"work on at most N entries (-1 = all; default {max_entries})")
-    add_option(group, "--page_size", "-s", type=int, default=MAX_PAGE_SIZE, metavar="N",
-               help=f"entries per request (1-{MAX_PAGE_SIZE}; with --first_page, where to start)")
-    add_option(group, "--first_page", "-f", type=int, default=1, metavar="N",
-               help="start at page N of --page_size entries (old runbooks): skips (N-1) x page_size entries")
+    add_option(
+        group,
+        "--max_entries",
+        "-M",
+        type=int,
+        default=max_entries,
+        metavar="N",
+        help=f"work on at most N entries (-1 = all; default {max_entries})",
+    )
+    add_option(
+        group,
+        "--page_size",
+        "-s",
+        type=int,
+        default=MAX_PAGE_SIZE,
+        metavar="N",
+        help=f"entries per request (1-{MAX_PAGE_SIZE}; with --first_page, where to start)",
+    )
+    add_option(
+        group,
+        "--first_page",
+        "-f",
+        type=int,
+        default=1,
+        metavar="N",
+        help="start at page N of --page_size entries (old runbooks): skips (N-1) x page_size entries",
+    )
     if shard:
-        add_option(group, "--shard", metavar="K/N",
-                   help="only the K-th of N balanced createdAt windows (see `shards`; ARCHIVER_SHARD)")
+        add_option(
+            group,
+            "--shard",
+            metavar="K/N",
+            help="only the K-th of N balanced createdAt windows (see `shards`; ARCHIVER_SHARD)",
+        )
 
 
 def _statuses(values: list[str] | None) -> tuple[int, ...]:

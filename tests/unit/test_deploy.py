@@ -86,7 +86,7 @@ def test_a_definition_runs_a_runbook_or_a_built_subcommand_as_the_image_user(pat
     command = container["command"]
     if command[0] not in RUNBOOKS:
         args = build_parser().parse_args(command)  # UsageError if the tool would refuse it
-        assert args.job is not None, f"{command[0]} is not built yet"
+        assert args.job is not None, f"{command[0]} runs no command"
     assert container["user"] == "10001"  # the Dockerfile's USER
 
 

@@ -22,7 +22,7 @@ from engine.errors import ArchiverError, ConfigError, FatalError, RetryableError
 from engine.logs import configure_logging
 from engine.redact import REDACTED
 from jobs import listing
-from jobs.cli import BUILT, NOT_BUILT, Job, _run_job, build_parser, ended_by, run
+from jobs.cli import BUILT, Job, _run_job, build_parser, ended_by, run
 from jobs.common.context import RunContext
 from jobs.common.settings import Settings, load_settings
 
@@ -34,18 +34,10 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, st
 
 
 def test_every_subcommand_of_the_design_is_known() -> None:
-    assert set(BUILT) | set(NOT_BUILT) == {
+    assert set(BUILT) == {
         "config", "list", "count", "health", "s3copy", "replace_video", "restore_from_s3", "repair",
         "download", "stats", "ldap_status", "owners", "shards", "demo",
     }  # fmt: skip
-
-
-@pytest.mark.parametrize("command", sorted(NOT_BUILT))
-def test_subcommand_not_built_yet_says_so_in_one_line(command: str) -> None:
-    code, out, err = run_cli(command, "--unplayed_for", "3", "--execute")
-    assert code == 2
-    assert out == ""
-    assert err == f"kaltura-archiver: {command} is not built yet: see CHANGELOG.md for what is available\n"
 
 
 def test_unknown_option_is_one_line_and_exit_2() -> None:

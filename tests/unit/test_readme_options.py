@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import BUILT, NOT_BUILT, UsageError, build_parser, run
+from jobs.cli import BUILT, UsageError, build_parser, run
 from testbed.kaltura_sim.runner import parse_args as sim_parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ PLACEHOLDERS = {"--name"}
 # the legacy spellings of --execute of each mutating command (README: "Everything that mutates …")
 LEGACY_EXECUTE = {"--s3copy": "s3copy", "--replace": "replace_video", "--restore": "restore_from_s3",
                   "--repair": "repair"}  # fmt: skip
-COMMANDS = {*BUILT, *NOT_BUILT}
+COMMANDS = set(BUILT)
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -121,7 +121,7 @@ def test_each_command_line_of_the_readme_parses_as_written(line: str) -> None:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         pytest.fail(f"README shows `{line.strip()}`, the parser refuses it: {exc}")
-    assert args.command in BUILT, f"{args.command} is shown in the README but not built"
+    assert args.command in BUILT, f"{args.command} is shown in the README but is no command"
 
 
 @pytest.mark.parametrize(("owner", "flag", "span"), MENTIONS, ids=[f"{o}:{f}" for o, f, _ in MENTIONS])
@@ -139,8 +139,6 @@ def test_each_option_the_readme_names_is_taken_by_its_command(owner: str, flag: 
         return
     if flag in LEGACY_EXECUTE:
         owner = LEGACY_EXECUTE[flag]  # each command has its own legacy spelling of --execute
-    if owner in NOT_BUILT:
-        return  # a command still to come takes no option yet
     by_owner: dict[str, list[argparse.ArgumentParser]] = {"top": [TOP]}
     by_owner.update({name: [sub] for name, sub in SUBPARSERS.items()})
     parsers = by_owner.get(owner, [TOP, *SUBPARSERS.values()])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.s3.checksums import S3Checksum
+from adapters.s3.checksums import S3Checksum, of_etag
 from adapters.s3.proof import (
     MAX_TAGS,
     ArchiveRecord,
@@ -15,6 +15,7 @@ from adapters.s3.proof import (
     is_legacy,
     legacy_problems,
     merge_tags,
+    to_legacy_tags,
     to_metadata,
     to_restored_tags,
     to_tags,
@@ -171,6 +172,23 @@ def test_legacy_object_is_recognised_and_checked_by_size_only() -> None:
     assert is_legacy(legacy)
     assert not is_legacy(head_of())
     assert verify(legacy, RECORD) == ["no archive metadata (legacy object)"]
+
+
+def test_an_old_tools_object_proven_by_download_proves_by_its_etag() -> None:
+    """Its record (in its tags) has the ETag as its check: the same ETag proves it, with no S3 checksum."""
+    record = RECORD.with_result(SHA, of_etag('"5eb63bbbe01eeed093cb22bb8f5acdc3-2"'))
+    tags = to_legacy_tags(record)
+    assert tags["ka-checksum"] == "etag:5eb63bbbe01eeed093cb22bb8f5acdc3-2"
+    proven = head_of(metadata={}, tags=tags, checksum=None, etag="5eb63bbbe01eeed093cb22bb8f5acdc3-2")
+    stored = from_head(proven)
+    assert stored is not None
+    assert stored.checksum == record.checksum
+    assert verify(proven, RECORD) == []
+    rewritten = dataclasses.replace(proven, etag="0f343b0931126a20f133d67c2b018a3b")
+    assert verify(rewritten, RECORD) == [
+        "ETag: S3 reports 0f343b0931126a20f133d67c2b018a3b, the object proven had "
+        "5eb63bbbe01eeed093cb22bb8f5acdc3-2 (rewritten since?)"
+    ]
 
 
 @pytest.mark.parametrize(
