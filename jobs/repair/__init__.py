@@ -14,14 +14,15 @@ order; `#SUMMARY` lines. Exit 1 if any entry failed, conflicts or needs a person
 from __future__ import annotations
 
 import argparse
-from importlib import metadata
 
 from adapters.kaltura import KalturaClient
 from adapters.s3 import S3Store
+from jobs.common.archive import JobConfig, S3Copy, store_config, tool_version
 from jobs.common.content_job import ContentJob, run_content_job
 from jobs.common.context import RunContext, require_kaltura
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
+from jobs.common.glacier import GlacierConfig
 from jobs.common.options import (
     DEFAULT_MAX_SIZE_KB,
     add_filter_options,
@@ -37,9 +38,7 @@ from jobs.common.waiter import Waiter
 from jobs.lifecycle import Placeholder
 from jobs.repair.plan import PROVE_LEGACY_OPTION, Rules
 from jobs.repair.report import COLUMNS, OUTCOMES
-from jobs.repair.stages import GlacierConfig, Repair
-from jobs.s3copy import store_config
-from jobs.s3copy.stages import JobConfig, S3Copy
+from jobs.repair.stages import Repair
 
 JOB = "repair"
 
@@ -59,13 +58,6 @@ def is_real(args: argparse.Namespace, settings: Settings) -> bool:
     return bool(args.execute or args.legacy_repair or settings.doit)
 
 
-def _tool() -> str:
-    try:
-        return f"kaltura-archiver {metadata.version('kaltura-archiver')}"
-    except metadata.PackageNotFoundError:
-        return "kaltura-archiver"
-
-
 async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Repair the selection (or plan it); 1 if any entry failed, conflicts or needs a person."""
     settings = ctx.settings
@@ -78,7 +70,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     require_selection(args, real=not dry_run)
     assert settings.partner_id is not None
     rules = Rules(settings.partner_id, placeholder, prove_legacy=args.prove_legacy)
-    copy_config = JobConfig(partner_id=settings.partner_id, max_size_kb=DEFAULT_MAX_SIZE_KB, tool=_tool())
+    copy_config = JobConfig(settings.partner_id, DEFAULT_MAX_SIZE_KB, tool_version())
     glacier = GlacierConfig(settings.restore_tier, settings.restore_days)
 
     def make_stages(

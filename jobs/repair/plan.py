@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from adapters.kaltura import FlavorAsset, MediaEntry
 from adapters.s3 import ArchiveRecord, ObjectHead, computable, from_head, legacy_problems, verify
 from jobs.common.options import DEFAULT_MAX_SIZE_KB
-from jobs.health import HEALTHY, UNHEALTHY, Limits, judge, old_restored
+from jobs.common.verdicts import HEALTHY, UNHEALTHY, Limits, judge, old_restored
 from jobs.lifecycle import (
     ARCHIVED_TAG,
     REPLACED_TAG,

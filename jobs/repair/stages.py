@@ -24,7 +24,6 @@ import hashlib
 import time
 from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from adapters.kaltura import Fresh, MediaCatalog
@@ -32,7 +31,6 @@ from adapters.s3 import (
     ArchiveRecord,
     ArchiveStore,
     ObjectHead,
-    RestoreOutcome,
     computable,
     of_etag,
     restore_state,
@@ -40,27 +38,20 @@ from adapters.s3 import (
 )
 from engine.errors import ItemFailedError
 from engine.pipeline import Finish
+from jobs.common import archive_report as s3copy_report
 from jobs.common import events
+from jobs.common.archive import S3Copy
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
+from jobs.common.glacier import GlacierConfig, ask_for_copy
 from jobs.common.report import Outcome
 from jobs.common.stages import CONFLICT, REFUSED, EntryStages, Work
 from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, expected_record, original_of, total_flavor_bytes
 from jobs.repair.plan import Action, Kind, Rules, plan
 from jobs.repair.report import NEEDS_PERSON, PLANNED, REPAIRED, UNCHANGED, WAITING
-from jobs.s3copy import report as s3copy_report
-from jobs.s3copy.stages import S3Copy
 
 _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.PERSON: NEEDS_PERSON}
-
-
-@dataclass(frozen=True)
-class GlacierConfig:
-    """How to ask for a readable copy of an archived object to prove: restore_from_s3's tier and days."""
-
-    tier: str = "Standard"
-    days: int = 7
 
 
 class Repair(EntryStages):
@@ -110,32 +101,15 @@ class Repair(EntryStages):
     async def _unreadable(self, action: Action, head: ObjectHead, started: float) -> Outcome | None:
         """The row of an old tool's object to download that cannot be read yet (in Glacier: a restore
         requested, or in progress); None when it can be read now."""
-        state = restore_state(head)
-        if state.readable:
+        real = self.gate.allows(action)
+        waits = await ask_for_copy(
+            restore_state(head), action, gate=self.gate, log=self.log, config=self.glacier, real=real,
+            then="proves it",
+        )  # fmt: skip
+        if waits is None:
             return None
-        if state.ongoing:
-            why = f"a Glacier restore of its {state.storage_class} object is in progress: the next run "
-            why += "proves it"
-            return self.outcome(action, WAITING, started, reason=why)
-        config = self.glacier
-        if not self.gate.allows(action):
-            why = f"would ask Glacier for a copy ({config.tier}, {config.days} d) of {state.storage_class}"
-            return self.outcome(action, PLANNED, started, reason=f"{action.reason}; {why}")
-        answer = await self.gate.request_restore(
-            head.key, storage_class=state.storage_class, tier=config.tier, days=config.days
-        )
-        if answer.outcome in (RestoreOutcome.RESTORED, RestoreOutcome.NOT_NEEDED):
-            return None  # readable now
-        self.log.entry(
-            events.RESTORE_REQUESTED,
-            action.entry_id,
-            from_state=action.from_state,
-            to_state=action.from_state,
-            tier=answer.tier,
-            storage_class=state.storage_class,
-        )
-        why = f"Glacier restore {answer.outcome} ({answer.tier}, {config.days} d): the next run proves it"
-        return self.outcome(action, WAITING, started, reason=why)
+        reason = waits.reason if waits.outcome == WAITING else f"{action.reason}; {waits.reason}"
+        return self.outcome(action, waits.outcome, started, reason=reason)
 
     # ------------------------------------------------------------------------------------------ repair
 

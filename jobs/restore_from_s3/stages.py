@@ -30,13 +30,13 @@ from dataclasses import dataclass
 import anyio
 
 from adapters.kaltura import FlavorAsset, Fresh, MediaCatalog, MediaEntry, UrlResource
-from adapters.s3 import ArchiveRecord, ArchiveStore, ObjectHead, RestoreOutcome
+from adapters.s3 import ArchiveRecord, ArchiveStore, ObjectHead
 from engine.errors import ItemFailedError
 from engine.pipeline import Finish
-from jobs.common import events
 from jobs.common.candidates import Candidate
 from jobs.common.events import EventLog
 from jobs.common.gate import Gate
+from jobs.common.glacier import GlacierConfig, ask_for_copy
 from jobs.common.replacement import ContentStagesBase
 from jobs.common.report import Outcome
 from jobs.common.stages import Work
@@ -50,7 +50,6 @@ from jobs.restore_from_s3.report import (
     REFUSED,
     RESTORED,
     UNCHANGED,
-    WAITING,
 )
 
 _SETTLED = {Kind.NOTHING: UNCHANGED, Kind.REFUSE: REFUSED}
@@ -118,32 +117,12 @@ class Restore(ContentStagesBase):
         state = await self.store.restore_state(key)
         if state is None:
             return self.outcome(action, REFUSED, started, reason="the S3 object is gone: see health")
-        if state.readable:
-            return None
-        config = self.config
-        if state.ongoing:
-            why = (
-                f"a Glacier restore of its {state.storage_class} object is in progress: the next run goes on"
-            )
-            return self.outcome(action, WAITING, started, reason=why)
-        if not self.gate.allows(action):
-            why = f"would ask Glacier for a copy ({config.tier}, {config.days} d) of {state.storage_class}"
-            return self.outcome(action, PLANNED, started, reason=why)
-        answer = await self.gate.request_restore(
-            key, storage_class=state.storage_class, tier=config.tier, days=config.days
+        config = GlacierConfig(self.config.tier, self.config.days)
+        real = self.gate.allows(action)
+        waits = await ask_for_copy(
+            state, action, gate=self.gate, log=self.log, config=config, real=real, then="brings it back"
         )
-        if answer.outcome in (RestoreOutcome.RESTORED, RestoreOutcome.NOT_NEEDED):
-            return None  # readable now
-        self.log.entry(
-            events.RESTORE_REQUESTED,
-            action.entry_id,
-            from_state=action.from_state,
-            to_state=action.from_state,
-            tier=answer.tier,
-            storage_class=state.storage_class,
-        )
-        why = f"Glacier restore {answer.outcome} ({answer.tier}, {config.days} d): the next run brings it"
-        return self.outcome(action, WAITING, started, reason=why)
+        return None if waits is None else self.outcome(action, waits.outcome, started, reason=waits.reason)
 
     # ------------------------------------------------------------------------------------------ bring back
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from importlib import metadata
 from typing import TextIO
 
 import anyio
 
-from adapters.s3 import S3Store, StoreConfig
-from engine.errors import ConfigError, primary
+from adapters.s3 import S3Store
+from engine.errors import primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
+from jobs.common.archive import JobConfig, S3Copy, store_config, tool_version
+from jobs.common.archive_report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
 from jobs.common.events import EventLog
@@ -38,10 +39,8 @@ from jobs.common.options import (
 )
 from jobs.common.order import InOrder
 from jobs.common.report import FORMATS, ReportWriter, Row
-from jobs.common.settings import Settings, check_memory_budget
+from jobs.common.settings import Settings
 from jobs.common.shards import narrowed, shard_of
-from jobs.s3copy.report import COLUMNS, FAILED, Outcome, Reporter
-from jobs.s3copy.stages import JobConfig, S3Copy
 
 JOB = "s3copy"
 STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
@@ -62,39 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def is_real(args: argparse.Namespace, settings: Settings) -> bool:
     """Whether this run writes: `--execute`, `--s3copy` or `DOIT=true`."""
     return bool(args.execute or args.legacy_s3copy or settings.doit)
-
-
-def tool_version() -> str:
-    try:
-        return f"kaltura-archiver {metadata.version('kaltura-archiver')}"
-    except metadata.PackageNotFoundError:
-        return "kaltura-archiver"
-
-
-def store_config(settings: Settings) -> StoreConfig:
-    """The archive store's configuration: the part buffers of all transfers together stay within the memory
-    budget. ConfigError when it cannot hold one part per transfer.
-
-    Each transfer gets `budget // transfers // part size` parts in flight (at most 16). A big original whose
-    parts must be larger than the part size (10,000 parts at most) takes them from the same budget, at their
-    real size, before reading them in (`StoreConfig.memory_budget`): it waits for room, never exceeds it.
-    """
-    settings.require("aws_bucket")
-    assert settings.aws_bucket is not None
-    check_memory_budget(settings)
-    per_transfer = settings.memory_budget // settings.transfers
-    parts_in_flight = min(16, per_transfer // settings.part_size)
-    try:
-        return StoreConfig(
-            bucket=settings.aws_bucket,
-            prefix=settings.s3_prefix,
-            storage_class=settings.storage_class,
-            part_size=settings.part_size,
-            parts_in_flight=parts_in_flight,
-            memory_budget=settings.memory_budget,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"S3 settings: {exc}") from None
 
 
 async def stale_uploads(store: S3Store) -> dict[str, set[str]]:

@@ -21,8 +21,8 @@ from aiohttp import web
 from adapters.kaltura import MediaEntry
 from adapters.s3 import S3Store, StoreConfig
 from adapters.s3.wire import parse_head, parse_tags
+from jobs.common.archive import TRANSFER_POLICY
 from jobs.common.gate import Gate
-from jobs.s3copy.stages import TRANSFER_POLICY
 from testbed.kaltura_sim import SimProcess
 from testbed.kaltura_sim.content import generated_body
 from testbed.s3 import S3Server

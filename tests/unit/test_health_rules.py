@@ -7,7 +7,7 @@ from typing import Any
 from adapters.kaltura.wire import FlavorAsset, MediaEntry, parse_flavor_asset, parse_media_entry
 from adapters.s3 import ObjectHead, S3Checksum, to_metadata
 from adapters.s3.proof import to_tags
-from jobs.health import Limits, Verdict, judge
+from jobs.common.verdicts import Limits, Verdict, judge
 from jobs.lifecycle import Placeholder, expected_record
 
 PARTNER = 1000

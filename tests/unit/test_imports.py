@@ -166,7 +166,7 @@ def test_jobs_commands_share_only_common_and_lifecycle() -> None:
 def test_jobs_checker_sees_a_command_importing_another() -> None:
     """The jobs checker flags a command reaching into another, and lets a command use its own package."""
     assert not allowed_in_jobs("jobs.download", "jobs.listing")
-    assert not allowed_in_jobs("jobs.common.gate", "jobs.s3copy.plan")
+    assert not allowed_in_jobs("jobs.common.gate", "jobs.s3copy")
     assert not allowed_in_jobs("jobs.lifecycle", "jobs.common.events")
-    assert allowed_in_jobs("jobs.s3copy.stages", "jobs.s3copy.plan")
+    assert allowed_in_jobs("jobs.repair.stages", "jobs.repair.plan")
     assert allowed_in_jobs("jobs.s3copy", "jobs.lifecycle")

@@ -7,7 +7,7 @@ from typing import Any
 from adapters.kaltura.wire import FlavorAsset, MediaEntry, parse_flavor_asset, parse_media_entry
 from adapters.s3 import ObjectHead, S3Checksum, to_metadata
 from adapters.s3.proof import to_restored_tags, to_tags
-from jobs.health import judge
+from jobs.common.verdicts import judge
 from jobs.lifecycle import Placeholder, expected_record
 from jobs.repair.plan import Action, Kind, Rules, plan
 

@@ -8,8 +8,8 @@ import pytest
 
 from adapters.s3.multipart import MemoryBudget, MiB
 from engine.errors import ConfigError
+from jobs.common.archive import store_config
 from jobs.common.settings import Settings, load_settings
-from jobs.s3copy import store_config
 
 
 def settings(**env: str) -> Settings:

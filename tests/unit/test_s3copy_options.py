@@ -7,7 +7,7 @@ import io
 import pytest
 
 from jobs.cli import build_parser, run
-from jobs.s3copy.plan import DEFAULT_MAX_SIZE_KB
+from jobs.common.archive_plan import DEFAULT_MAX_SIZE_KB
 
 
 def max_size(*argv: str) -> int:

@@ -9,6 +9,7 @@ import pytest
 from adapters.kaltura.wire import FlavorAsset, MediaEntry, parse_flavor_asset, parse_media_entry
 from adapters.s3 import ArchiveRecord, ObjectHead, S3Checksum, to_metadata
 from adapters.s3.proof import to_tags
+from jobs.common.archive_plan import Facts, Kind, plan
 from jobs.lifecycle import (
     ARCHIVED,
     INITIAL,
@@ -23,7 +24,6 @@ from jobs.lifecycle import (
     original_of,
     size_agrees,
 )
-from jobs.s3copy.plan import Facts, Kind, plan
 
 PARTNER = 1000
 SIZE = 3_000_000

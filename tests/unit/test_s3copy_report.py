@@ -10,11 +10,11 @@ import pytest
 import structlog
 
 from adapters.s3 import PutResult, S3Checksum, StoreConfig
+from jobs.common.archive_plan import Action, Kind
+from jobs.common.archive_report import COLUMNS, Outcome, Reporter
 from jobs.common.events import EventLog
 from jobs.common.gate import DryRunViolation, Gate
 from jobs.common.report import ReportWriter
-from jobs.s3copy.plan import Action, Kind
-from jobs.s3copy.report import COLUMNS, Outcome, Reporter
 
 
 class Nothing:

@@ -1,4 +1,5 @@
-"""s3copy's stages: checkers decide, transfers copy and prove, finalizers tag (docs/architecture.md, Pipeline)
+"""Archiving one entry: checkers decide, transfers copy and prove, finalizers tag (docs/architecture.md,
+Pipeline). These are s3copy's stages; repair uses them to archive an entry again.
 
 ```
 lister ──► check (head, plan) ──► transfer (getUrl, stream → S3, proof) ──► finalize (re-read, tag) ──► sink
@@ -22,6 +23,7 @@ from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 
 from adapters.kaltura import FlavorAsset, MediaCatalog, MediaEntry
 from adapters.s3 import (
@@ -33,21 +35,18 @@ from adapters.s3 import (
     ObjectHead,
     PutResult,
     S3ItemError,
+    StoreConfig,
     to_metadata,
     verify,
 )
-from engine.errors import ItemFailedError, RetryableError
+from engine.errors import ConfigError, ItemFailedError, RetryableError
 from engine.logs import get_logger
 from engine.pipeline import Finish
 from engine.progress import Progress
 from engine.retry import RetryPolicy, retry
 from jobs.common import events, stages
-from jobs.common.candidates import Candidate
-from jobs.common.events import EventLog
-from jobs.common.gate import Gate
-from jobs.lifecycle import ARCHIVED_TAG, State, original_of, size_agrees
-from jobs.s3copy.plan import Action, Facts, Kind, plan
-from jobs.s3copy.report import (
+from jobs.common.archive_plan import Action, Facts, Kind, plan
+from jobs.common.archive_report import (
     ARCHIVED,
     CONFLICT,
     PLANNED,
@@ -56,6 +55,11 @@ from jobs.s3copy.report import (
     UNCHANGED,
     Outcome,
 )
+from jobs.common.candidates import Candidate
+from jobs.common.events import EventLog
+from jobs.common.gate import Gate
+from jobs.common.settings import Settings, check_memory_budget
+from jobs.lifecycle import ARCHIVED_TAG, State, original_of, size_agrees
 
 # S3 errors after which the fix is to send the entry again, as a new upload (the write stays conditional,
 # so it never overwrites); code -> why
@@ -386,3 +390,36 @@ def _worth_another_send(exc: Exception) -> bool:
 
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tool_version() -> str:
+    try:
+        return f"kaltura-archiver {metadata.version('kaltura-archiver')}"
+    except metadata.PackageNotFoundError:
+        return "kaltura-archiver"
+
+
+def store_config(settings: Settings) -> StoreConfig:
+    """The archive store's configuration: the part buffers of all transfers together stay within the memory
+    budget. ConfigError when it cannot hold one part per transfer.
+
+    Each transfer gets `budget // transfers // part size` parts in flight (at most 16). A big original whose
+    parts must be larger than the part size (10,000 parts at most) takes them from the same budget, at their
+    real size, before reading them in (`StoreConfig.memory_budget`): it waits for room, never exceeds it.
+    """
+    settings.require("aws_bucket")
+    assert settings.aws_bucket is not None
+    check_memory_budget(settings)
+    per_transfer = settings.memory_budget // settings.transfers
+    parts_in_flight = min(16, per_transfer // settings.part_size)
+    try:
+        return StoreConfig(
+            bucket=settings.aws_bucket,
+            prefix=settings.s3_prefix,
+            storage_class=settings.storage_class,
+            part_size=settings.part_size,
+            parts_in_flight=parts_in_flight,
+            memory_budget=settings.memory_budget,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"S3 settings: {exc}") from None
