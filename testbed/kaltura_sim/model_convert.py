@@ -94,7 +94,7 @@ def start_conversion(store: Store, e: Entry, content: NewContent) -> None:
     store.add_flavor(e, source)
     store.set_status(e, ENTRY_PRECONVERT)
     e.updated_at = store.now()
-    fail = store.conversion_fail
+    fail = store.conversion_fails()
     store.schedule(store.conversion_delay, lambda: _finish_conversion(store, e, source, content, fail))
 
 
@@ -142,7 +142,7 @@ def start_replacement(store: Store, e: Entry, content: NewContent) -> Entry:
     e.replacing_entry_id = temp.id
     e.replacement_status = REPLACEMENT_PENDING
     e.updated_at = now
-    fail = store.conversion_fail
+    fail = store.conversion_fails()
     store.schedule(store.conversion_delay, lambda: _finish_replacement(store, e, temp, content, fail))
     return e
 
