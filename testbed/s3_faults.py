@@ -17,8 +17,8 @@ answered `403 AccessDenied` (Request has expired), whatever the operation; a tes
 without waiting for it.
 
 Control, under `/__faults` (no bucket name can start with `_`):
-`POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "slowdown_next": 0, "reset_next": 0, "lose_next": 0,
-"error200_next": 0, "conflict_next": 0, "cut_next": 0, "cut_after": 65536, "hold": false,
+`POST /__faults {"slowdown_rate": 0.3, "reset_rate": 0.1, "cut_rate": 0, "slowdown_next": 0, "reset_next": 0,
+"lose_next": 0, "error200_next": 0, "conflict_next": 0, "cut_next": 0, "cut_after": 65536, "hold": false,
 "operations": ["UploadPart"], "hide_headers": [], "clock_ahead_s": null, "seed": 1}` replaces the plan;
 `GET /__faults` shows it;
 `GET /__faults/counters` gives requests by operation and faults by kind;
@@ -110,6 +110,7 @@ class FaultPlan:
 
     slowdown_rate: float = 0.0
     reset_rate: float = 0.0
+    cut_rate: float = 0.0  # share of matching calls whose answer's body is cut after `cut_after` bytes
     slowdown_next: int = 0
     reset_next: int = 0
     lose_next: int = 0  # the next N matching calls reach S3 but their answers never come back
@@ -132,9 +133,11 @@ class FaultPlan:
         if "hide_headers" in known:
             known["hide_headers"] = frozenset(str(name).lower() for name in known["hide_headers"])
         plan = replace(plan, **known)
-        for rate in (plan.slowdown_rate, plan.reset_rate):
+        for rate in (plan.slowdown_rate, plan.reset_rate, plan.cut_rate):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"rates are fractions in [0, 1], not {rate}")
+        if plan.slowdown_rate + plan.reset_rate + plan.cut_rate > 1.0:
+            raise ValueError("slowdown_rate + reset_rate + cut_rate must not exceed 1")
         return plan
 
     def as_json(self) -> dict[str, Any]:
@@ -297,6 +300,8 @@ class S3FaultProxy:
             return SLOWDOWN
         if draw < plan.slowdown_rate + plan.reset_rate:
             return RESET
+        if draw < plan.slowdown_rate + plan.reset_rate + plan.cut_rate:
+            return CUT
         return None
 
     # -- life cycle --------------------------------------------------------------------------------------

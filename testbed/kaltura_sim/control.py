@@ -33,7 +33,8 @@ Routes (JSON in, JSON out; a bad document answers 400 `{"error": "..."}`):
           "hold": true,                     # downloads wait before their first byte until "hold": false
           "drop": {...}, "http_429": {...}, "http_503": {...}
         },
-        "conversion": {"delay_s": 5, "fail": false}   # passed to SimState.set_conversion
+        "conversion": {"delay_s": 5, "fail": false, "fail_rate": 0.05}   # SimState.set_conversion;
+                                            # fail_rate: that share fails (a seeded draw per conversion)
       }
 
   A trigger fires for its `next` calls first, then with `probability`. Rate-limited calls answer
@@ -125,6 +126,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
                 sim.state.set_conversion(
                     delay_s=None if conversion.get("delay_s") is None else float(conversion["delay_s"]),
                     fail=None if conversion.get("fail") is None else bool(conversion["fail"]),
+                    fail_rate=None if conversion.get("fail_rate") is None else float(conversion["fail_rate"]),
                 )
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))

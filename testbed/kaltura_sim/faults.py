@@ -193,8 +193,8 @@ class Faults:
         if "download" in spec:
             download.update(spec["download"])
         conversion = spec.get("conversion") or {}
-        if not isinstance(conversion, dict) or set(conversion) - {"delay_s", "fail"}:
-            raise ValueError("conversion: expected {'delay_s': s, 'fail': bool}")
+        if not isinstance(conversion, dict) or set(conversion) - {"delay_s", "fail", "fail_rate"}:
+            raise ValueError("conversion: expected {'delay_s': s, 'fail': bool, 'fail_rate': share}")
         if spec.get("reset"):
             self.api_latency_ms = 0.0
             self.actions.clear()

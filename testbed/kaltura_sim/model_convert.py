@@ -51,7 +51,7 @@ class NewContent:
 def _when_fetched(store: Store, content: NewContent, finish: Callable[[NewContent, bool], None]) -> None:
     """Schedule `finish(content, failed)` `conversion_delay` from now, or, for a URL the transport can fetch,
     from the end of its fetch (with the fetched bytes; failed when the fetch failed)."""
-    fail, delay = store.conversion_fail, store.conversion_delay
+    fail, delay = store.conversion_fails(), store.conversion_delay
     fetcher = store.fetcher
     if content.url is None or fetcher is None:
         store.schedule(delay, lambda: finish(content, fail))

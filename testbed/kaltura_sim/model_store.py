@@ -51,6 +51,8 @@ class Store:
         self.conversion_delay = 0.0
         self.conversion_fail = False
         self.fetcher: Fetcher | None = None  # the transport's; the model alone has none
+        self.conversion_fail_rate = 0.0  # share of conversions that fail, drawn from their own seeded RNG
+        self._conversion_rng = random.Random(f"conversion:{catalog.seed}:{partner_id}")
         self._jobs: list[Job] = []
         self._seq = 0
         self._rng = random.Random(f"sim:{catalog.seed}:{partner_id}")
@@ -71,6 +73,13 @@ class Store:
 
     def new_token_id(self) -> str:
         return f"0_{self._rng.getrandbits(128):032x}"
+
+    def conversion_fails(self) -> bool:
+        """Whether a conversion started now will fail: always with `conversion_fail`, else drawn at
+        `conversion_fail_rate`."""
+        if self.conversion_fail:
+            return True
+        return self.conversion_fail_rate > 0 and self._conversion_rng.random() < self.conversion_fail_rate
 
     # -- jobs --------------------------------------------------------------------------------------------
     def schedule(self, delay: float, run: Callable[[], None]) -> None:

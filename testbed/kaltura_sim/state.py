@@ -136,14 +136,21 @@ class SimState:
         """Who fetches the bytes of a KalturaUrlResource (the server's `UrlFetcher`); None generates them."""
         self._store.fetcher = fetcher
 
-    def set_conversion(self, *, delay_s: float | None = None, fail: bool | None = None) -> None:
-        """Conversion knobs for jobs started from now on: delay in simulator seconds, and failure."""
+    def set_conversion(
+        self, *, delay_s: float | None = None, fail: bool | None = None, fail_rate: float | None = None
+    ) -> None:
+        """Conversion knobs for jobs started from now on: delay in simulator seconds, and failure (every
+        conversion, or a seeded share of them)."""
         if delay_s is not None:
             if delay_s < 0:
                 raise ValueError("delay_s must be >= 0")
             self._store.conversion_delay = float(delay_s)
         if fail is not None:
             self._store.conversion_fail = fail
+        if fail_rate is not None:
+            if not 0.0 <= fail_rate <= 1.0:
+                raise ValueError("fail_rate must be in [0, 1]")
+            self._store.conversion_fail_rate = float(fail_rate)
 
 
 def _snapshot(e: Entry) -> dict[str, Any]:

@@ -30,7 +30,11 @@ def browser(*args: str, cwd: Path) -> str:
         "--window-size=820,900", "--hide-scrollbars",
     ]  # fmt: skip
     done = subprocess.run(
-        [CHROMIUM, *flags, *args], cwd=cwd, capture_output=True, text=True, timeout=BROWSER_DEADLINE_S,
+        [CHROMIUM, *flags, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_DEADLINE_S,
         check=True,
     )
     return done.stdout

@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import anyio
+import boto3  # type: ignore[import-untyped]  # no stubs installed
+import botocore.config  # type: ignore[import-untyped]
+import botocore.exceptions  # type: ignore[import-untyped]
 import pytest
 
 from adapters.s3 import ArchiveRecord, ObjectHead, S3Store, StoreConfig, to_metadata, verify
@@ -313,6 +316,32 @@ async def test_a_held_call_released_without_forwarding_never_reaches_s3(
         proxy.release()
     assert proxy.answered["CompleteMultipartUpload"] == 1
     assert proxy.counters()["faults"] == {"hold": 2}
+
+
+async def test_a_cut_rate_cuts_that_share_of_get_bodies_short(proxy: S3FaultProxy, s3_bucket: str) -> None:
+    """`cut_rate` ends a seeded share of the chosen answers after `cut_after` bytes: the client gets the head
+    and a short body."""
+    data = os.urandom(200_000)
+    await put_proven(proxy, s3_bucket, data)
+    proxy.set_plan(cut_rate=0.5, cut_after=1000, operations=["GetObject"], seed=3)
+    client = boto3.client(
+        "s3", endpoint_url=proxy.endpoint_url, config=botocore.config.Config(retries={"max_attempts": 1})
+    )
+
+    def read() -> bool:
+        """Whether the object came whole (a cut body raises on read)."""
+        try:
+            return bool(client.get_object(Bucket=s3_bucket, Key="0_f")["Body"].read() == data)
+        except botocore.exceptions.ResponseStreamingError:
+            return False
+
+    got = [await anyio.to_thread.run_sync(read) for _ in range(40)]
+    whole, cut = got.count(True), got.count(False)
+    assert 10 <= cut <= 30
+    assert proxy.counters()["faults"] == {"cut": cut}
+    assert whole + cut == 40
+    with pytest.raises(ValueError, match="exceed 1"):
+        proxy.set_plan(slowdown_rate=0.6, cut_rate=0.6)
 
 
 def test_command_line_prints_its_endpoint_and_forwards(s3_server: S3Server) -> None:

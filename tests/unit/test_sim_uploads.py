@@ -178,6 +178,30 @@ def test_a_failed_replacement_stays_failed_until_cancelled(state: SimState) -> N
     assert again["replacementStatus"] == "0"
 
 
+def test_a_conversion_fail_rate_fails_a_seeded_share_of_replacements_the_same_each_time() -> None:
+    """`fail_rate` fails about that share of the replacements, and the same ones for the same catalog."""
+
+    def failed(rate: float) -> list[bool]:
+        state = make_state([entry(ORIGINAL, NOW - 5000, flavors=(flavor("0_src00001", 0, 9000),))])
+        state.set_conversion(fail_rate=rate)
+        outcomes = []
+        for _ in range(200):
+            got = call(
+                state, "media", "updatecontent", entryId=ORIGINAL, resource=_resource(_token(state, b"x"))
+            )
+            outcomes.append(got["replacementStatus"] == "4")
+            if outcomes[-1]:
+                call(state, "media", "cancelreplace", entryId=ORIGINAL)
+        return outcomes
+
+    first = failed(0.25)
+    assert 30 <= sum(first) <= 70
+    assert failed(0.25) == first
+    assert not any(failed(0.0))
+    with pytest.raises(ValueError, match="fail_rate"):
+        make_state([]).set_conversion(fail_rate=1.5)
+
+
 def test_a_url_resource_brings_generated_content_the_size_of_the_old_source(state: SimState) -> None:
     resource = {"objectType": "KalturaUrlResource", "url": "https://example.invalid/video.mp4"}
     call(state, "media", "updatecontent", entryId=ORIGINAL, resource=resource)
