@@ -20,6 +20,10 @@
   ours would pass every test and fail every write on S3.
 - A key over 1,024 bytes (UTF-8): S3 answers `400 KeyTooLongError`; moto stores it, so a prefix that makes
   keys too long would pass every test and fail every entry on S3.
+- A conditional write (`If-None-Match: *` on PutObject or CompleteMultipartUpload): S3 decides "no object
+  yet" and stores the object as one step, so of two concurrent writes of a key one gets `412
+  PreconditionFailed`; moto checks, then assembles and stores, so both may pass the check and the second
+  replace the first, tags and all. Conditional writes of one key are serialized here.
 - Restores of archived objects (RestoreObject, `x-amz-restore`, a GET with no restored copy): S3 takes hours,
   refuses a second request while one is in progress, refuses Expedited for DEEP_ARCHIVE and expires the copy;
   moto 5 does none of it. `testbed.s3_restore` keeps a restore model per object, driven by a test through
@@ -38,15 +42,19 @@ import base64
 import functools
 import hashlib
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import crc32c
 
 MAX_UPLOADS = 1000  # S3's page size for ListMultipartUploads (and the most `max-uploads` may ask)
 MAX_KEY_BYTES = 1024  # S3's longest object key, in UTF-8 bytes
+# moto's threads check a conditional write's condition and store its object in two steps: one at a time per
+# key (a lock per stripe of keys: writes of other keys, as on S3, go on side by side)
+_STRIPES: Final = tuple(threading.Lock() for _ in range(64))
 
 
 _DIGESTS: dict[str, Callable[[bytes], bytes]] = {
@@ -93,6 +101,29 @@ def with_checksum(body: str | bytes, key: Any) -> str | bytes:
     if end not in text or f"<{name}>" in text:
         return body
     return text.replace(end, f"<{name}>{value}</{name}><ChecksumType>{kind}</ChecksumType>{end}")
+
+
+def _conditional(headers: Any) -> bool:
+    """The request writes only if no object has the key (`If-None-Match: *`)."""
+    return str(headers.get("If-None-Match", "")).strip() == "*"
+
+
+def _stripe(bucket: str, key: str) -> threading.Lock:
+    """The lock of a key's conditional writes."""
+    return _STRIPES[zlib.crc32(f"{bucket}/{key}".encode()) % len(_STRIPES)]
+
+
+def one_conditional_at_a_time(method: Any) -> Any:
+    """`method` (a PutObject's answer), made atomic for a conditional write: check and store as one step."""
+
+    @functools.wraps(method)
+    def serialized(self: Any) -> Any:
+        if not _conditional(self.headers):
+            return method(self)
+        with _stripe(self.bucket_name, self.parse_key_name()):
+            return method(self)
+
+    return serialized
 
 
 def s3_time(moment: datetime) -> str:
@@ -204,7 +235,11 @@ def apply(*, check_bodies: bool = True) -> None:
     def key_response_post(
         self: Any, request: Any, body: bytes, bucket_name: str, query: Any, key_name: str
     ) -> Any:
-        status, out, text = posted(self, request, body, bucket_name, query, key_name)
+        if _conditional(self.headers):
+            with _stripe(bucket_name, key_name):
+                status, out, text = posted(self, request, body, bucket_name, query, key_name)
+        else:
+            status, out, text = posted(self, request, body, bucket_name, query, key_name)
         if status == 200 and "uploadId" in query and "uploads" not in query:
             text = with_checksum(text, self.backend.get_object(bucket_name, key_name))
         return status, out, text
@@ -224,6 +259,7 @@ def apply(*, check_bodies: bool = True) -> None:
     if check_bodies:
         response.put_object = body_checked(response.put_object)
         response.upload_part = body_checked(response.upload_part)
+    response.put_object = one_conditional_at_a_time(response.put_object)
 
     def list_uploads(self: Any) -> Any:
         query = self.querystring

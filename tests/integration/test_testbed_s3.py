@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +34,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import SSLError
+from botocore.exceptions import ClientError, SSLError
 
 from testbed.s3 import S3Server
 from tests.fixtures.servers import children_of, running_cli, wait_gone
@@ -384,6 +385,74 @@ def test_a_part_or_completion_for_an_aborted_upload_is_no_such_upload(either_s3:
         assert failed.value.response["Error"]["Code"] == "NoSuchUpload"
         assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+WRITERS = 10  # concurrent conditional writes of one key
+
+
+def all_at_once(calls: list[Any]) -> list[int]:
+    """Run `calls` in threads released together; the HTTP status each got."""
+    start = threading.Barrier(len(calls))
+    statuses: list[int] = [0] * len(calls)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            statuses[i] = calls[i]()["ResponseMetadata"]["HTTPStatusCode"]
+        except ClientError as exc:
+            statuses[i] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_of_concurrent_conditional_completions_of_one_key_one_wins_the_others_get_412(
+    either_s3: tuple[Any, str],
+) -> None:
+    # S3 decides "no object yet" and stores as one step; moto alone checks, assembles, then stores, so two
+    # writers could both pass and the second replace the first (its tags lost with it)
+    client, bucket = either_s3
+    uploads = []
+    for writer in range(WRITERS):
+        upload_id = client.create_multipart_upload(Bucket=bucket, Key="contended")["UploadId"]
+        body = bytes([writer]) * (8 * 1024 * 1024)
+        part = client.upload_part(Bucket=bucket, Key="contended", UploadId=upload_id, PartNumber=1, Body=body)
+        uploads.append((upload_id, part["ETag"]))
+    calls = [
+        lambda u=upload_id, e=etag: client.complete_multipart_upload(
+            Bucket=bucket,
+            Key="contended",
+            UploadId=u,
+            IfNoneMatch="*",
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]},
+        )
+        for upload_id, etag in uploads
+    ]
+    statuses = all_at_once(calls)
+    assert sorted(statuses) == [200] + [412] * (WRITERS - 1)
+    winner = statuses.index(200)
+    stored = client.get_object(Bucket=bucket, Key="contended")["Body"].read(1)
+    assert stored == bytes([winner])  # the object is the winner's, not replaced after its answer
+
+
+def test_of_concurrent_conditional_puts_of_one_key_one_wins_the_others_get_412(
+    either_s3: tuple[Any, str],
+) -> None:
+    client, bucket = either_s3
+    calls = [
+        lambda w=writer: client.put_object(
+            Bucket=bucket, Key="contended", Body=bytes([w]) * (4 * 1024 * 1024), IfNoneMatch="*"
+        )
+        for writer in range(WRITERS)
+    ]
+    statuses = all_at_once(calls)
+    assert sorted(statuses) == [200] + [412] * (WRITERS - 1)
+    stored = client.get_object(Bucket=bucket, Key="contended")["Body"].read(1)
+    assert stored == bytes([statuses.index(200)])
 
 
 def test_open_uploads_are_listed_with_their_own_initiation_times(either_s3: tuple[Any, str]) -> None:
