@@ -64,10 +64,11 @@ class ContentCalls(ApiSession):
         file_name: str,
         entry_id: str | None = None,
     ) -> int:
-        """Write `data` into the token at byte `resume_at` (`uploadToken.upload`: the first chunk, at 0,
-        starts the file; the others may go in parallel; the `final` one, empty if need be, fixes the size and
-        completes the token). Safe to repeat: a chunk lands where it says. The bytes the token holds now."""
-        first = resume_at == 0 and not final
+        """Write `data` into the token at byte `resume_at` (`uploadToken.upload`: the chunk at 0 starts the
+        file; the others may go in parallel; the `final` one, sent last, fixes the size and completes the
+        token: a final chunk at 0 is the whole file in one upload). Safe to repeat: a chunk lands where it
+        says. The bytes the token holds now."""
+        first = resume_at == 0
         upload = wire.capture(
             lambda s: s.uploadToken.upload(token_id, _FILE, not first, final, -1 if first else resume_at)
         )

@@ -156,7 +156,8 @@ class Restore(ContentStagesBase):
         return await self.swap_in(work, token, "the original streamed back")
 
     async def _upload(self, work: Work, record: ArchiveRecord, etag: str) -> str:
-        """A token holding the object's bytes, completed only once they proved to be the record's."""
+        """A token holding the object's bytes, completed only once they proved to be the record's: the last
+        chunk is held back until the whole object is read and proven, then sent as the final one."""
         entry_id, size = work.entry.id, record.source_bytes
         source = work.action.source
         name = f"{entry_id}.{source.file_ext if source is not None and source.file_ext else 'mp4'}"
@@ -165,6 +166,7 @@ class Restore(ContentStagesBase):
         chunk_size = self.config.chunk_size
         slots = anyio.Semaphore(self.config.chunks_in_flight)
         offset = 0
+        last: tuple[bytes, int] | None = None  # the chunk that ends the record's size, and where it goes
 
         async def send(chunk: bytes, at: int) -> None:
             try:
@@ -179,9 +181,13 @@ class Restore(ContentStagesBase):
             buffer = bytearray()
 
             async def put() -> None:
-                nonlocal offset, buffer
+                nonlocal offset, buffer, last
                 chunk, buffer = bytes(buffer), bytearray()
-                if offset == 0:
+                if offset + len(chunk) >= size:  # held, with its slot, until the proof
+                    if last is not None:  # an object longer than its record: the proof fails below
+                        slots.release()
+                    last = (chunk, offset)
+                elif offset == 0:
                     await send(chunk, 0)  # the first chunk alone: it starts the file
                 else:
                     tg.start_soon(send, chunk, offset)  # the others in parallel
@@ -200,13 +206,14 @@ class Restore(ContentStagesBase):
             if buffer:
                 await put()
             slots.release()  # the slot of a chunk that holds nothing
-        if offset != size or digest.hexdigest() != record.sha256:
+        if offset != size or digest.hexdigest() != record.sha256 or last is None:
             why = (
                 f"the S3 object's bytes ({offset} B, sha256 {digest.hexdigest()}) differ from its record "
                 f"({size} B, {record.sha256}): not restored"
             )
             raise ItemFailedError("restore.proof", entry_id, why)
-        await self.gate.upload_chunk(entry_id, token_id, b"", resume_at=size, final=True, file_name=name)
+        chunk, at = last
+        await self.gate.upload_chunk(entry_id, token_id, chunk, resume_at=at, final=True, file_name=name)
         return token_id
 
     # ------------------------------------------------------------------------------------------ wait
