@@ -68,6 +68,7 @@ _SEND_AGAIN = {
     CONDITIONAL_CONFLICT: "S3 met a concurrent write of the key and asks for the write again",
 }
 # a transfer is sent at most 3 times; no time budget: its length is the original's size, not a fault's
+STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
 TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=math.inf)
 
 _log = get_logger("jobs.s3copy")
@@ -81,7 +82,6 @@ class Work(stages.Work):
     from_state until the copy is proven)."""
 
     action: Action
-    bytes: int = 0
     url: str | None = None  # the source's URL, fetched by the checker (a transfer slot never waits for it)
     # put first, head later: no S3 HEAD before the upload (see S3Copy.check); the flavors to plan again with
     # if the PUT finds an object under the key
@@ -423,3 +423,18 @@ def store_config(settings: Settings) -> StoreConfig:
         )
     except ValueError as exc:
         raise ConfigError(f"S3 settings: {exc}") from None
+
+
+async def stale_uploads(store: ArchiveStore) -> dict[str, set[str]]:
+    """key -> ids of the multipart uploads open before this run made any (left by an earlier run, or by one
+    still running), at most STALE_UPLOADS_LIMIT of them. Ids, not a time: no clock to compare with S3's."""
+    stale: dict[str, set[str]] = {}
+    count = 0
+    async for upload in store.open_uploads():
+        if count == STALE_UPLOADS_LIMIT:
+            hint = "add an AbortIncompleteMultipartUpload lifecycle rule to the bucket"
+            _log.warning("s3copy.stale_uploads_truncated", limit=STALE_UPLOADS_LIMIT, hint=hint)
+            break
+        stale.setdefault(upload.key, set()).add(upload.upload_id)
+        count += 1
+    return stale

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -53,7 +53,7 @@ class ContentStages(Protocol):
 
 
 # builds the job's stages once the clients are open: (Kaltura, S3, the gate, the waiter, the event log)
-MakeStages = Callable[[KalturaClient, S3Store, Gate, Waiter, EventLog], ContentStages]
+MakeStages = Callable[[KalturaClient, S3Store, Gate, Waiter, EventLog], Awaitable[ContentStages]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ async def run_content_job(
             waiter = Waiter(client, timeout_s=settings.ready_timeout_s, poll_s=settings.ready_poll_s)
             waiting.start_soon(waiter.run)
             gate = Gate(dry_run=dry_run, store=store, kaltura=client, content=client)
-            stages = job.make_stages(client, store, gate, waiter, log)
+            stages = await job.make_stages(client, store, gate, waiter, log)
             reporter.progress = progress
 
             def unknown(entry_id: str) -> None:  # an id asked for by --id/--idfile that Kaltura does not know

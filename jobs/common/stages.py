@@ -40,6 +40,7 @@ class Work:
     state: str
     attempt: int = 0
     notes: list[str] = field(default_factory=list)  # said in the report's reason when it ends
+    bytes: int = 0  # moved for it (its row's `bytes`)
 
 
 class EntryStages:

@@ -17,7 +17,7 @@ import argparse
 
 from adapters.kaltura import KalturaClient
 from adapters.s3 import S3Store
-from jobs.common.archive import JobConfig, S3Copy, store_config, tool_version
+from jobs.common.archive import JobConfig, S3Copy, stale_uploads, store_config, tool_version
 from jobs.common.content_job import ContentJob, run_content_job
 from jobs.common.context import RunContext, require_kaltura
 from jobs.common.events import EventLog
@@ -73,10 +73,14 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     copy_config = JobConfig(settings.partner_id, DEFAULT_MAX_SIZE_KB, tool_version())
     glacier = GlacierConfig(settings.restore_tier, settings.restore_days)
 
-    def make_stages(
+    async def make_stages(
         client: KalturaClient, store: S3Store, gate: Gate, _waiter: Waiter, log: EventLog
     ) -> Repair:
-        copier = S3Copy(catalog=client, store=store, gate=gate, log=log, config=copy_config)
+        # the uploads a killed run left open, swept as s3copy does: aborted as their entry is archived again
+        stale = await stale_uploads(store)
+        copier = S3Copy(
+            catalog=client, store=store, gate=gate, log=log, config=copy_config, stale_uploads=stale
+        )
         return Repair(
             catalog=client, store=store, gate=gate, log=log, rules=rules, copier=copier, glacier=glacier
         )

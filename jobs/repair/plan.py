@@ -54,6 +54,7 @@ class Kind(enum.StrEnum):
     CANCEL_REPLACE = "cancel_replace"  # drop a FAILED replacement of ours
     PROVE_LEGACY = "prove_legacy"  # prove an old tool's object from the source, record it, tag
     NOTHING = "none"  # healthy
+    LATER = "later"  # a replacement in progress: nothing to repair until it ends
     PERSON = "needs_person"  # no safe fix
 
 
@@ -97,10 +98,12 @@ class Action:
     @property
     def mutates(self) -> bool:
         """Acting on this decision writes to Kaltura or S3."""
-        return self.kind not in (Kind.NOTHING, Kind.PERSON)
+        return self.kind not in (Kind.NOTHING, Kind.LATER, Kind.PERSON)
 
     @property
     def to_state(self) -> State:
+        if self.from_state == State.PLACE_HOLDER and self.kind == Kind.TAG_ARCHIVED:
+            return State.PLACE_HOLDER  # a replaced entry's missing archived_to_s3: it stays replaced
         return _TO_STATE.get(self.kind) or self.from_state
 
 
@@ -117,10 +120,12 @@ def plan(entry: MediaEntry, flavors: Sequence[FlavorAsset], head: ObjectHead | N
 
     if verdict.verdict.startswith(HEALTHY) or verdict.rule == "size_limit":
         return act(Kind.NOTHING, f"healthy: {verdict.detail}")
-    person = act(Kind.PERSON, verdict.detail)
     tagged, replaced = entry.has_tag(ARCHIVED_TAG), entry.has_tag(REPLACED_TAG)
+    person = act(Kind.PERSON, needs_person(verdict.rule, verdict.detail, head, replaced, stored))
     if verdict.rule == "replacement_state":
-        if verdict.verdict.startswith(UNHEALTHY) and (tagged or replaced):
+        if not verdict.verdict.startswith(UNHEALTHY):
+            return act(Kind.LATER, f"{verdict.detail} (nothing to repair until it ends)")
+        if tagged or replaced:
             why = (
                 "a FAILED replacement on an entry carrying our tags (ours by that sign: a replacement leaves "
             )
@@ -133,6 +138,9 @@ def plan(entry: MediaEntry, flavors: Sequence[FlavorAsset], head: ObjectHead | N
             return _legacy(entry, source, head, rules, act)
         if state == State.UNTAGGED:
             return act(Kind.TAG_ARCHIVED, f"a proven copy in S3 without {ARCHIVED_TAG}: tagging")
+        if replaced and _placeholder_in_place(entry.id, source, head, stored, rules):
+            why = f"replaced by the placeholder, its object proves its record, {ARCHIVED_TAG} missing: "
+            return act(Kind.TAG_ARCHIVED, why + "tagging")
         return person
     if verdict.rule == "object_iff_tag":  # tagged, no object
         if state == State.TAG_ONLY and not rules.placeholder.is_source(source):
@@ -185,3 +193,35 @@ def _placeholder_in_place(
         rules.partner_id, entry_id, stored.flavor_id, stored.flavor_version, stored.source_bytes
     )
     return not verify(head, own) and stored.sha256 != rules.placeholder.sha256
+
+
+def needs_person(
+    rule: str | None, detail: str, head: ObjectHead | None, replaced: bool, stored: ArchiveRecord | None
+) -> str:
+    """Health's detail, and what a person should do about it: no fix of repair's is safe here."""
+    if replaced and head is None:
+        return (
+            f"THE ORIGINAL MAY BE LOST: {detail}. Find its copy (another bucket or prefix, an object "
+            "version, a backup) before anything else touches this entry"
+        )
+    if rule == "replacement_state":
+        return (
+            f"{detail}. Not ours by any sign (no {ARCHIVED_TAG} or {REPLACED_TAG}), so repair leaves it to "
+            "whoever began it: cancel it in the KMC, or replace the content again"
+        )
+    if rule == "replaced_differs":
+        return (
+            f"{detail}: restore_from_s3 finishes a restore that stopped before its proof (run it on this "
+            "entry), then run repair again"
+        )
+    if rule == "record_matches" and stored is not None and "changed since it was archived" in detail:
+        return (
+            f"{detail}. The object keeps the version archived and is never overwritten: to archive the new "
+            "one, move the object aside (another key or bucket), then run s3copy"
+        )
+    if rule == "object_iff_tag" and head is not None and replaced:
+        return (
+            f"{detail}; the entry is replaced ({REPLACED_TAG}) and its object does not prove its record: "
+            "check it with health and download before tagging it by hand"
+        )
+    return f"{detail} (no safe fix: see health's rules in docs/lifecycle.md)"

@@ -51,7 +51,7 @@ from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, expected_record, original
 from jobs.repair.plan import Action, Kind, Rules, plan
 from jobs.repair.report import NEEDS_PERSON, PLANNED, REPAIRED, UNCHANGED, WAITING
 
-_SETTLED = {Kind.NOTHING: UNCHANGED, Kind.PERSON: NEEDS_PERSON}
+_SETTLED = {Kind.NOTHING: UNCHANGED, Kind.PERSON: NEEDS_PERSON, Kind.LATER: WAITING}
 
 
 class Repair(EntryStages):
@@ -193,6 +193,7 @@ class Repair(EntryStages):
         done = copied.value
         if done.outcome in (s3copy_report.ARCHIVED, s3copy_report.TAGGED):
             work.notes.append(f"{done.bytes} B copied and proven")
+            work.bytes = done.bytes
             return work
         outcome = CONFLICT if done.outcome == s3copy_report.CONFLICT else REFUSED
         return Finish(self.outcome(work.action, outcome, work.started, reason=f"s3copy: {done.reason}"))
@@ -288,7 +289,9 @@ class Repair(EntryStages):
         """The row of an entry repaired."""
         action: Action = work.action
         reason = "; ".join([action.reason, *work.notes])
-        return self.outcome(action, REPAIRED, work.started, reason=reason, to_state=action.to_state)
+        return self.outcome(
+            action, REPAIRED, work.started, reason=reason, to_state=action.to_state, size=work.bytes
+        )
 
 
 class _Proof(NamedTuple):

@@ -92,7 +92,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     assert settings.partner_id is not None
     rules = Rules(settings.partner_id, Placeholder.of(files.video), args.max_size, args.trust_legacy)
 
-    def make_stages(
+    async def make_stages(
         client: KalturaClient, store: S3Store, gate: Gate, waiter: Waiter, log: EventLog
     ) -> Replace:
         return Replace(

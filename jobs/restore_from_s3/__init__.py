@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     restore = restore_config(settings, args.via)
     rules = Rules(settings.partner_id, placeholder)
 
-    def make_stages(
+    async def make_stages(
         client: KalturaClient, store: S3Store, gate: Gate, waiter: Waiter, log: EventLog
     ) -> Restore:
         return Restore(

@@ -222,7 +222,11 @@ class Restore(ContentStagesBase):
         """Hand the entry to the waiter until Kaltura has converted the original (or failed to)."""
         if work.action.kind == Kind.FINISH:
             return work
-        if await self.replacements.wait(work, "the restored original") is None:
+        what = "the restored original"
+        if self.config.via == VIA_URL:
+            what = "the original it fetched by URL (an expired URL or a bucket it cannot reach fails that "
+            what += "too: --via upload avoids both)"
+        if await self.replacements.wait(work, what) is None:
             why = "Kaltura still converts the original (ARCHIVER_READY_TIMEOUT): the next run finishes it"
             return Finish(
                 self.outcome(work.action, CONVERTING, work.started, reason=why, attempt=work.attempt)

@@ -24,7 +24,7 @@ from engine.errors import primary
 from engine.logs import get_logger
 from engine.pipeline import Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
-from jobs.common.archive import JobConfig, S3Copy, store_config, tool_version
+from jobs.common.archive import JobConfig, S3Copy, stale_uploads, store_config, tool_version
 from jobs.common.archive_report import COLUMNS, FAILED, Outcome, Reporter
 from jobs.common.candidates import candidate_id, candidates
 from jobs.common.context import RunContext, connected, prove_bucket, require_kaltura
@@ -43,7 +43,6 @@ from jobs.common.settings import Settings
 from jobs.common.shards import narrowed, shard_of
 
 JOB = "s3copy"
-STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
 DRAIN_MARGIN_S = 3.0  # of the drain time, kept for writing the summary after in-flight work is cut off
 
 _log = get_logger("jobs.s3copy")
@@ -61,21 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def is_real(args: argparse.Namespace, settings: Settings) -> bool:
     """Whether this run writes: `--execute`, `--s3copy` or `DOIT=true`."""
     return bool(args.execute or args.legacy_s3copy or settings.doit)
-
-
-async def stale_uploads(store: S3Store) -> dict[str, set[str]]:
-    """key -> ids of the multipart uploads open before this run made any (left by an earlier run, or by one
-    still running), at most STALE_UPLOADS_LIMIT of them. Ids, not a time: no clock to compare with S3's."""
-    stale: dict[str, set[str]] = {}
-    count = 0
-    async for upload in store.open_uploads():
-        if count == STALE_UPLOADS_LIMIT:
-            hint = "add an AbortIncompleteMultipartUpload lifecycle rule to the bucket"
-            _log.warning("s3copy.stale_uploads_truncated", limit=STALE_UPLOADS_LIMIT, hint=hint)
-            break
-        stale.setdefault(upload.key, set()).add(upload.upload_id)
-        count += 1
-    return stale
 
 
 def close_report(writer: ReportWriter, reporter: Reporter, stream: TextIO, fmt: str) -> None:

@@ -28,6 +28,7 @@ from tests.integration.s3copy_harness import (
     JobRun,
     archivable,
     objects,
+    open_uploads,
     original,
     point_aws_at,
     run_job,
@@ -40,6 +41,7 @@ from tests.integration.simapi import update_content, upload_content
 FIXABLE = ("untagged", "tag_only", "placeholder_untagged", "restored_tagged", "failed_replacement",
            "legacy", "old_restored")  # fmt: skip
 NEVER = ("replacement_in_progress", "source_changed")
+WAITS_OR_PERSON = {"replacement_in_progress": "waiting", "source_changed": "needs_person"}
 
 
 @pytest.fixture
@@ -129,18 +131,21 @@ async def test_each_row_is_planned_by_a_dry_run_fixed_by_execute_and_left_alone_
     select = [a for i in ids.values() for a in ("--id", i)]
     before = await verdicts(env, list(ids.values()))
     assert all(not before[ids[n]].startswith("HEALTHY") for n in (*FIXABLE, *NEVER)), before
+    # a killed run's upload left open under the key of the entry to archive again
+    s3_client(s3_server).create_multipart_upload(Bucket=s3_bucket, Key=ids["tag_only"])
     entries_before, s3_before = sim_entries(sim), s3_state(s3_server, s3_bucket)
     sim.control.reset_counters()
 
     plan = await run_repair(env, "--prove-legacy", *select)
-    assert plan.code == 1, plan.stderr[-3000:]  # two entries need a person
+    assert plan.code == 1, plan.stderr[-3000:]  # the changed source needs a person
     outcomes = plan.outcomes()
     assert {n: outcomes[ids[n]] for n in FIXABLE} == dict.fromkeys(FIXABLE, "planned")
-    assert {n: outcomes[ids[n]] for n in NEVER} == dict.fromkeys(NEVER, "needs_person")
+    assert {n: outcomes[ids[n]] for n in NEVER} == WAITS_OR_PERSON
     assert outcomes[ids["healthy"]] == "unchanged"
     assert mutating_calls(sim) == {}
     assert sim_entries(sim) == entries_before
     assert s3_state(s3_server, s3_bucket) == s3_before
+    assert open_uploads(s3_server, s3_bucket) == [ids["tag_only"]]
 
     run = await run_repair(env, "--execute", "--prove-legacy", *select)
     assert run.code == 1, run.stderr[-3000:]
@@ -148,7 +153,8 @@ async def test_each_row_is_planned_by_a_dry_run_fixed_by_execute_and_left_alone_
     assert {n: outcomes[ids[n]] for n in FIXABLE} == dict.fromkeys(FIXABLE, "repaired"), [
         r["reason"] for r in run.rows
     ]
-    assert {n: outcomes[ids[n]] for n in NEVER} == dict.fromkeys(NEVER, "needs_person")
+    assert {n: outcomes[ids[n]] for n in NEVER} == WAITS_OR_PERSON
+    assert open_uploads(s3_server, s3_bucket) == []  # the killed run's upload aborted, as s3copy does
     after = await verdicts(env, list(ids.values()))
     assert {n: after[ids[n]] for n in FIXABLE} == dict.fromkeys(FIXABLE, "HEALTHY"), after
     calls = sim.control.counters()["calls"]

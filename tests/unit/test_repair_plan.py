@@ -84,9 +84,20 @@ def test_row_4_flavors_deleted_left_after_a_proven_restore_is_removed() -> None:
 def test_row_5_only_a_failed_replacement_on_an_entry_with_our_tags_is_cancelled() -> None:
     failed = {"replacementStatus": 4, "replacingEntryId": "0_new"}
     assert decide(entry("archived_to_s3", **failed), source(), ours(source())).kind == Kind.CANCEL_REPLACE
-    assert decide(entry("", **failed), source(), None).kind == Kind.PERSON
+    theirs = decide(entry("", **failed), source(), None)
+    assert theirs.kind == Kind.PERSON
+    assert "repair leaves it to whoever began it" in theirs.reason
     in_progress = {"replacementStatus": 2, "replacingEntryId": "0_new"}
-    assert decide(entry("archived_to_s3", **in_progress), source(), ours(source())).kind == Kind.PERSON
+    later = decide(entry("archived_to_s3", **in_progress), source(), ours(source()))
+    assert (later.kind, later.mutates) == (Kind.LATER, False)  # a conversion under way: not a person's job
+    assert "nothing to repair until it ends" in later.reason
+
+
+def test_a_replaced_entry_whose_object_proves_its_record_but_lacks_archived_to_s3_gets_it() -> None:
+    archived = ours(source())  # the object of the original, now replaced by the placeholder
+    action = decide(entry("flavors_deleted"), source(PLACEHOLDER.size, version=2), archived)
+    assert action.kind == Kind.TAG_ARCHIVED
+    assert action.to_state == "place_holder"  # it stays replaced
 
 
 def test_row_6_an_old_tools_object_without_the_tag_is_proven_only_with_prove_legacy() -> None:
@@ -128,5 +139,14 @@ def test_everything_else_needs_a_person_with_healths_detail() -> None:
     ):
         action = decide(e, flavor, head)
         assert action.kind == Kind.PERSON, action
-        assert action.reason == judge(e, [flavor], head, head.key if head else "0_entry", RULES.limits).detail
+        assert action.reason.startswith(
+            judge(e, [flavor], head, head.key if head else "0_entry", RULES.limits).detail
+        ) or action.reason.startswith("THE ORIGINAL MAY BE LOST")
         assert not action.mutates
+
+
+def test_a_person_is_told_what_to_do() -> None:
+    lost = decide(entry("archived_to_s3,flavors_deleted"), source(PLACEHOLDER.size, version=2), None)
+    assert lost.reason.startswith("THE ORIGINAL MAY BE LOST")
+    changed = decide(entry("archived_to_s3"), source(size=SIZE + 10, version=2), ours(source()))
+    assert "move the object aside" in changed.reason and "run s3copy" in changed.reason
