@@ -129,7 +129,7 @@ class ArchiveStore(Protocol):
 
     def read(
         self, key: str, *, etag: str | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The object's bytes as they arrive (`async for chunk in store.read(key)`), resumed with Range after
         a cut connection; S3ItemError `InvalidObjectState` when an archived object has no restored copy."""
         ...

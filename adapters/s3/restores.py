@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -203,7 +203,7 @@ class RestoreCalls(ObjectCalls):
 
     async def read(
         self, key: str, *, etag: str | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The object's bytes, `chunk_size` at most at a time, never the whole object in memory.
 
         A connection cut mid-body resumes from the next byte (`Range`, and `If-Match` on the ETag the first

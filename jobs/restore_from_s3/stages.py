@@ -183,29 +183,35 @@ class Restore(ContentStagesBase):
             async def put() -> None:
                 nonlocal offset, buffer, last
                 chunk, buffer = bytes(buffer), bytearray()
-                if offset + len(chunk) >= size:  # held, with its slot, until the proof
-                    if last is not None:  # an object longer than its record: the proof fails below
-                        slots.release()
+                if offset + len(chunk) >= size:  # the last: held, with its slot, until the proof
                     last = (chunk, offset)
                 elif offset == 0:
                     await send(chunk, 0)  # the first chunk alone: it starts the file
                 else:
                     tg.start_soon(send, chunk, offset)  # the others in parallel
                 offset += len(chunk)
-                await slots.acquire()  # the next chunk's
+                if last is None:
+                    await slots.acquire()  # the next chunk's
 
-            async for piece in self.store.read(work.key, etag=etag):
-                digest.update(piece)
-                view = memoryview(piece)
-                while view:
-                    room = chunk_size - len(buffer)
-                    buffer += view[:room]
-                    view = view[room:]
-                    if len(buffer) == chunk_size:
+            async with aclosing(self.store.read(work.key, etag=etag)) as stream:
+                async for piece in stream:
+                    digest.update(piece)
+                    if offset + len(buffer) + len(piece) > size:  # longer than its record: never proven
+                        offset += len(buffer) + len(piece)
+                        last = None
+                        break
+                    view = memoryview(piece)
+                    while view:
+                        room = chunk_size - len(buffer)
+                        buffer += view[:room]
+                        view = view[room:]
+                        if len(buffer) == chunk_size:
+                            await put()
+                else:
+                    if buffer:
                         await put()
-            if buffer:
-                await put()
-            slots.release()  # the slot of a chunk that holds nothing
+            if last is None:
+                slots.release()  # the slot of a chunk that holds nothing
         if offset != size or digest.hexdigest() != record.sha256 or last is None:
             why = (
                 f"the S3 object's bytes ({offset} B, sha256 {digest.hexdigest()}) differ from its record "

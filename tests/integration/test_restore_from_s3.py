@@ -225,3 +225,37 @@ async def test_a_large_original_comes_back_in_parallel_chunks_byte_for_byte(
     assert sim.control.counters()["calls"]["uploadtoken.upload"] == sum(
         -(-originals[e]["sizeInBytes"] // (5 << 20)) for e in replaced
     )
+
+
+@pytest.mark.parametrize(
+    ("part", "budget", "chunks"),
+    [("5MiB", "16MiB", 3), ("16MiB", "32MiB", 1)],
+    ids=["three-chunks", "one-chunk"],
+)
+async def test_with_one_chunk_in_flight_the_held_last_chunk_still_goes_up_as_the_final_one(
+    kaltura_sim_factory: Any,
+    s3_server: S3Server,
+    s3_bucket: str,
+    tmp_path: Path,
+    aws: None,
+    part: str,
+    budget: str,
+    chunks: int,
+) -> None:
+    """A memory budget that holds one chunk per entry: the last chunk keeps its slot until the proof, and
+    nothing waits for a second slot (an original in one chunk goes up in one upload)."""
+    sim = kaltura_sim_factory(entries=4, seed=55, size_mb=12, max_size_mb=13)
+    env = replace_env(sim, s3_bucket, tmp_path, ARCHIVER_TRANSFERS="2", ARCHIVER_PART_SIZE=part,
+                      ARCHIVER_MEMORY_BUDGET=budget)  # fmt: skip
+    originals = dict(sources(sim))
+    await archive_all(env)
+    replaced = await replace_all(env)
+    sim.control.reset_counters()
+    run = await run_restore(env, "--execute", "--all")
+    assert run.code == 0, run.stderr[-3000:]
+    assert run.by_outcome("restored") == replaced
+    for entry_id in replaced:
+        old = originals[entry_id]
+        truth = generated_body(entry_id, old["id"], str(old["version"]), old["sizeInBytes"]).sha256()
+        assert await served(sim, old["id"]) == truth
+    assert sim.control.counters()["calls"]["uploadtoken.upload"] == chunks * len(replaced)
