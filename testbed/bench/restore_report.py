@@ -23,8 +23,8 @@ READ_RESUMED: Final = "s3.read_resumed"
 
 def upload_calls(size: int, chunk: int) -> int:
     """The Kaltura calls that bring back one original of `size` bytes in `chunk`-byte chunks: uploadToken.add,
-    one uploadToken.upload per chunk, the final empty one that completes the token, media.updateContent."""
-    return 1 + math.ceil(size / chunk) + 1 + 1
+    one uploadToken.upload per chunk (the last one, final, completes the token), media.updateContent."""
+    return 1 + max(1, math.ceil(size / chunk)) + 1
 
 
 def count_events(log_lines: Iterable[str], name: str) -> int:
@@ -213,7 +213,8 @@ def _restore_checks(run: Run, archived: int | None, whole: bool) -> list[Check]:
         out.append(Check(name, "= model", "no model (no chunk size or sizes)", None))
     else:
         want = (
-            f"= {model} (per entry: token + ceil(size / {run.chunk_bytes} B) chunks + final + updateContent)"
+            f"= {model} (per entry: token + ceil(size / {run.chunk_bytes} B) chunks, the last final, "
+            "+ updateContent)"
         )
         made = run.upload_calls_made()
         out.append(Check(name, want, str(made), made == model if whole else None))

@@ -47,7 +47,7 @@ RESTORE_RUN = replace(
     wall_s=80.0,
     kaltura_requests=600,
     peak_rps=10,
-    calls={"uploadtoken.add": 100, "uploadtoken.upload": 400, "media.updatecontent": 100, "media.list": 70},
+    calls={"uploadtoken.add": 100, "uploadtoken.upload": 300, "media.updatecontent": 100, "media.list": 70},
     s3_requests=800,
     uploads_s=70.0,
 )
@@ -57,17 +57,17 @@ def verdicts(runs: list[Run]) -> dict[str, bool | None]:
     return {c.name: c.met for c in checks(runs)}
 
 
-def test_a_20_mb_original_at_8_mib_chunks_takes_three_chunks_a_final_one_a_token_and_update_content() -> None:
-    assert upload_calls(SIZE, MIB8) == 6
-    assert upload_calls(2 * MIB8, MIB8) == 5  # two full chunks, then the final empty one
-    assert upload_calls(SIZE, 32 << 20) == 4  # one chunk
+def test_a_20_mb_original_at_8_mib_chunks_takes_three_chunks_the_last_final_plus_token_and_update() -> None:
+    assert upload_calls(SIZE, MIB8) == 5
+    assert upload_calls(2 * MIB8, MIB8) == 4  # two full chunks, the second one final
+    assert upload_calls(SIZE, 32 << 20) == 3  # one chunk, final
     assert upload_calls(0, MIB8) == 3  # nothing to send: the final chunk alone
 
 
 def test_upload_calls_equal_to_the_model_pass_and_one_more_fails() -> None:
     name = "restore_from_s3 defaults: upload calls (uploadtoken.add, uploadtoken.upload, media.updatecontent)"
     assert verdicts([S3COPY_RUN, RESTORE_RUN])[name] is True
-    retried = replace(RESTORE_RUN, calls={**RESTORE_RUN.calls, "uploadtoken.upload": 401})
+    retried = replace(RESTORE_RUN, calls={**RESTORE_RUN.calls, "uploadtoken.upload": 301})
     assert verdicts([S3COPY_RUN, retried])[name] is False
     partial = replace(RESTORE_RUN, done=99, bytes=99 * SIZE, entry_bytes=(SIZE,) * 99)
     assert verdicts([S3COPY_RUN, partial])[name] is None  # a run that left entries behind is not judged on it
@@ -116,8 +116,8 @@ def test_table_shows_mb_per_s_and_requests_per_entry_side_by_side_and_the_calls_
     restore_at = next(i for i, line in enumerate(lines) if line.split()[0] == RESTORE)
     row = lines[restore_at].split()
     assert row[4:12] == ["2000", "80.0", "25.0", "70.0", "60.0", "600", "6.00", "10/10"]
-    assert lines[restore_at + 1].strip().startswith("calls per restored entry: uploadtoken.upload 4,")
-    assert lines[restore_at + 2].strip() == "upload calls per entry: 6 (model 6); S3 reads resumed: 0"
+    assert lines[restore_at + 1].strip().startswith("calls per restored entry: uploadtoken.upload 3,")
+    assert lines[restore_at + 2].strip() == "upload calls per entry: 5 (model 5); S3 reads resumed: 0"
     assert "request budget 600 requests at 10/s = 60.0 s of 80.0 s wall (75%)" in lines[restore_at + 3]
     text = format_checks(checks([S3COPY_RUN, RESTORE_RUN]))
     assert [line.split()[0] for line in text.splitlines()] == ["OK"] * 6
@@ -132,8 +132,8 @@ def test_json_document_round_trips_with_derived_figures_limits_and_checks() -> N
     assert restore["mb_per_s"] == 25.0
     assert restore["requests_per_entry"] == 6.0
     assert restore["s3_requests_per_entry"] == 8.0
-    assert restore["upload_calls"] == restore["upload_calls_model"] == 600
+    assert restore["upload_calls"] == restore["upload_calls_model"] == 500
     assert restore["entry_bytes"] == {"min": SIZE, "max": SIZE, "count": 100}
-    assert restore["calls_per_entry"]["uploadtoken.upload"] == 4.0
+    assert restore["calls_per_entry"]["uploadtoken.upload"] == 3.0
     assert restore["limits"]["paced_share"] == 0.75
     assert all(c["met"] for c in doc["checks"])

@@ -149,4 +149,5 @@ def test_a_person_is_told_what_to_do() -> None:
     lost = decide(entry("archived_to_s3,flavors_deleted"), source(PLACEHOLDER.size, version=2), None)
     assert lost.reason.startswith("THE ORIGINAL MAY BE LOST")
     changed = decide(entry("archived_to_s3"), source(size=SIZE + 10, version=2), ours(source()))
-    assert "move the object aside" in changed.reason and "run s3copy" in changed.reason
+    assert "move the object aside" in changed.reason
+    assert "run s3copy" in changed.reason
