@@ -23,8 +23,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
-from contextlib import aclosing
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from adapters.kaltura import Fresh, MediaCatalog
 from adapters.s3 import (
@@ -46,6 +45,7 @@ from jobs.common.events import EventLog
 from jobs.common.gate import Gate
 from jobs.common.glacier import GlacierConfig, ask_for_copy
 from jobs.common.report import Outcome
+from jobs.common.served import digest_served
 from jobs.common.stages import CONFLICT, REFUSED, EntryStages, Work
 from jobs.lifecycle import ARCHIVED_TAG, REPLACED_TAG, expected_record, original_of, total_flavor_bytes
 from jobs.repair.plan import Action, Kind, Rules, plan
@@ -162,21 +162,11 @@ class Repair(EntryStages):
         source = work.action.source
         assert source is not None
         digest = hashlib.sha256()
-        size = await self._digest_source(work.entry.id, source.id, digest)
+        size = await digest_served(self.catalog, work.entry.id, source.id, digest)
         placeholder = self.rules.placeholder
         if (size, digest.hexdigest()) != (placeholder.size, placeholder.sha256):
             why = f"the source has the placeholder's size but not its SHA-256: {REPLACED_TAG} not written"
             raise ItemFailedError("repair.placeholder", work.entry.id, why)
-
-    async def _digest_source(self, entry_id: str, flavor_id: str, digest: _Digest) -> int:
-        """Stream the flavor Kaltura serves through `digest`; how many bytes it gave."""
-        url = await self.catalog.flavor_url(flavor_id, entry_id=entry_id)
-        size = 0
-        async with aclosing(self.catalog.download(url, entry_id=entry_id)) as stream:
-            async for chunk in stream:
-                digest.update(chunk)
-                size += len(chunk)
-        return size
 
     # ------------------------------------------------------------------------------------------ archive again
 
@@ -242,7 +232,7 @@ class Repair(EntryStages):
         source = work.action.source
         assert source is not None
         stored = await self.store.stored_digest(head)
-        await self._digest_source(work.entry.id, source.id, stored)
+        await digest_served(self.catalog, work.entry.id, source.id, stored)
         proof = stored.result()
         if proof.bytes != head.size or not proof.matches:
             why = (
@@ -263,7 +253,7 @@ class Repair(EntryStages):
             theirs.update(chunk)
             stored += len(chunk)
         ours = hashlib.sha256()
-        size = await self._digest_source(work.entry.id, source.id, ours)
+        size = await digest_served(self.catalog, work.entry.id, source.id, ours)
         if (stored, theirs.hexdigest()) != (size, ours.hexdigest()):
             why = (
                 f"the old tool's object is not the original: {stored} B, sha256 {theirs.hexdigest()}; the "
@@ -300,12 +290,6 @@ class _Proof(NamedTuple):
     sha256: str
     size: int
     how: str
-
-
-class _Digest(Protocol):
-    """What a source is streamed through: hashlib's, or a digest of an object as S3 stores it."""
-
-    def update(self, chunk: bytes, /) -> None: ...
 
 
 def _same(now: Action, decided: Action) -> bool:

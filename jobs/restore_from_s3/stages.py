@@ -39,6 +39,7 @@ from jobs.common.gate import Gate
 from jobs.common.glacier import GlacierConfig, ask_for_copy
 from jobs.common.replacement import ContentStagesBase
 from jobs.common.report import Outcome
+from jobs.common.served import digest_served
 from jobs.common.stages import Work
 from jobs.common.waiter import Waiter
 from jobs.lifecycle import ARCHIVED_TAG, ENTRY_READY, REPLACED_TAG, REPLACEMENT_NONE, State, original_of
@@ -280,12 +281,8 @@ class Restore(ContentStagesBase):
 
     async def _prove_served(self, entry_id: str, flavor_id: str, record: ArchiveRecord) -> None:
         """What Kaltura serves as the source now is the record's bytes (downloaded again, SHA-256)."""
-        url = await self.catalog.flavor_url(flavor_id, entry_id=entry_id)
-        digest, size = hashlib.sha256(), 0
-        async with aclosing(self.catalog.download(url, entry_id=entry_id)) as stream:
-            async for chunk in stream:
-                digest.update(chunk)
-                size += len(chunk)
+        digest = hashlib.sha256()
+        size = await digest_served(self.catalog, entry_id, flavor_id, digest)
         if size != record.source_bytes or digest.hexdigest() != record.sha256:
             why = (
                 f"Kaltura serves {size} B (sha256 {digest.hexdigest()}), the record says "
