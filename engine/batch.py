@@ -7,6 +7,11 @@ the rate is the bottleneck ("natural batching"), and a quiet run pays no delay. 
 requests (how the Kaltura adapter puts getUrl, re-reads and tag writes of many workers in few multirequests).
 With `fits`, a batch also stops before the request that would not fit (by the caller's measure, e.g.
 sub-calls); that request opens the next batch.
+With `linger_s`, a batch also waits for company: it goes when it is full, when its oldest request has waited
+`linger_s`, or when no new request came for `quiet_s` (so a lone request waits only that long). A call that is
+in flight counts as waiting time for the requests queued behind it. This is what keeps requests per entry
+low when the rate does not bind: a busy run sends full batches, not one per pacer token.
+Only one flusher collects at a time (the others may be sending), so lingering flushers never split a batch.
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
 submitter waits at most `timeout_s` for its answer (docs/architecture.md, conventions 5), then hears a
 `DeadlineError` (retryable).
@@ -32,10 +37,11 @@ BatchCall = Callable[[Sequence[K]], Awaitable[Sequence["V | Exception"]]]
 
 
 class _Request(Generic[K, V]):
-    __slots__ = ("abandoned", "done", "error", "key", "taken", "value")
+    __slots__ = ("abandoned", "born", "done", "error", "key", "taken", "value")
 
-    def __init__(self, key: K) -> None:
+    def __init__(self, key: K, born: float) -> None:
         self.key = key
+        self.born = born  # when it was submitted (anyio's clock): its batch lingers from there
         self.done = anyio.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
@@ -56,11 +62,20 @@ class Batcher(Generic[K, V]):
         timeout_s: float = 600.0,
         ready: Callable[[], Awaitable[None]] | None = None,
         fits: Callable[[Sequence[K]], bool] | None = None,
+        linger_s: float = 0.0,
+        quiet_s: float = 0.0,
     ) -> None:
         if max_batch < 1 or flushers < 1:
             raise ValueError("max_batch and flushers must be at least 1")
         if not timeout_s > 0:
             raise ValueError("timeout_s must be positive")
+        if linger_s < 0 or quiet_s < 0:
+            raise ValueError("linger_s and quiet_s must not be negative")
+        self._linger_s = linger_s
+        self._quiet_s = quiet_s
+        self._collecting = anyio.Lock()  # one flusher gathers a batch at a time
+        self._carry: _Request[K, V] | None = None  # taken, did not fit the last batch: opens the next
+        self._arrived = anyio.Event()  # set by each submit: a lingering batch has company
         self.timeout_s = timeout_s
         self._call = call
         self._max = max_batch
@@ -78,11 +93,12 @@ class Batcher(Generic[K, V]):
         (the queue and the call together; a late answer is dropped, so calls should be idempotent)."""
         if self._send is None:
             raise RuntimeError(f"{self.name}: submit() outside `async with`")
-        request: _Request[K, V] = _Request(key)
+        request: _Request[K, V] = _Request(key, anyio.current_time())
         self.submitted += 1
         try:
             with deadline(self.timeout_s, f"{self.name}: batched call"):
                 await self._send.send(request)
+                self._arrived.set()
                 await request.done.wait()
         except BaseException:
             # given up (deadline, cancellation): a request still queued is dropped, never sent later behind
@@ -94,33 +110,77 @@ class Batcher(Generic[K, V]):
         return request.value  # type: ignore[return-value]  # set together with done
 
     async def _flush(self, receive: MemoryObjectReceiveStream[_Request[K, V]]) -> None:
-        carry: _Request[K, V] | None = None  # taken, did not fit the last batch: opens the next
         async with receive:
             while True:
-                if carry is None:
-                    try:
-                        carry = await receive.receive()
-                    except anyio.EndOfStream:
-                        return
-                if self._ready is not None:
-                    await self._ready()  # the call could go now: take what came meanwhile with it
-                batch, carry = [carry], None
-                while len(batch) < self._max:
-                    try:
-                        request = receive.receive_nowait()
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                    if request.abandoned:
-                        continue
-                    if self._fits is not None and not self._fits([r.key for r in (*batch, request)]):
-                        carry = request
-                        break
-                    batch.append(request)
-                batch = [r for r in batch if not r.abandoned]
-                for request in batch:
-                    request.taken = True
+                async with self._collecting:
+                    batch = await self._collect(receive)
+                if batch is None:
+                    return
                 if batch:
                     await self._answer(batch)
+
+    async def _collect(
+        self, receive: MemoryObjectReceiveStream[_Request[K, V]]
+    ) -> list[_Request[K, V]] | None:
+        """The next batch (None once the stream has ended): a first request, what comes while it lingers,
+        then, once the pacer lets the call go, whatever was queued meanwhile."""
+        first, self._carry = self._carry, None
+        if first is None:
+            try:
+                first = await receive.receive()
+            except anyio.EndOfStream:
+                return None
+        batch = [first]
+        full = await self._linger(receive, batch) if self._linger_s > 0 else False
+        if self._ready is not None:
+            await self._ready()  # the call could go now: take what came meanwhile with it
+        while not full and len(batch) < self._max:
+            try:
+                request = receive.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+            full = self._add(batch, request)
+        batch = [r for r in batch if not r.abandoned]
+        for request in batch:
+            request.taken = True
+        return batch
+
+    async def _linger(
+        self, receive: MemoryObjectReceiveStream[_Request[K, V]], batch: list[_Request[K, V]]
+    ) -> bool:
+        """Add what arrives to `batch` until it is full (True), its oldest request has waited `linger_s`, or
+        nothing came for `quiet_s`."""
+        until = batch[0].born + self._linger_s
+        while len(batch) < self._max:
+            try:
+                request = receive.receive_nowait()
+            except anyio.EndOfStream:
+                return False
+            except anyio.WouldBlock:
+                left = until - anyio.current_time()
+                if left <= 0:
+                    return False
+                # wait for a submitter's signal, not in receive(): a cancelled receive may lose its item
+                self._arrived = arrived = anyio.Event()
+                with anyio.move_on_after(min(left, self._quiet_s) if self._quiet_s > 0 else left):
+                    await arrived.wait()
+                if not arrived.is_set():
+                    return False  # quiet, or waited long enough
+                continue
+            if self._add(batch, request):
+                return True
+        return True
+
+    def _add(self, batch: list[_Request[K, V]], request: _Request[K, V]) -> bool:
+        """Put `request` in `batch` unless it was abandoned; True when the batch is full (a request that does
+        not fit is carried to the next batch)."""
+        if request.abandoned:
+            return False
+        if self._fits is not None and not self._fits([r.key for r in (*batch, request)]):
+            self._carry = request
+            return True
+        batch.append(request)
+        return len(batch) >= self._max
 
     async def _answer(self, batch: list[_Request[K, V]]) -> None:
         self.calls += 1
@@ -161,6 +221,7 @@ class Batcher(Generic[K, V]):
         assert self._tg is not None
         assert self._send is not None
         self._send.close()  # the flushers answer what is queued, then end
+        self._arrived.set()  # a lingering batch goes now: nobody else can come
         if exc is not None:
             self._tg.cancel_scope.cancel()
         return await self._tg.__aexit__(exc_type, exc, tb)

@@ -33,6 +33,8 @@ from engine.errors import RetryableError
 from engine.retry import RetryPolicy, retry
 
 FLAVOR_ENTRY_CHUNK = 50  # entries per flavorAsset.list sub-call (≈ 5-10 flavors each, under the 500 page)
+# a lingering batch goes when no other call was asked for this long: a lone call is not held for company
+BATCH_QUIET_S = 0.1
 
 
 class KalturaClient(Downloads, ContentCalls):
@@ -134,12 +136,16 @@ class KalturaClient(Downloads, ContentCalls):
     # ------------------------------------------------------------------------------------------ batched
 
     @asynccontextmanager
-    async def batching(self, *, max_calls: int = batches.MAX_CALLS, flushers: int = 2) -> AsyncIterator[None]:
+    async def batching(self, *, max_calls: int | None = None, flushers: int = 2) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
-        (at most `max_calls` sub-calls each, `flushers` in flight). A flusher waits for the pacer
-        first and then takes everything queued meanwhile, so batches grow when the Kaltura rate binds."""
+        (at most `max_calls` sub-calls each, the config's `batch_calls` by default; `flushers` in flight).
+        A batch waits for company up to the config's `batch_wait_s` (it goes sooner when full, or when
+        nobody asked for `BATCH_QUIET_S`), then for the pacer, and takes everything queued meanwhile: a busy
+        run sends full multirequests, not one per pacer token."""
         if self._batcher is not None:
             raise RuntimeError("KalturaClient.batching() is already open")
+        if max_calls is None:
+            max_calls = self.config.batch_calls
 
         async def send(jobs: Sequence[batches.Job | batches.Reread]) -> list[Any]:
             # a slot's own fault (ACTION_BLOCKED, say) fails its job only, which `_batched` retries alone:
@@ -163,6 +169,8 @@ class KalturaClient(Downloads, ContentCalls):
             timeout_s=timeout_s,
             ready=self._pacer.ready,
             fits=fits,
+            linger_s=self.config.batch_wait_s,
+            quiet_s=BATCH_QUIET_S,
         ) as b:
             self._batcher = b
             try:

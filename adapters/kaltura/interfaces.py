@@ -66,7 +66,9 @@ class MediaCatalog(Protocol):
         """A URL that serves the flavor's file (batched with other workers' calls inside `batching()`)."""
         ...
 
-    def batching(self, *, max_calls: int = ..., flushers: int = ...) -> AbstractAsyncContextManager[None]:
+    def batching(
+        self, *, max_calls: int | None = ..., flushers: int = ...
+    ) -> AbstractAsyncContextManager[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share requests."""
         ...
 

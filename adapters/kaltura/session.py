@@ -59,6 +59,8 @@ class ClientConfig:
     ks_ttl_s: int = 86_400
     request_timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
+    batch_calls: int = 50  # most sub-calls in one multirequest of batched calls
+    batch_wait_s: float = 0.0  # longest a batched call waits for company (see engine.batch, linger)
 
 
 class ApiSession:

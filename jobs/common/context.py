@@ -64,6 +64,8 @@ def kaltura_client(settings: Settings) -> KalturaClient:
         service_url=settings.service_url,
         ks_ttl_s=int(settings.ks_ttl_s),
         request_timeout_s=settings.kaltura_timeout_s,
+        batch_calls=settings.kaltura_batch_calls,
+        batch_wait_s=settings.kaltura_batch_wait_s,
     )
     pacer = Pacer(settings.kaltura_rps, max_in_flight=settings.kaltura_in_flight)
     policy = RetryPolicy(

@@ -243,6 +243,13 @@ SETTINGS: tuple[Setting, ...] = (
             unit="requests/s", check=in_range(0.1, 1000)),
     Setting("kaltura_in_flight", "ARCHIVER_KALTURA_IN_FLIGHT", "4", positive_int(1, 64),
             "Kaltura API calls in flight at once", unit="calls"),
+    Setting("kaltura_batch_calls", "ARCHIVER_KALTURA_BATCH_CALLS", "100", positive_int(2, 500),
+            "most calls in one Kaltura multirequest of the workers' small calls (flavor URLs, re-reads, tag "
+            "writes); Kaltura documents no limit, 500 is ours", unit="calls"),
+    Setting("kaltura_batch_wait_s", "ARCHIVER_KALTURA_BATCH_WAIT", "1", duration_s,
+            "longest such a call waits for others to share its multirequest (sooner when it is full, or "
+            "when no other call came for 0.1 s; 0: only while the rate limit holds it)", unit="s",
+            check=in_range(0, 30)),
     Setting("kaltura_timeout_s", "ARCHIVER_KALTURA_TIMEOUT", "120", duration_s,
             "deadline of one Kaltura API call", unit="s", check=in_range(1, 3600)),
     Setting("kaltura_retries", "ARCHIVER_KALTURA_RETRIES", "6", positive_int(1, 20),
@@ -286,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("transfers", "ARCHIVER_TRANSFERS", "16", positive_int(1, 64),
             "byte transfers (download to S3) at once; their part buffers share the memory budget",
             unit="transfers"),
-    Setting("checkers", "ARCHIVER_CHECKERS", "32", positive_int(1, 128),
+    Setting("checkers", "ARCHIVER_CHECKERS", "100", positive_int(1, 256),
             "cheap per-entry checks (S3 head, flavor URL) and finalizers (re-read, tag) at once",
             unit="checks"),
     Setting("part_size", "ARCHIVER_PART_SIZE", "8MiB", byte_size, _PART_HELP, unit="bytes",
@@ -357,6 +364,8 @@ class Settings:
     service_url: str
     kaltura_rps: float
     kaltura_in_flight: int
+    kaltura_batch_calls: int
+    kaltura_batch_wait_s: float
     kaltura_timeout_s: float
     kaltura_retries: int
     kaltura_retry_budget_s: float

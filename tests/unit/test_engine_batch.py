@@ -158,3 +158,67 @@ async def test_a_request_whose_submitter_gave_up_while_queued_is_never_sent() ->
         batcher.timeout_s = 10
         assert await batcher.submit(3) == 30
     assert [k for batch in call.batches for k in batch] == [3]
+
+
+async def test_a_lingering_batch_waits_for_company_and_takes_what_comes() -> None:
+    """With `linger_s`, a lone first request is held (no call yet) and the requests that follow join it."""
+    call = Recorder()
+    async with Batcher(call, max_batch=4, linger_s=3600) as batcher, anyio.create_task_group() as tg:
+        tg.start_soon(batcher.submit, 1)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == []  # held for company, not sent
+        for k in (2, 3):
+            tg.start_soon(batcher.submit, k)
+            await anyio.wait_all_tasks_blocked()
+        assert call.batches == []
+        tg.start_soon(batcher.submit, 4)  # the batch is full: it goes at once, an hour early
+    assert call.batches == [[1, 2, 3, 4]]
+
+
+async def test_lingering_flushers_never_split_a_batch() -> None:
+    """Two flushers: only one gathers at a time, so staggered requests still travel together."""
+    call = Recorder()
+    async with (
+        Batcher(call, max_batch=3, flushers=2, linger_s=3600) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        for k in range(6):
+            tg.start_soon(batcher.submit, k)
+            await anyio.wait_all_tasks_blocked()
+    assert call.batches == [[0, 1, 2], [3, 4, 5]]
+
+
+async def test_a_lone_lingering_request_goes_when_nobody_else_asks() -> None:
+    """`quiet_s`: the batch does not wait its whole linger when no other request comes."""
+    call = Recorder()
+    with anyio.fail_after(600):  # the linger is a day: only the quiet gap can send it
+        async with Batcher(call, max_batch=10, linger_s=86_400, quiet_s=0.01) as batcher:
+            assert await batcher.submit(7) == 70
+    assert call.batches == [[7]]
+
+
+async def test_a_lingering_batch_goes_when_its_oldest_request_waited_long_enough() -> None:
+    call = Recorder()
+    with anyio.fail_after(600):
+        async with Batcher(call, max_batch=10, linger_s=0.01) as batcher:
+            assert await batcher.submit(5) == 50
+    assert call.batches == [[5]]
+
+
+async def test_a_lingering_batch_leaves_out_requests_that_do_not_fit_and_goes_when_the_batcher_closes() -> (
+    None
+):
+    call = Recorder()
+
+    def fits(keys: Sequence[int]) -> bool:
+        return sum(keys) <= 10
+
+    with anyio.fail_after(600):  # the linger is an hour: only closing the batcher sends the last batch
+        async with anyio.create_task_group() as tg:
+            async with Batcher(call, max_batch=50, fits=fits, linger_s=3600) as batcher:
+                for k in (4, 5, 3, 2):
+                    tg.start_soon(batcher.submit, k)
+                    await anyio.wait_all_tasks_blocked()
+                # 4 + 5 + 3 does not fit: [4, 5] went at once, [3, 2] lingers
+                assert call.batches == [[4, 5]]
+    assert call.batches == [[4, 5], [3, 2]]
