@@ -1,4 +1,10 @@
-"""Figures of the s3copy benchmark: one row per measured run, the issue's targets, the table and the JSON.
+"""Figures of the s3copy benchmark: one row per measured run, a summary per configuration over its rounds,
+the issue's targets, the tables and the JSON.
+
+A configuration is a workload, a tool, its concurrency and its settings (`Row.label`); its summary gives each
+figure's median and range over the complete rounds (archived something, failed nothing) and counts the
+others. The targets are judged on those medians (memory on the worst complete round), so one lucky or
+unlucky round on a shared machine decides nothing.
 
 Pure functions only (no servers, no clock), so the formatting is unit-tested. Sizes are decimal: MB = 10^6
 bytes, GB = 10^9 bytes; RSS is given in MB too, so "peak RSS ≤ 200 MB" compares like with like.
@@ -257,8 +263,9 @@ def _figure(summary: Summary | None, key: str, who: str) -> tuple[Summary, Sprea
 
 
 def _rounds(*sides: Summary) -> str:
-    """`5 vs 4 rounds`, and any side's failed rounds."""
-    text = " vs ".join(str(s.n) for s in sides) + " rounds"
+    """`5 vs 4 rounds` (`1 round` alone), and any side's failed rounds."""
+    plural = "" if [s.n for s in sides] == [1] else "s"
+    text = " vs ".join(str(s.n) for s in sides) + f" round{plural}"
     return text + "".join(f"; {s.label}: {s.failed_note}" for s in sides if s.failed)
 
 

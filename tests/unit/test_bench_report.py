@@ -265,7 +265,7 @@ def test_w2s_speed_is_judged_against_90_percent_of_the_source_limit_and_cpu_agai
     name = "W2S MB/s against the source's limit"
     ours = replace(OURS_W2, workload="W2S", wall_s=4.4)  # 363.6 MB/s
     assert verdicts([ours])[name] is True
-    assert values([ours])[name] == "363.6 MB/s = 91% of the limit; 1 rounds"
+    assert values([ours])[name] == "363.6 MB/s = 91% of the limit; 1 round"
     assert verdicts([replace(ours, wall_s=4.5)])[name] is False  # 355.6 MB/s
     rclone = replace(RCLONE_W2, workload="W2S")  # 2 CPU s/GB
     assert verdicts([ours, rclone])["W2S CPU s/GB against rclone"] is True
@@ -312,7 +312,7 @@ def test_targets_print_a_verdict_and_the_goal_beside_each() -> None:
     text = format_targets(targets([OURS_W1, SEQ_W1]))
     first = text.splitlines()[0]
     assert first.split()[0] == "MISSED"  # 0.08 requests per entry
-    assert "goal <= 0.04 (median): 0.080 over 1 rounds" in first
+    assert "goal <= 0.04 (median): 0.080 over 1 round" in first
     assert all(line.split()[0] in ("MET", "MISSED", "n/a") for line in text.splitlines())
 
 
