@@ -39,7 +39,7 @@ from engine.settings import byte_size
 from jobs.common.settings import SETTINGS
 from testbed.bench import anchors
 from testbed.bench.measure import Measured, measure, process_cpu_s
-from testbed.bench.report import OURS, SEQUENTIAL, Row, document, format_row, format_targets, header, targets
+from testbed.bench.report import OURS, SEQUENTIAL, Row, document, format_report, format_row, header
 from testbed.bench.workloads import (
     QUICK,
     WORKLOADS,
@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             bench.run_workload(table[name])
     print()
-    print(format_targets(targets(bench.rows)))
+    print(format_report(bench.rows))  # the summary per workload, requests by call, the targets
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = document(bench.rows, _meta(bench, started, args.quick, git), bench.notes)
