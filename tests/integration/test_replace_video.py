@@ -116,10 +116,12 @@ async def test_a_lost_update_content_answer_starts_no_second_replacement(
     assert sim.control.counters()["calls"]["media.updatecontent"] == len(archived)
     after = sources(sim)
     assert all(int(after[e]["version"]) == int(before[e]["version"]) + 1 for e in archived)
-    # three answers lost, each of a multirequest carrying one updateContent or more: all recognised
+    # up to three answers lost (fewer when the replacements shared fewer multirequests), each of a
+    # multirequest carrying one updateContent or more: every entry in them recognised
+    dropped = sim.control.counters()["faults"]["multirequest.drop_after"]
+    assert 1 <= dropped <= 3
     recognised = [row for row in run.rows if "answer was lost" in row["reason"]]
-    assert len(recognised) >= 3
-    assert sim.control.counters()["faults"]["multirequest.drop_after"] == 3
+    assert len(recognised) >= dropped
 
 
 async def test_action_blocked_bursts_slow_the_run_but_every_entry_is_replaced_once(
