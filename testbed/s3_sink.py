@@ -17,7 +17,8 @@ What it checks as S3 does, on every request:
   `400 BadDigest`, a malformed value `400 InvalidRequest`/`InvalidDigest`;
 - CompleteMultipartUpload: the parts listed exist with those ETags and checksums, in ascending order, all
   but the last at least 5 MiB; it answers the multipart ETag and the COMPOSITE checksum (`...-N`);
-- `If-None-Match: *` on PUT and CompleteMultipartUpload: `412 PreconditionFailed` when the key exists.
+- `If-None-Match: *` on PUT and CompleteMultipartUpload: `412 PreconditionFailed` when the key exists;
+- `Expect: 100-continue` (botocore's PUTs of bodies): `100 Continue` once the signature is right.
 
 Run: `python -m testbed.s3_sink --port 0` prints one JSON line (`endpoint_url`, `region`) once it answers.
 `SinkServer` runs it as a subprocess, with the same interface as `testbed.s3.S3Server` for `bin/bench`.
@@ -109,6 +110,7 @@ _TRACED: Final = (
     "x-amz-trailer",
     "x-amz-decoded",
     "content-",
+    "expect",
 )
 
 
@@ -505,15 +507,23 @@ class Sink:
         if self.trace:  # what each client sends: its signing mode, checksums and encodings
             shown = {k: v for k, v in request.headers.items() if k.lower().startswith(_TRACED)}
             print(request.method, request.raw_path[:120], json.dumps(shown), file=sys.stderr, flush=True)
+        waiting = request.headers.get("Expect", "").lower() == "100-continue"
         try:
             signed = verify_signature(request)
+            if waiting:  # botocore (aws-cli) waits a second for this before it sends a body anyway
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                waiting = False
             bucket_name, _, key = path.lstrip("/").partition("/")
             return await self.route(request, signed, unquote(bucket_name), unquote(key))
         except S3Error as error:
+            response = error_response(error, path, request.method == "HEAD")
+            if waiting:  # refused before "100 Continue": the body is not sent on this connection, close it
+                response.force_close()
+                return response
             with contextlib.suppress(Exception):  # as S3, read what the client sends before answering
                 while await request.content.read(READ_BYTES):
                     pass
-            return error_response(error, path, request.method == "HEAD")
+            return response
 
     def control(self, request: web.BaseRequest, path: str) -> web.Response:
         if path == "/reset" and request.method == "POST":
