@@ -425,6 +425,11 @@ def checked_digests(headers: Mapping[str, str], body: Body) -> dict[str, bytes]:
     return carried
 
 
+def operation_query(request: web.BaseRequest) -> dict[str, str]:
+    """The query parameters that say the operation: a presigned URL's `X-Amz-*` signature ones left out."""
+    return {k: v for k, v in request.query.items() if not k.startswith("X-Amz-")}
+
+
 # -- answers ---------------------------------------------------------------------------------------------
 
 
@@ -541,7 +546,7 @@ class Sink:
         return found
 
     async def route(self, request: web.BaseRequest, signed: Signed, bucket: str, key: str) -> web.Response:
-        method, query = request.method, request.query
+        method, query = request.method, operation_query(request)
         if not key:
             return await self.bucket_call(request, signed, bucket)
         if method == "PUT" and "partNumber" in query and "uploadId" in query:
@@ -590,7 +595,7 @@ class Sink:
     # -- buckets
 
     async def bucket_call(self, request: web.BaseRequest, signed: Signed, name: str) -> web.Response:
-        method, query = request.method, request.query
+        method, query = request.method, operation_query(request)
         if method == "PUT" and not query:
             await self.small_body(request, signed)
             self.buckets.setdefault(name, Bucket())

@@ -192,3 +192,20 @@ def test_expect_100_continue_is_answered_before_the_body(sink: SinkServer, s3: A
     conn, answer = _expecting(sink, "not-the-secret", PART_2)
     with conn:
         assert answer.startswith(b"HTTP/1.1 403 Forbidden")
+
+
+def test_a_presigned_put_is_taken_and_a_tampered_one_refused(sink: SinkServer, s3: Any) -> None:
+    """A PUT to a presigned URL (signature in the query) is stored; that URL for another key is 403."""
+    signer = boto3.client("s3", **sink.client_kwargs(), config=Config(signature_version="s3v4"))
+    url = signer.generate_presigned_url(
+        "put_object", Params={"Bucket": BUCKET, "Key": "signed"}, ExpiresIn=60
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=PART_2, method="PUT"), timeout=10) as answer:
+        assert answer.status == 200
+    assert s3.head_object(Bucket=BUCKET, Key="signed")["ContentLength"] == len(PART_2)
+    tampered = url.replace("/signed?", "/other?")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(urllib.request.Request(tampered, data=PART_2, method="PUT"), timeout=10)
+    assert refused.value.code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
