@@ -246,12 +246,8 @@ def canonical_query(raw_query: str, *, drop: str = "") -> str:
 
 @dataclass(frozen=True)
 class Signed:
-    """What a request's SigV4 signature covers: its scope, its signature and the payload hash it signed."""
+    """What a request's accepted SigV4 signature says of its body."""
 
-    key: bytes
-    amz_date: str
-    scope: str
-    signature: str
     payload: str  # the payload hash signed: hex SHA-256, UNSIGNED-PAYLOAD (or a STREAMING-* marker)
 
 
@@ -299,7 +295,7 @@ def verify_signature(request: web.BaseRequest) -> Signed:
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, given):
         raise _bad_signature()
-    return Signed(key, amz_date, scope, given, payload)
+    return Signed(payload)
 
 
 # -- bodies ----------------------------------------------------------------------------------------------
