@@ -6,6 +6,9 @@ moto, one process per object:
 - rclone: `rclone copyurl URL :s3:BUCKET/KEY --s3-no-head` with an on-the-fly S3 remote given by flags;
 - aws-cli: `curl -sSf URL | /usr/bin/aws s3 cp - s3://BUCKET/KEY --endpoint-url ...` (a streamed upload).
 
+And a ceiling, not an uploader: `curl` downloads the same URLs to /dev/null (`curl -sSf -o /dev/null URL`),
+what no tool that also uploads can beat on this machine; its line of counts adds the bytes downloaded.
+
 `python -m testbed.bench.anchors --tool rclone --jobs 4 --tasks FILE --endpoint URL --bucket B` runs the
 tasks of FILE (JSON lines `{"url": ..., "key": ...}`) `--jobs` at a time and prints one JSON line of counts:
 measured from outside, its CPU time includes every tool process it reaped. The standard AWS variables come
@@ -26,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-TOOLS: Final = ("rclone", "aws")
+TOOLS: Final = ("rclone", "aws")  # the uploaders
+CEILING: Final = "curl"  # download only: the loopback ceiling
 RCLONE: Final = "/usr/bin/rclone"
 AWS_CLI: Final = "/usr/bin/aws"  # Debian's aws-cli v2, not whatever `aws` is first on PATH
 TASK_TIMEOUT_S: Final = 1200
@@ -38,6 +42,8 @@ def tool_path(tool: str) -> str | None:
         return RCLONE if os.access(RCLONE, os.X_OK) else None
     if tool == "aws":
         return AWS_CLI if os.access(AWS_CLI, os.X_OK) and shutil.which("curl") else None
+    if tool == CEILING:
+        return shutil.which("curl")
     raise ValueError(f"unknown anchor tool {tool!r}")
 
 
@@ -46,7 +52,7 @@ def tool_version(tool: str) -> str:
     path = tool_path(tool)
     if path is None:
         return ""
-    argv = [path, "version"] if tool == "rclone" else [path, "--version"]
+    argv = [path, "version"] if tool == "rclone" else [path, "--version"]  # curl: `--version` too
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else ""
 
@@ -90,6 +96,8 @@ def command(
             " --only-show-errors"
         )
         return ["/bin/bash", "-c", script, "aws-anchor", url, AWS_CLI, bucket, key, endpoint]
+    if tool == CEILING:
+        return ["curl", "-sSf", "-o", "/dev/null", "-w", "%{size_download}", url]
     raise ValueError(f"unknown anchor tool {tool!r}")
 
 
@@ -107,8 +115,10 @@ def run_tasks(
     bucket: str,
     rclone_parts: str | None = None,
 ) -> dict[str, object]:
-    """Copy every (url, key) with `tool`, `jobs` processes at a time; counts and the first errors."""
+    """Copy every (url, key) with `tool`, `jobs` processes at a time; counts and the first errors (and for
+    the ceiling, `bytes` downloaded)."""
     env = anchor_env(os.environ)
+    downloaded: list[int] = []
 
     def one(task: tuple[str, str]) -> str | None:
         url, key = task
@@ -124,11 +134,13 @@ def run_tasks(
         )
         if done.returncode != 0:
             return f"{key}: exit {done.returncode}: {done.stderr.strip()[-300:]}"
+        if tool == CEILING:
+            downloaded.append(int(done.stdout.strip() or 0))
         return None
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         errors = [e for e in pool.map(one, tasks) if e is not None]
-    return {
+    counts: dict[str, object] = {
         "tool": tool,
         "jobs": jobs,
         "tasks": len(tasks),
@@ -136,6 +148,9 @@ def run_tasks(
         "failed": len(errors),
         "errors": errors[:5],
     }
+    if tool == CEILING:
+        counts["bytes"] = sum(downloaded)
+    return counts
 
 
 def read_tasks(path: Path) -> list[tuple[str, str]]:
@@ -149,7 +164,7 @@ def read_tasks(path: Path) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.bench.anchors", description=__doc__)
-    parser.add_argument("--tool", choices=TOOLS, required=True)
+    parser.add_argument("--tool", choices=(*TOOLS, CEILING), required=True)
     parser.add_argument("--jobs", type=int, default=1, help="processes at once")
     parser.add_argument("--tasks", type=Path, required=True, help="JSON lines of url and key")
     parser.add_argument("--endpoint", required=True, help="S3 endpoint URL")

@@ -1,24 +1,30 @@
 """Benchmark `kaltura-archiver s3copy` against the old algorithm, rclone and aws-cli (not a test).
 
-`python -m testbed.bench.s3copy --out FILE [--workload W1,W2,W3] [--quick]` prints a table and the issue's
-targets, and writes the figures as JSON (default `bench-results/s3copy.json`). Every workload
-(`testbed.bench.workloads`) gets its own simulator (the latency knobs are per process), all share one moto.
+`python -m testbed.bench.s3copy --out FILE [--workload W1,W2,W3,W2S,W4,W3S] [--quick]` prints a table and the
+issue's targets, and writes the figures as JSON (default `bench-results/s3copy.json`). Every workload
+(`testbed.bench.workloads`) gets its own simulator (the latency knobs are per process). The S3 store is the
+workload's: moto (W1, W2, W3), or the benchmark-only sink (`testbed.s3_sink`: checks signatures and
+checksums, discards the bytes; W2S, W4, W3S), each started once, and only when a selected workload needs it.
 In each workload, one after the other, each run starting from the same catalog and an empty bucket:
 
 1. our CLI, as a user runs it: `kaltura-archiver s3copy --execute --status 2 --tag '!archived_to_s3'` with
    default settings (environment: KALTURA_*, AWS_BUCKET and moto's standard AWS variables);
 2. the old tool's algorithm, one entry at a time (`testbed.bench.sequential`), on `baseline_entries`;
 3. where installed, rclone and aws-cli on the same entries' flavor URLs (`testbed.bench.anchors`), with our
-   default number of transfers as parallel processes, then one at a time.
+   default number of transfers as parallel processes (at most one per entry), then one at a time;
+4. where the workload asks for it (W4), curl downloading the same URLs to /dev/null at once: the ceiling.
 
 Each run is a child process measured from outside (`testbed.bench.measure`): wall time, CPU seconds, peak RSS.
 The simulator's counters give Kaltura HTTP requests (the delta of `requests`) and peak requests/s. Bytes
-are what the bucket holds afterwards. Between runs, tags are put back as they were and moto is reset.
+are what the bucket holds afterwards (curl's: what it downloaded). Between runs, tags are put back as they
+were and the store is reset. The `moto_cpu_s` column is the CPU of the workload's store: the sink's on W2S,
+W4 and W3S.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -31,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import boto3  # type: ignore[import-untyped]  # no stubs installed; only the client calls are used
 
@@ -53,14 +59,16 @@ from testbed.bench.workloads import (
 )
 from testbed.kaltura_sim import SimOptions, SimProcess
 from testbed.s3 import S3Server
+from testbed.s3_sink import SinkServer
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 900.0
 # the caller's settings must not leak into the runs: everything they need is set explicitly
 _SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
 MIB_MB: Final = 1.048576  # MiB to MB
-ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli"}
-TOOL_CHOICES = ("ours", "sequential", *anchors.TOOLS)
+ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli", anchors.CEILING: "curl"}
+TOOL_CHOICES = ("ours", "sequential", *anchors.TOOLS, anchors.CEILING)
+CEILING_NOTE: Final = "download only, to /dev/null: the loopback ceiling"
 
 
 def default_setting(name: str) -> str:
@@ -73,22 +81,41 @@ def cli_path() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "jobs.cli"]
 
 
+class Store(Protocol):
+    """An S3 stand-in the runs upload to: `testbed.s3.S3Server` (moto) or `testbed.s3_sink.SinkServer`."""
+
+    @property
+    def endpoint_url(self) -> str: ...
+    @property
+    def pid(self) -> int | None: ...
+    def client_env(self) -> dict[str, str]: ...
+    def client_kwargs(self) -> dict[str, Any]: ...
+    def reset(self) -> None: ...
+    def create_bucket(self, bucket: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Backdrop:
     """What went on around one run: the CPU the servers spent, the machine's load."""
 
-    moto: float
+    moto: float  # the workload's S3 store: moto, or the sink
     sim: float
     load_1m: float  # the machine's load average when the run ended
 
 
 class Bench:
-    """One benchmark run: the shared moto, the rows so far, notes."""
+    """One benchmark run: the S3 stores by name ("moto", "sink"), the rows so far, notes."""
 
     def __init__(
-        self, s3: S3Server, *, overrides: Mapping[str, str], only: Sequence[str], variants: bool = True
+        self,
+        stores: Mapping[str, Store],
+        *,
+        overrides: Mapping[str, str],
+        only: Sequence[str],
+        variants: bool = True,
     ) -> None:
-        self.s3 = s3
+        self.stores = dict(stores)
+        self.s3: Store = next(iter(self.stores.values()))  # the current workload's store
         self.overrides = dict(overrides)
         self.only = set(only)
         self.variants = variants
@@ -100,6 +127,7 @@ class Bench:
         part = self.overrides.get("ARCHIVER_PART_SIZE", default_setting("part_size"))
         self.rclone_parts = f"{byte_size(part) // (1 << 20)}M"  # rclone's M is MiB
         self.tools = [t for t in anchors.TOOLS if anchors.tool_path(t) is not None]
+        self.ceiling = anchors.tool_path(anchors.CEILING) is not None and anchors.CEILING in self.only
         for tool in anchors.TOOLS:
             if tool not in self.tools:
                 self.notes.append(f"{ANCHOR_LABELS[tool]} not installed: its anchor rows are skipped")
@@ -121,7 +149,7 @@ class Bench:
         }
 
     def fresh_bucket(self, name: str) -> str:
-        self.s3.reset()  # moto holds every object in memory: start each run empty
+        self.s3.reset()  # the store holds every object (moto: in memory): start each run empty
         self.s3.create_bucket(name)
         return name
 
@@ -138,6 +166,7 @@ class Bench:
     # -- one workload --------------------------------------------------------------------------------
 
     def run_workload(self, workload: Workload) -> None:
+        self.s3 = self.stores[workload.store]
         n, seed = find_catalog(workload)
         options = SimOptions(
             entries=n,
@@ -172,9 +201,11 @@ class Bench:
         at our transfers) and of the sequential algorithm (its first `sequential_rounds`), each round
         starting with the next of them, then our variants and the anchors one at a time."""
         tools = [t for t in self.tools if t in self.only]
+        ceiling = self.ceiling and workload.curl_ceiling
         anchor_ids = set(first_archivable(selection, workload.anchor_entries)[1])
-        urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids]) if tools else []
-        parallel = self.transfers if len(urls) > 1 else 1
+        wanted = tools or ceiling
+        urls = flavor_urls(sim, [e for e in selection if e["id"] in anchor_ids]) if wanted else []
+        parallel = min(self.transfers, len(urls)) if len(urls) > 1 else 1
         baseline_m, _ = first_archivable(selection, workload.baseline_entries)
         for round_no in range(1, workload.rounds + 1):
             runs: list[Callable[[], Row]] = []
@@ -186,6 +217,10 @@ class Bench:
             if "rclone" in tools and workload.rclone_multipart:
                 multipart = functools.partial(self.run_anchor, workload, sim, "rclone", urls, parallel)
                 runs.append(functools.partial(multipart, self.rclone_parts))
+            if ceiling:
+                runs.append(
+                    functools.partial(self.run_anchor, workload, sim, anchors.CEILING, urls, parallel)
+                )
             if "sequential" in self.only and round_no <= workload.sequential_rounds:
                 runs.append(
                     lambda: restoring(sim, tags, lambda: self.run_sequential(workload, sim, baseline_m))
@@ -342,6 +377,9 @@ class Bench:
         notes = _run_notes(m, tool)
         if result.get("errors"):
             notes.append("first error: " + str(result["errors"][0]))
+        if tool == anchors.CEILING:  # nothing uploaded: count what was downloaded
+            objects, stored = int(result.get("ok", 0)), int(result.get("bytes", 0))
+            notes.insert(0, CEILING_NOTE)
         return Row(
             **measured_fields(m, servers, notes),
             workload=workload.name,
@@ -428,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", default="bench-results/s3copy.json", help="JSON results file")
-    parser.add_argument("--workload", default="W1,W2,W3", help="workloads to run, comma-separated")
+    parser.add_argument("--workload", default="W1,W2,W3,W2S,W4,W3S", help="workloads to run, comma-separated")
     parser.add_argument(
         "--quick", action="store_true", help="smaller workloads: a smoke run of about a minute"
     )
@@ -463,10 +501,15 @@ def main(argv: list[str] | None = None) -> int:
     git = git_state()
     if git["modified"]:
         print(f"note: measuring a working tree with changes to {', '.join(git['modified'])}", flush=True)
-    # no signing checks: the anchors and the sequential algorithm sign their bodies over HTTP (we send
-    # UNSIGNED-PAYLOAD), so moto would hash their gigabytes and not ours
-    with S3Server(check_signing=False) as s3:
-        bench = Bench(s3, overrides=overrides, only=only, variants=not args.no_variants)
+    with contextlib.ExitStack() as servers:
+        stores: dict[str, Store] = {}
+        if any(table[name].store == "moto" for name in names):
+            # no signing checks: the anchors and the sequential algorithm sign their bodies over HTTP (we
+            # send UNSIGNED-PAYLOAD), so moto would hash their gigabytes and not ours
+            stores["moto"] = servers.enter_context(S3Server(check_signing=False))
+        if any(table[name].store == "sink" for name in names):
+            stores["sink"] = servers.enter_context(SinkServer())  # checks everything: it is fast enough
+        bench = Bench(stores, overrides=overrides, only=only, variants=not args.no_variants)
         for note in bench.notes:
             print(f"note: {note}", flush=True)
         print(header(), flush=True)

@@ -55,6 +55,10 @@ class Workload:
     rounds: int = 1  # rounds of the concurrent runs, interleaved (the machine is shared: noise)
     sequential_rounds: int = 1  # rounds (of the first `rounds`) that also run the sequential algorithm
     anchor_sequential_entries: int | None = None  # entries for the one-at-a-time anchor runs (None: all)
+    # where the runs upload: "moto" (testbed.s3) or "sink" (testbed.s3_sink: checks and discards the bytes,
+    # so the figures show the uploaders and not moto, which absorbs 60-140 MB/s)
+    store: str = "moto"
+    curl_ceiling: bool = False  # also a "curl" row: the same files downloaded in parallel to /dev/null
 
 
 WORKLOADS: Final = {
@@ -85,6 +89,42 @@ WORKLOADS: Final = {
         anchor_sequential_entries=4,  # one stream at 25 MB/s: 4 entries show the rate in 16 s, not 64
     ),
     "W3": Workload("W3", "memory: 1 x 1 GiB", 1, GIB / 1e6, variants=("ARCHIVER_MEMORY_BUDGET=128MiB",)),
+    # W2's shape on the sink: 16 streams at 25 MB/s, so the source gives at most 400 MB/s in all
+    "W2S": Workload(
+        "W2S",
+        "bandwidth-bound on the sink: 16 x 100 MB, downloads capped at 25 MB/s per stream",
+        16,
+        100.0,
+        download_mbps=200,
+        rclone_multipart=True,
+        rounds=5,
+        sequential_rounds=0,  # the old algorithm's figures are W2's: on the sink it would only repeat them
+        anchor_sequential_entries=4,
+        store="sink",
+    ),
+    # the uploaders' ceiling: no cap on the downloads, the sink absorbs what comes; curl's download-only
+    # row is the loopback ceiling nothing that downloads and uploads can beat
+    "W4": Workload(
+        "W4",
+        "throughput on the sink: 4 x 1 GiB, downloads uncapped (loopback)",
+        4,
+        GIB / 1e6,
+        rclone_multipart=True,
+        rounds=5,
+        sequential_rounds=0,
+        anchor_sequential_entries=1,
+        store="sink",
+        curl_ceiling=True,
+    ),
+    "W3S": Workload(
+        "W3S",
+        "memory on the sink: 1 x 1 GiB",
+        1,
+        GIB / 1e6,
+        variants=("ARCHIVER_MEMORY_BUDGET=128MiB",),
+        sequential_rounds=0,
+        store="sink",
+    ),
 }
 
 # --quick: the same shapes, a fraction of the bytes and entries (a smoke run of about a minute)
@@ -109,6 +149,27 @@ QUICK: Final = {
     ),
     "W3": replace(
         WORKLOADS["W3"], size_mb=(GIB // 4) / 1e6, variants=(), title="memory (quick): 1 x 256 MiB"
+    ),
+    "W2S": replace(
+        WORKLOADS["W2S"],
+        entries=4,
+        size_mb=25.0,
+        rounds=1,
+        anchor_sequential_entries=2,
+        title="bandwidth-bound on the sink (quick): 4 x 25 MB at 25 MB/s",
+    ),
+    "W4": replace(
+        WORKLOADS["W4"],
+        entries=2,
+        size_mb=(GIB // 8) / 1e6,
+        rounds=1,
+        title="throughput on the sink (quick): 2 x 128 MiB, downloads uncapped",
+    ),
+    "W3S": replace(
+        WORKLOADS["W3S"],
+        size_mb=(GIB // 4) / 1e6,
+        variants=(),
+        title="memory on the sink (quick): 1 x 256 MiB",
     ),
 }
 

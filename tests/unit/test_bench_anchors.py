@@ -1,8 +1,9 @@
-"""The anchors' command lines: rclone and aws-cli copy a URL into the bucket the way the benchmark says."""
+"""The anchors' command lines: rclone and aws-cli copy a URL into the bucket the way the benchmark says, curl
+downloads it (the ceiling)."""
 
 from __future__ import annotations
 
-from testbed.bench.anchors import AWS_CLI, RCLONE, anchor_env, command
+from testbed.bench.anchors import AWS_CLI, CEILING, RCLONE, anchor_env, command
 
 URL = "http://127.0.0.1:9/p/1000/serveFlavor/entryId/0_a/flavorId/0_b/v/1"
 ENDPOINT = "http://127.0.0.1:8"
@@ -29,6 +30,11 @@ def test_aws_cli_streams_curl_output_into_debians_aws_and_fails_when_curl_fails(
     assert script.startswith("set -o pipefail;")
     assert 'curl -sSf "$1" | "$2" s3 cp - "s3://$3/$4"' in script
     assert args == [URL, AWS_CLI, "bench-b", "0_a", ENDPOINT]
+
+
+def test_the_curl_ceiling_downloads_to_dev_null_and_prints_the_bytes_it_got() -> None:
+    argv = command(CEILING, URL, "0_a", endpoint=ENDPOINT, bucket="bench-b")
+    assert argv == ["curl", "-sSf", "-o", "/dev/null", "-w", "%{size_download}", URL]
 
 
 def test_anchors_run_without_a_ca_bundle_or_endpoint_from_the_environment() -> None:
