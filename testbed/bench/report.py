@@ -29,8 +29,6 @@ W3_RSS_MB: Final = 200.0  # W3 and W3S
 # that workload) and its sink takes more: a copier that keeps the source busy reaches nearly all of it
 W2S_SOURCE_MB_S: Final = 400.0
 W2S_SOURCE_SHARE: Final = 0.9
-# provisional goal (none was set for W4): at least half of what plain downloads reach on the same machine
-W4_CEILING_SHARE: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -402,11 +400,13 @@ def _w2s(summaries: Sequence[Summary]) -> list[Target]:
 
 
 def _w4(summaries: Sequence[Summary]) -> list[Target]:
+    """W4 has no speed goal of its own: our share of the download-only ceiling is shown, not judged; our
+    speed and CPU are judged against rclone's on the same sink."""
     ours = _find(summaries, "W4", OURS)
     curls = [s for s in summaries if (s.workload, s.tool, s.variant) == ("W4", CEILING, "")]
     curl = max(curls, key=lambda s: _median(s, "mb_per_s"), default=None)  # the ceiling: the fastest
     name = f"W4 MB/s against the {CEILING} download ceiling"
-    goal = f">= {W4_CEILING_SHARE:.0%} of {CEILING}'s median (provisional)"
+    goal = f"shown (no goal): share of {CEILING}'s median"
     mine, theirs = _figure(ours, "mb_per_s", ""), _figure(curl, "mb_per_s", CEILING)
     if isinstance(mine, str) or isinstance(theirs, str):
         share = Target(name, goal, mine if isinstance(mine, str) else str(theirs), None)
@@ -414,12 +414,15 @@ def _w4(summaries: Sequence[Summary]) -> list[Target]:
         (me, a), (top, b) = mine, theirs
         fraction = a.median / b.median if b.median > 0 else 0.0
         value = f"{fraction:.0%} ({a.cell('.1f')} vs {b.cell('.1f')} MB/s, {top.label}; {_rounds(me, top)})"
-        share = Target(name, goal, value, fraction >= W4_CEILING_SHARE)
+        share = Target(name, goal, value, None)
     rclone = _find(summaries, "W4", "rclone", None if ours is None else ours.concurrency)
+    speed = _against(
+        "W4 MB/s against rclone", ">= rclone's median", "mb_per_s", ours, rclone, "rclone", lower=False
+    )
     cpu = _against(
         "W4 CPU s/GB against rclone", "<= rclone's median", "cpu_s_per_gb", ours, rclone, "rclone", lower=True
     )
-    return [share, cpu]
+    return [share, speed, cpu]
 
 
 def _median(summary: Summary, key: str) -> float:

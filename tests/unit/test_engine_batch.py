@@ -214,11 +214,14 @@ async def test_a_lingering_batch_leaves_out_requests_that_do_not_fit_and_goes_wh
         return sum(keys) <= 10
 
     with anyio.fail_after(600):  # the linger is an hour: only closing the batcher sends the last batch
-        async with anyio.create_task_group() as tg:
-            async with Batcher(call, max_batch=50, fits=fits, linger_s=3600) as batcher:
-                for k in (4, 5, 3, 2):
-                    tg.start_soon(batcher.submit, k)
-                    await anyio.wait_all_tasks_blocked()
-                # 4 + 5 + 3 does not fit: [4, 5] went at once, [3, 2] lingers
-                assert call.batches == [[4, 5]]
+        # the batcher closes before the submitters' group ends: that is what sends [3, 2]
+        async with (
+            anyio.create_task_group() as tg,
+            Batcher(call, max_batch=50, fits=fits, linger_s=3600) as batcher,
+        ):
+            for k in (4, 5, 3, 2):
+                tg.start_soon(batcher.submit, k)
+                await anyio.wait_all_tasks_blocked()
+            # 4 + 5 + 3 does not fit: [4, 5] went at once, [3, 2] lingers
+            assert call.batches == [[4, 5]]
     assert call.batches == [[4, 5], [3, 2]]
