@@ -3,8 +3,9 @@
 A slot is a place among at most `max_in_flight` calls plus a token from a bucket refilled at the current rate.
 The current rate starts at the configured one, is cut in half (down to `min_rate`) when the service says it is
 overloaded, and climbs back linearly while calls succeed, reaching the configured rate `recovery_s` after a
-cut to zero. Besides the bucket, a sliding log of the last starts makes sure no window of one second ever
-holds more starts than the current rate allows, whatever the burst.
+cut to zero. Besides the bucket, a sliding log of the last starts makes sure no window of 1.05 s ever holds
+more starts than the current rate allows, whatever the burst (the margin absorbs the jitter between a start
+and its arrival, so no second of arrivals holds more either).
 
 Waiters are served in arrival order (anyio's semaphore and lock are FIFO). A task cancelled while waiting
 takes nothing and leaves its place to the next.
@@ -25,6 +26,10 @@ from engine.logs import get_logger
 
 # a volley of failures from calls already in flight is one signal, not many: cut at most once per this
 _CUT_GUARD_S = 1.0
+# the sliding log's window: a second, and a margin for the time between a start here and the request's
+# arrival, which varies (a new connection, a busy event loop): the service counts arrivals, and a start that
+# arrives late must not land in the next second beside that second's full share
+_WINDOW_S = 1.05
 
 _log = get_logger("engine.pacer")
 
@@ -135,11 +140,11 @@ class Pacer:
         """How long until a call may start at `now` (0 or less: now); refills the bucket as a side effect."""
         self._refill(now)
         waits = [self._blocked_until - now, (1.0 - self._tokens) / self._rate]
-        while self._starts and self._starts[0] <= now - 1.0:
+        while self._starts and self._starts[0] <= now - _WINDOW_S:
             self._starts.popleft()
         per_second = max(1, math.floor(self._rate))
         if len(self._starts) >= per_second:
-            waits.append(self._starts[-per_second] + 1.0 - now)
+            waits.append(self._starts[-per_second] + _WINDOW_S - now)
         return max(waits)
 
     def _refill(self, now: float) -> None:
