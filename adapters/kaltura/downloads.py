@@ -12,7 +12,7 @@ from adapters.kaltura.session import NETWORK_ERRORS, ApiSession
 from engine.errors import ArchiverError, RetryableError
 from engine.retry import retry
 
-DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_CHUNK = 1 << 18
 
 
 class Downloads(ApiSession):

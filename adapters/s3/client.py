@@ -34,7 +34,10 @@ class S3Store(RestoreCalls, Uploads):
         super().__init__(config, pacer=pacer)
         self._time_left = time_left
         # shared by every upload of this store: a part takes its real size from it before it is read in
-        self.budget = MemoryBudget(config.memory_budget) if config.memory_budget is not None else None
+        self.budget: MemoryBudget | None = None
+        if config.memory_budget is not None:
+            reuse = multipart.part_size(0, config.part_size)  # the parts of every object below 80 GB
+            self.budget = MemoryBudget(config.memory_budget, reuse_size=reuse)
 
     async def __aenter__(self) -> S3Store:
         await super().__aenter__()
@@ -110,32 +113,28 @@ class S3Store(RestoreCalls, Uploads):
         """One PUT of a stream smaller than a part, gathered in one buffer: its size is taken from the
         budget first."""
         self._check_budget(key, expected_size)
-        if self.budget is not None:
-            await self.budget.acquire(expected_size)
+        budget = self.budget
+        body = PartBuffer(expected_size) if budget is None else await budget.buffer(expected_size)
         try:
-            body = await _gather(chunks, expected_size, key)
-            return await self._put_body(key, body, metadata, overwrite=overwrite)
+            await _gather(chunks, body, key)
+            return await self._put_body(key, body, metadata, overwrite=overwrite)  # releases it
         finally:
-            if self.budget is not None:
-                self.budget.release(expected_size)
+            body.release()
+            if budget is not None:
+                budget.give_back(body, reusable=False)
 
 
-async def _gather(chunks: AsyncIterable[bytes], expected_size: int, key: str) -> PartBuffer:
-    """All of a small stream in one buffer; ItemFailedError if it is not `expected_size` bytes long."""
-    body = PartBuffer(expected_size)  # filled in place; a longer stream is refused before it overflows
+async def _gather(chunks: AsyncIterable[bytes], body: PartBuffer, key: str) -> None:
+    """Fill `body` with all of a small stream; ItemFailedError if it is not `body.size` bytes long."""
+    expected_size = body.size
     size = 0
-    try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > expected_size:
-                raise ItemFailedError("s3.put", key, f"stream longer than the expected {expected_size} bytes")
-            body.write(chunk)
-        if size != expected_size:
-            raise ItemFailedError("s3.put", key, f"stream ended at {size} of {expected_size} bytes")
-    except BaseException:
-        body.release()
-        raise
-    return body
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > expected_size:  # refused before it overflows
+            raise ItemFailedError("s3.put", key, f"stream longer than the expected {expected_size} bytes")
+        body.write(chunk)
+    if size != expected_size:
+        raise ItemFailedError("s3.put", key, f"stream ended at {size} of {expected_size} bytes")
 
 
 __all__ = [

