@@ -407,10 +407,11 @@ def store_config(settings: Settings) -> StoreConfig:
     budget. ConfigError when it cannot hold one part per transfer.
 
     The budget is one pool: every part, of every transfer, takes its real size from it before it is read
-    in, and waits for room (`StoreConfig.memory_budget`). A transfer may have as many parts in flight as
-    the budget holds beside one part for each other transfer (at most MAX_PARTS_IN_FLIGHT): a stream
-    waits for a buffer only when its previous parts are still uploading, so a slow download, whose part
-    is gone before the next is full, holds one, and a fast one takes what the slow ones leave. A big
+    in, and waits for room (`StoreConfig.memory_budget`, first come first served). A transfer may have as
+    many parts in flight as the whole budget holds (at most MAX_PARTS_IN_FLIGHT): a stream waits for a
+    buffer only when its previous parts are still uploading, so a slow download, whose part is gone before
+    the next is full, holds one, and a fast one takes what the slow ones leave. No transfer waits for room
+    while it holds a part that is not filling or uploading, so waiting never deadlocks. A big
     original whose parts must be larger than the part size (10,000 parts at most) takes them from the same
     budget.
     """
@@ -418,7 +419,7 @@ def store_config(settings: Settings) -> StoreConfig:
     assert settings.aws_bucket is not None
     check_memory_budget(settings)
     parts = settings.memory_budget // settings.part_size
-    parts_in_flight = min(MAX_PARTS_IN_FLIGHT, parts - settings.transfers + 1)
+    parts_in_flight = min(MAX_PARTS_IN_FLIGHT, parts)
     try:
         return StoreConfig(
             bucket=settings.aws_bucket,

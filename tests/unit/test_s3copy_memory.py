@@ -33,32 +33,31 @@ def test_a_minimum_that_is_not_whole_mib_is_given_in_bytes_never_rounded_down() 
         store_config(settings(**knobs))
 
 
-def test_a_budget_of_exactly_one_part_per_transfer_gives_each_one_part_and_the_budget_to_the_store() -> None:
+def test_a_budget_of_exactly_one_part_per_transfer_goes_to_the_store_shared_by_all() -> None:
     knobs = {"ARCHIVER_MEMORY_BUDGET": "64MiB", "ARCHIVER_PART_SIZE": "16MiB", "ARCHIVER_TRANSFERS": "4"}
     config = store_config(settings(**knobs))
-    assert config.parts_in_flight == 1
+    assert config.parts_in_flight == 4  # the store's budget, not this cap, shares the 4 parts out
     assert config.memory_budget == 64 * MiB
 
 
-def test_the_default_budget_is_128_mib_holding_one_part_per_default_transfer() -> None:
+def test_the_default_budget_is_128_mib_and_one_transfer_may_take_8_parts_of_it() -> None:
     config = store_config(settings())
-    assert config.memory_budget == 128 * MiB
-    assert config.parts_in_flight == 1  # 16 transfers x 8 MiB: the whole budget
+    assert config.memory_budget == 128 * MiB  # 16 parts of 8 MiB for 16 transfers, shared
+    assert config.parts_in_flight == 8  # a fast stream alone (the tail of a run) still overlaps its parts
 
 
 def test_the_default_budget_grows_to_one_part_per_transfer_when_there_are_more_transfers() -> None:
     config = store_config(settings(ARCHIVER_TRANSFERS="32", ARCHIVER_PART_SIZE="16MiB"))
     assert config.memory_budget == 32 * 16 * MiB
-    assert config.parts_in_flight == 1
+    assert config.parts_in_flight == 8
 
 
 def test_a_set_budget_is_kept_as_given() -> None:
     assert store_config(settings(ARCHIVER_MEMORY_BUDGET="1GiB")).memory_budget == 1024 * MiB
 
 
-def test_a_transfer_may_take_the_parts_the_other_transfers_leave_beyond_one_each() -> None:
-    # 20 parts of room for 16 transfers: one each, and the 4 spare to whichever stream needs them
-    assert store_config(settings(ARCHIVER_MEMORY_BUDGET="160MiB")).parts_in_flight == 5
+def test_a_transfer_may_take_what_the_budget_holds_up_to_8_parts() -> None:
+    assert store_config(settings(ARCHIVER_MEMORY_BUDGET="40MiB", ARCHIVER_TRANSFERS="2")).parts_in_flight == 5
 
 
 def test_one_transfer_has_at_most_8_parts_in_flight_whatever_the_budget() -> None:
