@@ -116,7 +116,11 @@ class MemoryBudget:
             return buf
         while self._idle and self.held + self.idle > self.total:
             self._idle.pop().release()
-        return PartBuffer(size)
+        try:
+            return PartBuffer(size)
+        except BaseException:  # no mapping (ENOMEM, the map count): the room goes back, or it leaks for good
+            self.release(size)
+            raise
 
     def give_back(self, buf: PartBuffer, *, reusable: bool) -> None:
         """Return `buf`'s bytes to the budget; keep it for the next part if `reusable` (no slice of it can

@@ -174,3 +174,12 @@ async def test_kept_buffers_count_against_the_budget_and_are_unmapped_to_make_ro
     assert budget.held + budget.idle <= budget.total
     assert sum(buf.closed for buf in kept) == 2
     budget.give_back(big, reusable=True)
+
+
+async def test_a_part_the_system_cannot_map_gives_its_room_back() -> None:
+    """A mapping refused (no memory, too many maps) fails the part, not every part after it: the budget
+    still has the room it had."""
+    budget = MemoryBudget(1 << 62)
+    with pytest.raises(OSError, match="memory"):
+        await budget.buffer(1 << 60)  # more than any machine maps: refused with ENOMEM
+    assert budget.held == 0
