@@ -88,7 +88,7 @@ WORKLOADS: Final = {
         rounds=5,
         anchor_sequential_entries=4,  # one stream at 25 MB/s: 4 entries show the rate in 16 s, not 64
     ),
-    "W3": Workload("W3", "memory: 1 x 1 GiB", 1, GIB / 1e6, variants=("ARCHIVER_MEMORY_BUDGET=128MiB",)),
+    "W3": Workload("W3", "memory: 1 x 1 GiB", 1, GIB / 1e6),
     # W2's shape on the sink: 16 streams at 25 MB/s, so the source gives at most 400 MB/s in all
     "W2S": Workload(
         "W2S",
@@ -121,7 +121,6 @@ WORKLOADS: Final = {
         "memory on the sink: 1 x 1 GiB",
         1,
         GIB / 1e6,
-        variants=("ARCHIVER_MEMORY_BUDGET=128MiB",),
         sequential_rounds=0,
         store="sink",
     ),
