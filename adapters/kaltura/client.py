@@ -136,12 +136,15 @@ class KalturaClient(Downloads, ContentCalls):
     # ------------------------------------------------------------------------------------------ batched
 
     @asynccontextmanager
-    async def batching(self, *, max_calls: int | None = None, flushers: int = 2) -> AsyncIterator[None]:
+    async def batching(
+        self, *, max_calls: int | None = None, flushers: int = 2, wait_s: float | None = None
+    ) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
         (at most `max_calls` sub-calls each, the config's `batch_calls` by default; `flushers` in flight).
-        A batch waits for company up to the config's `batch_wait_s` (it goes sooner when full, or when
-        nobody asked for `BATCH_QUIET_S`), then for the pacer, and takes everything queued meanwhile: a busy
-        run sends full multirequests, not one per pacer token."""
+        A batch waits for company up to `wait_s` (the config's `batch_wait_s` by default; it goes sooner
+        when full, or when nobody asked for `BATCH_QUIET_S`), then for the pacer, and takes everything queued
+        meanwhile: a busy run sends full multirequests, not one per pacer token. A job whose few workers
+        make several calls in a row passes 0: there, waiting for company only slows every step."""
         if self._batcher is not None:
             raise RuntimeError("KalturaClient.batching() is already open")
         if max_calls is None:
@@ -169,7 +172,7 @@ class KalturaClient(Downloads, ContentCalls):
             timeout_s=timeout_s,
             ready=self._pacer.ready,
             fits=fits,
-            linger_s=self.config.batch_wait_s,
+            linger_s=self.config.batch_wait_s if wait_s is None else wait_s,
             quiet_s=BATCH_QUIET_S,
         ) as b:
             self._batcher = b

@@ -110,7 +110,9 @@ async def run_content_job(
         async with (
             connected(settings) as (client, _),
             S3Store(store_config, time_left=time_left) as store,
-            client.batching(),
+            # a few replacers, each making several calls in a row: batches form while the rate holds
+            # them (no waiting for company, which would slow every step of every entry)
+            client.batching(wait_s=0.0),
             Progress(show_bytes=False, stream=ctx.stderr) as progress,
             anyio.create_task_group() as waiting,
         ):

@@ -247,8 +247,8 @@ SETTINGS: tuple[Setting, ...] = (
             "most calls in one Kaltura multirequest of the workers' small calls (flavor URLs, re-reads, tag "
             "writes); Kaltura documents no limit, 500 is ours", unit="calls"),
     Setting("kaltura_batch_wait_s", "ARCHIVER_KALTURA_BATCH_WAIT", "1", duration_s,
-            "longest such a call waits for others to share its multirequest (sooner when it is full, or "
-            "when no other call came for 0.1 s; 0: only while the rate limit holds it)", unit="s",
+            "longest such a call of s3copy waits for others to share its multirequest (sooner when it is "
+            "full, or when no other call came for 0.1 s; 0: only while the rate limit holds it)", unit="s",
             check=in_range(0, 30)),
     Setting("kaltura_timeout_s", "ARCHIVER_KALTURA_TIMEOUT", "120", duration_s,
             "deadline of one Kaltura API call", unit="s", check=in_range(1, 3600)),
