@@ -45,6 +45,32 @@ from testbed.tls import TlsFiles, make_tls_files
 REGION: Final = "us-east-1"
 ACCESS_KEY_ID: Final = "testing"
 SECRET_ACCESS_KEY: Final = "testing"  # moto's documented dummy key, not a secret
+
+
+def sdk_kwargs(endpoint_url: str) -> dict[str, Any]:
+    """`boto3.client("s3", **kw)` keywords for a testbed S3 server at `endpoint_url` (its test key)."""
+    return {
+        "endpoint_url": endpoint_url,
+        "region_name": REGION,
+        "aws_access_key_id": ACCESS_KEY_ID,
+        "aws_secret_access_key": SECRET_ACCESS_KEY,
+    }
+
+
+def sdk_env(endpoint_url: str) -> dict[str, str]:
+    """Environment variables that point a child process's AWS SDK at a testbed S3 server."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # loopback must not go through a proxy the user may have configured
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
 _REQUEST_TIMEOUT_S: Final = 2.0
 KEY_BUFFER_BYTES: Final = 256 << 20
 # environment of the caller that must not reach moto (its settings are all read from the environment)
@@ -93,26 +119,11 @@ class S3Server(ServerProcess):
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `boto3.client("s3", **kw)` / `aioboto3.Session().client("s3", **kw)`."""
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": REGION,
-            "aws_access_key_id": ACCESS_KEY_ID,
-            "aws_secret_access_key": SECRET_ACCESS_KEY,
-            "verify": self.verify,
-        }
+        return {**sdk_kwargs(self.endpoint_url), "verify": self.verify}
 
     def client_env(self) -> dict[str, str]:
         """Environment variables that point a child process's AWS SDK at this server."""
-        env = {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            # loopback must not go through a proxy the user may have configured
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        }
+        env = sdk_env(self.endpoint_url)
         if self.ca_bundle is not None:
             env["AWS_CA_BUNDLE"] = str(self.ca_bundle)
         return env

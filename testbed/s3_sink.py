@@ -60,7 +60,7 @@ import crc32c
 from aiohttp import web
 
 from testbed.process import ServerProcess, serve_until_signal, spawn
-from testbed.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from testbed.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, sdk_env, sdk_kwargs
 
 CONTROL: Final = "/__sink"
 MIN_PART: Final = 5 << 20  # S3's smallest part but the last
@@ -875,24 +875,11 @@ class SinkServer(ServerProcess):
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `boto3.client("s3", **kw)`."""
-        return {
-            "endpoint_url": self.endpoint_url,
-            "region_name": REGION,
-            "aws_access_key_id": ACCESS_KEY_ID,
-            "aws_secret_access_key": SECRET_ACCESS_KEY,
-        }
+        return sdk_kwargs(self.endpoint_url)
 
     def client_env(self) -> dict[str, str]:
         """Environment variables that point a child process's AWS SDK at the sink."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        }
+        return sdk_env(self.endpoint_url)
 
     def describe(self) -> dict[str, str]:
         return {"endpoint_url": self.endpoint_url, "region": REGION}
