@@ -23,7 +23,8 @@ What it checks as S3 does, on every request:
 Run: `python -m testbed.s3_sink --port 0` prints one JSON line (`endpoint_url`, `region`) once it answers.
 `SinkServer` runs it as a subprocess, with the same interface as `testbed.s3.S3Server` for `bin/bench`.
 Control surface (no signature, like moto's `/moto-api/`): `POST /__sink/reset`, `PUT /__sink/bucket/NAME`,
-`GET /__sink/health`.
+`GET /__sink/bucket/NAME` (`{"objects": n, "last_written": epoch seconds of the newest object, or null}`: a
+benchmark's end of transfer), `GET /__sink/health`.
 """
 
 from __future__ import annotations
@@ -531,6 +532,13 @@ class Sink:
             self.buckets.clear()
         elif path.startswith("/bucket/") and request.method == "PUT":
             self.buckets.setdefault(path.removeprefix("/bucket/"), Bucket())
+        elif path.startswith("/bucket/") and request.method == "GET":
+            found = self.buckets.get(unquote(path.removeprefix("/bucket/")))
+            if found is None:
+                return web.json_response({"error": "no such bucket"}, status=404)
+            objects = found.objects.values()
+            last = max((o.modified for o in objects), default=None)
+            return web.json_response({"objects": len(objects), "last_written": last})
         elif path != "/health":
             return web.json_response({"error": "unknown control call"}, status=404)
         return web.json_response({"ok": True})
@@ -892,13 +900,18 @@ class SinkServer(ServerProcess):
         """Create `bucket` through the control surface (no SDK needed)."""
         self._request("PUT", f"{CONTROL}/bucket/{quote(bucket)}")
 
-    def _request(self, method: str, path: str, *, timeout: float = 10.0) -> int:
+    def last_written(self, bucket: str) -> float | None:
+        """When the last object now in `bucket` was stored (epoch seconds), None if it holds none."""
+        answer = json.loads(self._request("GET", f"{CONTROL}/bucket/{quote(bucket)}"))
+        last: float | None = answer["last_written"]
+        return last
+
+    def _request(self, method: str, path: str, *, timeout: float = 10.0) -> bytes:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         request = urllib.request.Request(self.endpoint_url + path, method=method)
         with opener.open(request, timeout=timeout) as response:
-            response.read()
-            status: int = response.status
-            return status
+            body: bytes = response.read()
+            return body
 
     def _prepare(self, workdir: Path) -> None:
         pass
@@ -915,7 +928,8 @@ class SinkServer(ServerProcess):
 
     def _probe(self) -> bool:
         try:
-            return self._request("GET", f"{CONTROL}/health", timeout=2.0) < 300
+            self._request("GET", f"{CONTROL}/health", timeout=2.0)  # an HTTP error status raises
+            return True
         except (OSError, urllib.error.URLError):
             return False
 

@@ -274,6 +274,7 @@ class Bench:
         sim.control.reset_counters()
         m, servers = self.measured(argv, {**self.user_env(sim, bucket), **extra}, sim)
         counters = sim.control.counters()
+        transfer_s = self.transfer_span(counters, bucket)
         outcomes: Counter[str] = Counter()
         report_bytes = 0
         for line in m.stdout.splitlines():
@@ -304,6 +305,7 @@ class Bench:
             rps_setting=float(extra.get("ARCHIVER_KALTURA_RPS", self.rps)),
             calls=counters["calls"],
             variant=variant,
+            transfer_s=transfer_s,
         )
 
     def run_sequential(self, workload: Workload, sim: SimProcess, max_entries: int) -> Row:
@@ -369,9 +371,11 @@ class Bench:
                 bucket,
                 *([] if rclone_parts is None else ["--rclone-parts", rclone_parts]),
             ]
+            sim.control.reset_counters()
             m, servers = self.measured(argv, self.base_env(), sim, sample_tree=True)
         finally:
             os.unlink(tasks.name)
+        transfer_s = self.transfer_span(sim.control.counters(), bucket)
         result = _last_json(m.stdout)
         objects, stored = self.bucket_bytes(bucket)
         notes = _run_notes(m, tool)
@@ -391,7 +395,19 @@ class Bench:
             bytes=stored,
             tree_rss_mb=None if m.tree_rss_mib is None else m.tree_rss_mib * MIB_MB,
             variant="" if rclone_parts is None else f"multipart, {rclone_parts}iB parts",
+            transfer_s=transfer_s,
         )
+
+    def transfer_span(self, counters: Mapping[str, Any], bucket: str) -> float | None:
+        """Seconds from the source's first download to the store's last object written: the transfer
+        without start-up, listing and the end's checks and tags. Only the sink knows when it stored an object
+        (None on moto, and for a run that stored nothing)."""
+        if not isinstance(self.s3, SinkServer):
+            return None
+        start, end = counters.get("first_download_at"), self.s3.last_written(bucket)
+        if start is None or end is None or end <= start:
+            return None
+        return float(end) - float(start)
 
 
 def measured_fields(m: Measured, servers: Backdrop, notes: Sequence[str]) -> dict[str, Any]:

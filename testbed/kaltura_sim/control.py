@@ -41,7 +41,8 @@ Routes (JSON in, JSON out; a bad document answers 400 `{"error": "..."}`):
   `ACTION_BLOCKED` (HTTP 200), checked per sub-call of a multirequest, like `internal_error`.
 - `GET /__sim/counters` → `{"calls": {"media.list": n}, "errors": {code: n},
   "faults": {"media.list.http_503": n}, "requests", "in_flight", "peak_in_flight", "peak_rps", "downloads",
-  "downloads_in_flight", "peak_downloads_in_flight", "bytes_served"}`;
+  "downloads_in_flight", "peak_downloads_in_flight", "bytes_served", "first_download_at",
+  "last_download_at"}` (the last two: epoch seconds, or null before any download);
   `POST /__sim/counters/reset` zeroes them and answers them.
 - `GET /__sim/catalog` → `{"edge_cases": {name: [entryId]}, "summary": {...}}`.
 """

@@ -266,6 +266,10 @@ class Counters:
         self.downloads = 0
         self.peak_downloads_in_flight = self.downloads_in_flight
         self.bytes_served = 0
+        # wall-clock (epoch) seconds: when the first download since the reset began, and when the last ended;
+        # a benchmark compares them with its S3 store's times (another process on the same machine)
+        self.first_download_at: float | None = None
+        self.last_download_at: float | None = None
 
     def request_started(self) -> None:
         """One HTTP API request arrived (a multirequest counts once here, each sub-call in `calls`)."""
@@ -282,12 +286,15 @@ class Counters:
         self.in_flight -= 1
 
     def download_started(self) -> None:
+        if self.first_download_at is None:
+            self.first_download_at = time.time()
         self.downloads += 1
         self.downloads_in_flight += 1
         self.peak_downloads_in_flight = max(self.peak_downloads_in_flight, self.downloads_in_flight)
 
     def download_finished(self) -> None:
         self.downloads_in_flight -= 1
+        self.last_download_at = time.time()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -302,4 +309,6 @@ class Counters:
             "downloads_in_flight": self.downloads_in_flight,
             "peak_downloads_in_flight": self.peak_downloads_in_flight,
             "bytes_served": self.bytes_served,
+            "first_download_at": self.first_download_at,
+            "last_download_at": self.last_download_at,
         }

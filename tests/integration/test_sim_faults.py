@@ -219,13 +219,18 @@ async def test_counters_count_calls_requests_and_bytes(sim: SimProcess, http: An
     }
     async with http.post(f"{sim.service_url}/api_v3/service/multirequest", json=body) as resp:
         await resp.read()
+    assert (await sim.control.acounters())["first_download_at"] is None
+    before = time.time()
     async with http.get(url, headers={"Range": "bytes=0-999"}) as resp:
         await resp.read()
+    after = time.time()
     counters = await sim.control.acounters()
+    assert before <= counters["first_download_at"] <= counters["last_download_at"] <= after
     assert counters["calls"] == {"media.count": 4, "media.list": 1}
     assert counters["requests"] == 4
     assert counters["peak_rps"] >= 1
     assert (counters["downloads"], counters["bytes_served"]) == (1, 1000)
     reset = await sim.control.areset_counters()
     assert (reset["calls"], reset["requests"], reset["bytes_served"]) == ({}, 0, 0)
+    assert (reset["first_download_at"], reset["last_download_at"]) == (None, None)
     assert size > 1000

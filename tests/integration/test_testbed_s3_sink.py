@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -209,3 +210,17 @@ def test_a_presigned_put_is_taken_and_a_tampered_one_refused(sink: SinkServer, s
         opener.open(urllib.request.Request(tampered, data=PART_2, method="PUT"), timeout=10)
     assert refused.value.code == 403
     assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
+
+
+def test_last_written_is_when_the_newest_object_was_stored(sink: SinkServer, s3: Any) -> None:
+    """The control surface answers when the bucket's newest object was stored (a benchmark's end of
+    transfer): none while the bucket is empty, then a time between the PUTs' own start and end."""
+    assert sink.last_written(BUCKET) is None
+    before = time.time()
+    s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="b", Body=b"y")
+    after = time.time()
+    last = sink.last_written(BUCKET)
+    assert last is not None and before <= last <= after
+    with pytest.raises(urllib.error.HTTPError):
+        sink.last_written("no-such-bucket")
