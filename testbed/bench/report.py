@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from testbed.bench.floors import Floors, decompose
+
 OURS: Final = "kaltura-archiver"
 SEQUENTIAL: Final = "sequential"
 ANCHORS: Final = ("rclone", "aws-cli")
@@ -389,6 +391,7 @@ def _w2(summaries: Sequence[Summary]) -> list[Target]:
                  "mb_per_s", ours, multipart, "rclone multipart", lower=False),
         _against("W2 CPU s/GB against rclone", "<= rclone's median", "cpu_s_per_gb", ours, rclone, "rclone",
                  lower=True),
+        _cpu_like_for_like(summaries, "W2", ours),
         _peak_rss(summaries, "W2", W2_RSS_MB),
     ]  # fmt: skip
 
@@ -426,7 +429,21 @@ def _w2s(summaries: Sequence[Summary]) -> list[Target]:
         "rclone",
         lower=True,
     )
-    return [speed, whole, cpu]
+    return [speed, whole, cpu, _cpu_like_for_like(summaries, "W2S", ours)]
+
+
+def _cpu_like_for_like(summaries: Sequence[Summary], workload: str, ours: Summary | None) -> Target:
+    """Our CPU per GB against rclone's in multipart uploads of our part size (what we send)."""
+    multipart = max(_multipart(summaries, workload), key=lambda s: s.concurrency, default=None)
+    return _against(
+        f"{workload} CPU s/GB against rclone in multipart of our part size",
+        "<= rclone's median (like for like)",
+        "cpu_s_per_gb",
+        ours,
+        multipart,
+        "rclone multipart",
+        lower=True,
+    )
 
 
 def _share_of_source(
@@ -624,21 +641,68 @@ def _per_entry(value: float) -> str:
     return f"{value:.2f}" if value >= 0.01 or value == 0 else f"{value:.3f}"
 
 
-def format_report(rows: Sequence[Row]) -> str:
-    """What follows the per-run table: the summary per workload, the requests by call, the targets."""
+def cpu_parts(rows: Sequence[Row], floors: Floors) -> list[tuple[str, float, Mapping[str, float]]]:
+    """Per workload, our median CPU s/GB (default settings, complete rounds) and its split into start-up,
+    hashing and the transfer (`testbed.bench.floors`)."""
+    out = []
+    for workload in dict.fromkeys(r.workload for r in rows):
+        done = [r for r in rows if (r.workload, r.tool, r.variant) == (workload, OURS, "") and complete(r)]
+        per_gb = [r.cpu_s_per_gb for r in done if r.cpu_s_per_gb is not None]
+        if per_gb:
+            median = statistics.median(per_gb)
+            gb = statistics.median(r.bytes for r in done) / 1e9
+            out.append((workload, median, decompose(median, gb, floors)))
+    return out
+
+
+def format_cpu_parts(rows: Sequence[Row], floors: Floors | None) -> str:
+    """One line per workload: where our CPU per GB goes, beside rclone's (parallel) median."""
+    if floors is None:
+        return ""
     summaries = summarize(rows)
-    parts = [format_summary(summaries), format_calls(summaries), format_targets(targets(rows))]
+    lines = [
+        f"CPU s/GB of {OURS} (median), split: start-up ({floors.startup_cpu_s:.2f} CPU s a run, over the "
+        f"workload's GB), the proof's hashing (SHA-256 + CRC32C, {floors.hashing_s_per_gb:.2f} s/GB here), "
+        "and the transfer"
+    ]
+    for workload, total, parts in cpu_parts(rows, floors):
+        split = " + ".join(f"{name} {value:.2f}" for name, value in parts.items())
+        rclone = _parallel(summaries, workload, "rclone")
+        theirs = None if rclone is None else rclone.figures["cpu_s_per_gb"]
+        beside = "" if rclone is None or theirs is None else f"; {rclone.label} {theirs.median:.2f}"
+        lines.append(f"  {workload}: {total:.2f} = {split}{beside}")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def format_report(rows: Sequence[Row], floors: Floors | None = None) -> str:
+    """What follows the per-run table: the summary per workload, the requests by call, where our CPU goes
+    (given the floors), the targets."""
+    summaries = summarize(rows)
+    parts = [
+        format_summary(summaries),
+        format_calls(summaries),
+        format_cpu_parts(rows, floors),
+        format_targets(targets(rows)),
+    ]
     return "\n\n".join(part for part in parts if part)
 
 
-def document(rows: Sequence[Row], meta: dict[str, Any], notes: Sequence[str] = ()) -> dict[str, Any]:
-    """The JSON written by the benchmark: what ran where, every row, each configuration's summary, every
-    target, notes."""
+def document(
+    rows: Sequence[Row], meta: dict[str, Any], notes: Sequence[str] = (), floors: Floors | None = None
+) -> dict[str, Any]:
+    """The JSON written by the benchmark: what ran where, every row, each configuration's summary, where our
+    CPU goes (given the floors), every target, notes."""
+    parts = [] if floors is None else cpu_parts(rows, floors)
     return {
         "benchmark": "s3copy",
         "meta": meta,
         "results": [r.to_json() for r in rows],
         "summary": [s.to_json() for s in summarize(rows)],
+        "floors": None if floors is None else floors.to_json(),
+        "cpu_s_per_gb_parts": {
+            workload: {"total": round(total, 3), **{k: round(v, 3) for k, v in split.items()}}
+            for workload, total, split in parts
+        },
         "targets": [t.to_json() for t in targets(rows)],
         "notes": list(notes),
     }

@@ -18,7 +18,10 @@ Each run is a child process measured from outside (`testbed.bench.measure`): wal
 The simulator's counters give Kaltura HTTP requests (the delta of `requests`) and peak requests/s. Bytes
 are what the bucket holds afterwards (curl's: what it downloaded). Between runs, tags are put back as they
 were and the store is reset. The `moto_cpu_s` column is the CPU of the workload's store: the sink's on W2S,
-W4 and W3S.
+W4 and W3S. On the sink, `xfer MB/s` is the transfer alone: bytes over the time from the simulator's first
+download to the sink's last object stored (without start-up, listing and the closing checks: `fixed s`).
+Before the workloads, `testbed.bench.floors` measures our start-up CPU and the proof's hashing per GB on this
+machine: the report splits our CPU per GB into them and the transfer.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import boto3  # type: ignore[import-untyped]  # no stubs installed; only the cli
 from engine.settings import byte_size
 from jobs.common.settings import SETTINGS
 from testbed.bench import anchors
+from testbed.bench.floors import measure_floors
 from testbed.bench.measure import Measured, measure, process_cpu_s
 from testbed.bench.report import OURS, SEQUENTIAL, Row, document, format_report, format_row, header
 from testbed.bench.workloads import (
@@ -64,7 +68,11 @@ from testbed.s3_sink import SinkServer
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 900.0
 # the caller's settings must not leak into the runs: everything they need is set explicitly
-_SCRUBBED = ("AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_")
+# (and our modules are compiled once and cached, as an installed package's are, whatever the caller's Python
+# is told: compiling them again in every run is not the program's cost)
+_SCRUBBED = (
+    "AWS_", "KALTURA_", "ARCHIVER_", "DOIT", "N_YEARS", "LDAP_", "PLACEHOLDER_", "PYTHONDONTWRITEBYTECODE",
+)  # fmt: skip
 MIB_MB: Final = 1.048576  # MiB to MB
 ANCHOR_LABELS = {"rclone": "rclone", "aws": "aws-cli", anchors.CEILING: "curl"}
 TOOL_CHOICES = ("ours", "sequential", *anchors.TOOLS, anchors.CEILING)
@@ -239,6 +247,10 @@ class Bench:
             one_by_one = urls[: workload.anchor_sequential_entries]
             for tool in tools:
                 self.add(self.run_anchor(workload, sim, tool, one_by_one, 1))
+
+    def measure_plain(self, argv: Sequence[str]) -> Measured:
+        """`argv` measured as our runs are, in the same environment but for a simulator and a bucket."""
+        return measure(argv, env=self.base_env(), timeout_s=RUN_TIMEOUT_S)
 
     def measured(
         self, argv: Sequence[str], env: Mapping[str, str], sim: SimProcess, *, sample_tree: bool = False
@@ -528,14 +540,15 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(stores, overrides=overrides, only=only, variants=not args.no_variants)
         for note in bench.notes:
             print(f"note: {note}", flush=True)
+        floors = measure_floors(cli_path(), bench.measure_plain) if "ours" in only else None
         print(header(), flush=True)
         for name in names:
             bench.run_workload(table[name])
     print()
-    print(format_report(bench.rows))  # the summary per workload, requests by call, the targets
+    print(format_report(bench.rows, floors))  # the summary per workload, requests by call, CPU, the targets
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = document(bench.rows, _meta(bench, started, args.quick, git), bench.notes)
+    doc = document(bench.rows, _meta(bench, started, args.quick, git), bench.notes, floors)
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"written to {out}")
     return 0

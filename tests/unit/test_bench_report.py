@@ -7,14 +7,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from testbed.bench.floors import Floors, decompose
 from testbed.bench.report import (
     OURS,
     SEQUENTIAL,
     Row,
     Spread,
     calls_per_entry,
+    cpu_parts,
     document,
     format_calls,
+    format_cpu_parts,
     format_report,
     format_row,
     format_summary,
@@ -247,6 +250,12 @@ def test_w2_is_also_compared_like_for_like_with_rclone_in_multipart() -> None:
     assert verdicts([replace(OURS_W2, wall_s=22.0), *multipart])[name] is False
     assert verdicts([OURS_W2, RCLONE_W2])[name] is None
     assert format_table([multipart[0]]).splitlines()[1].split()[1:3] == ["rclone", "x16*"]
+    cpu = "W2 CPU s/GB against rclone in multipart of our part size"
+    assert verdicts([OURS_W2, *multipart])[cpu] is True  # 1 vs 2 CPU s/GB
+    assert verdicts([replace(OURS_W2, cpu_s=4.0), *multipart])[cpu] is False  # 2.5 vs 2
+    assert verdicts([OURS_W2, RCLONE_W2])[cpu] is None  # no multipart run: not judged
+    w2s = [replace(r, workload="W2S") for r in (OURS_W2, *multipart)]
+    assert verdicts(w2s)["W2S CPU s/GB against rclone in multipart of our part size"] is True
 
 
 def test_w2_peak_rss_is_the_worst_complete_round_up_to_256_mb() -> None:
@@ -356,3 +365,22 @@ def test_json_document_round_trips_with_rows_summary_targets_and_derived_figures
     assert mine["calls_per_entry"] == {"media.list": 0.004}
     assert doc["summary"][1]["label"] == "sequential x1"
     assert {t["name"] for t in doc["targets"]} >= {"W1 speed-up over the sequential algorithm", "W3 peak RSS"}
+
+
+def test_cpu_per_gb_is_split_into_start_up_hashing_and_the_transfer() -> None:
+    """Start-up CPU is spread over the run's GB; hashing is per GB; the transfer is what remains."""
+    floors = Floors(startup_cpu_s=0.4, hashing_s_per_gb=0.6)
+    assert decompose(3.0, 1.6, floors) == {"start-up": 0.25, "hashing": 0.6, "transfer": 3.0 - 0.25 - 0.6}
+    ours = replace(OURS_W2, cpu_s=3.2)  # 2 CPU s/GB over 1.6 GB
+    slower = replace(ours, cpu_s=4.8, round=2)  # 3 CPU s/GB: the median of the two is 2.5
+    failed = replace(ours, cpu_s=99.0, failed=1, round=3)  # not a complete round: not counted
+    [(workload, total, parts)] = cpu_parts([ours, slower, failed, RCLONE_W2], floors)
+    assert (workload, total) == ("W2", 2.5)
+    assert parts["start-up"] == 0.25
+    assert round(parts["transfer"], 6) == 1.65
+    text = format_cpu_parts([ours, slower, RCLONE_W2], floors)
+    assert "W2: 2.50 = start-up 0.25 + hashing 0.60 + transfer 1.65; rclone x16 2.00" in text
+    assert format_cpu_parts([ours], None) == ""  # not measured: no section
+    doc = document([ours], {}, floors=floors)
+    assert doc["floors"] == {"startup_cpu_s": 0.4, "hashing_s_per_gb": 0.6}
+    assert doc["cpu_s_per_gb_parts"]["W2"]["total"] == 2.0
