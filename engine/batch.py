@@ -11,6 +11,10 @@ With `linger_s`, a batch also waits for company: it goes when it is full, when i
 `linger_s`, or when no new request came for `quiet_s` (so a lone request waits only that long). A call that is
 in flight counts as waiting time for the requests queued behind it. This is what keeps requests per entry
 low when the rate does not bind: a busy run sends full batches, not one per pacer token.
+With `company` (e.g. a pipeline's `Activity`: how many tasks hold work), a lingering batch also goes at once
+when nobody else can join it: no batch is in flight (whose submitters would come back) and every task that
+holds work is waiting for an answer here. Waiting longer then adds nothing, only delay (a run's first and last
+steps, a small run).
 Only one flusher collects at a time (the others may be sending), so lingering flushers never split a batch.
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
 submitter waits at most `timeout_s` for its answer (docs/architecture.md, conventions 5), then hears a
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,6 +38,17 @@ V = TypeVar("V")
 
 # one call for a batch of keys: one answer per key, in order (an Exception for a key that failed)
 BatchCall = Callable[[Sequence[K]], Awaitable[Sequence["V | Exception"]]]
+
+
+class Company(Protocol):
+    """Who else could submit: how many tasks hold work now, and a way to hear when that falls."""
+
+    @property
+    def active(self) -> int: ...
+
+    def listen(self, fn: Callable[[], None]) -> None: ...
+
+    def unlisten(self, fn: Callable[[], None]) -> None: ...
 
 
 class _Request(Generic[K, V]):
@@ -64,6 +79,7 @@ class Batcher(Generic[K, V]):
         fits: Callable[[Sequence[K]], bool] | None = None,
         linger_s: float = 0.0,
         quiet_s: float = 0.0,
+        company: Company | None = None,
     ) -> None:
         if max_batch < 1 or flushers < 1:
             raise ValueError("max_batch and flushers must be at least 1")
@@ -75,7 +91,10 @@ class Batcher(Generic[K, V]):
         self._quiet_s = quiet_s
         self._collecting = anyio.Lock()  # one flusher gathers a batch at a time
         self._carry: _Request[K, V] | None = None  # taken, did not fit the last batch: opens the next
-        self._arrived = anyio.Event()  # set by each submit: a lingering batch has company
+        self._arrived = anyio.Event()  # set by each submit (and when `company` falls): look again
+        self._company = company
+        self._waiting = 0  # submitters waiting for their answer (queued or in flight)
+        self._sending = 0  # batches in flight
         self.timeout_s = timeout_s
         self._call = call
         self._max = max_batch
@@ -95,6 +114,7 @@ class Batcher(Generic[K, V]):
             raise RuntimeError(f"{self.name}: submit() outside `async with`")
         request: _Request[K, V] = _Request(key, anyio.current_time())
         self.submitted += 1
+        self._waiting += 1
         try:
             with deadline(self.timeout_s, f"{self.name}: batched call"):
                 await self._send.send(request)
@@ -105,6 +125,8 @@ class Batcher(Generic[K, V]):
             # its submitter's back; one already taken may or may not have reached the server
             request.abandoned = not request.taken
             raise
+        finally:
+            self._waiting -= 1
         if request.error is not None:
             raise request.error
         return request.value  # type: ignore[return-value]  # set together with done
@@ -158,7 +180,7 @@ class Batcher(Generic[K, V]):
                 return False
             except anyio.WouldBlock:
                 left = until - anyio.current_time()
-                if left <= 0:
+                if left <= 0 or self._nobody_else():
                     return False
                 # wait for a submitter's signal, not in receive(): a cancelled receive may lose its item
                 self._arrived = arrived = anyio.Event()
@@ -170,6 +192,13 @@ class Batcher(Generic[K, V]):
             if self._add(batch, request):
                 return True
         return True
+
+    def _nobody_else(self) -> bool:
+        """No batch is in flight and every task that holds work waits for an answer here: nobody can join."""
+        return self._company is not None and self._sending == 0 and self._waiting >= self._company.active
+
+    def _look_again(self) -> None:
+        self._arrived.set()
 
     def _add(self, batch: list[_Request[K, V]], request: _Request[K, V]) -> bool:
         """Put `request` in `batch` unless it was abandoned; True when the batch is full (a request that does
@@ -184,6 +213,7 @@ class Batcher(Generic[K, V]):
 
     async def _answer(self, batch: list[_Request[K, V]]) -> None:
         self.calls += 1
+        self._sending += 1
         try:
             answers = await self._call([r.key for r in batch])
             if len(answers) != len(batch):
@@ -198,6 +228,8 @@ class Batcher(Generic[K, V]):
                 request.error = exc
                 request.done.set()
             raise
+        finally:
+            self._sending -= 1
         for request, answer in zip(batch, answers, strict=True):
             if isinstance(answer, Exception):
                 request.error = answer
@@ -208,6 +240,8 @@ class Batcher(Generic[K, V]):
     async def __aenter__(self) -> Batcher[K, V]:
         send, receive = anyio.create_memory_object_stream[_Request[K, V]](self._max)
         self._send = send
+        if self._company is not None:
+            self._company.listen(self._look_again)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for _ in range(self._flushers):
@@ -224,4 +258,8 @@ class Batcher(Generic[K, V]):
         self._arrived.set()  # a lingering batch goes now: nobody else can come
         if exc is not None:
             self._tg.cancel_scope.cancel()
-        return await self._tg.__aexit__(exc_type, exc, tb)
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._company is not None:
+                self._company.unlisten(self._look_again)

@@ -16,6 +16,10 @@ as `on_stop(item)` (a transfer stage starts no new transfer, yet every entry it 
 After `drain_s` (if given) or once `abort` is set, whatever is still running is cancelled (stage functions
 clean up under their own shielded scopes); with `report_cut`, every item taken in but not finished then still
 reaches the sink, as `Cut(item, stage)`, so a report can give each its row.
+
+With `activity`, the run counts the tasks that hold work: the feeder until the source ends, and each worker
+while it holds an item. A batcher of API calls (`engine.batch`) uses it to send a batch at once when every
+one of them already waits for an answer from it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,28 @@ class Stage:
     workers: int
     fn: Callable[[Any], Awaitable[Any]]
     on_stop: Callable[[Any], Any] | None = None
+
+
+class Activity:
+    """How many of a pipeline's tasks hold work now; listeners hear each time that falls."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, fn: Callable[[], None]) -> None:
+        self._listeners.append(fn)
+
+    def unlisten(self, fn: Callable[[], None]) -> None:
+        self._listeners.remove(fn)
+
+    def begin(self) -> None:
+        self.active += 1
+
+    def end(self) -> None:
+        self.active -= 1
+        for fn in list(self._listeners):
+            fn()
 
 
 @dataclass(frozen=True)
@@ -105,8 +131,13 @@ class _Run:
     """The state of one `run_pipeline` call: its streams, scopes and counters."""
 
     def __init__(
-        self, source: AsyncIterable[Any], sink: Callable[[Any], Awaitable[None]], stop: anyio.Event | None
+        self,
+        source: AsyncIterable[Any],
+        sink: Callable[[Any], Awaitable[None]],
+        stop: anyio.Event | None,
+        activity: Activity | None = None,
     ) -> None:
+        self.activity = activity or Activity()
         self.source = source
         self.sink = sink
         self.stop = stop
@@ -131,6 +162,13 @@ class _Run:
             end.close()
 
     async def feed(self, send: MemoryObjectSendStream[Any], stop: anyio.Event | None) -> None:
+        self.activity.begin()
+        try:
+            await self._feed(send, stop)
+        finally:
+            self.activity.end()
+
+    async def _feed(self, send: MemoryObjectSendStream[Any], stop: anyio.Event | None) -> None:
         async with send:
             with self.intake:
                 try:
@@ -167,20 +205,33 @@ class _Run:
             async for item in receive:
                 key = next(self._keys)
                 self.busy[key] = (stage.name, item)  # until handed on; a cancellation leaves it here
-                if stage.on_stop is not None and self.stop is not None and self.stop.is_set():
-                    self.not_started += 1
-                    await send_sink.send(stage.on_stop(item))  # not begun: the sink still hears of it
-                else:
-                    outcome = await _apply(stage, item)
-                    if outcome is None:
-                        self.dropped += 1
-                    elif isinstance(outcome, Finish):
-                        await send_sink.send(outcome.value)
-                    elif isinstance(outcome, Failed):
-                        await send_sink.send(outcome)
-                    else:
-                        await send_next.send(outcome)
+                self.activity.begin()
+                try:
+                    await self._handle(stage, item, send_next, send_sink)
+                finally:
+                    self.activity.end()
                 del self.busy[key]
+
+    async def _handle(
+        self,
+        stage: Stage,
+        item: Any,
+        send_next: MemoryObjectSendStream[Any],
+        send_sink: MemoryObjectSendStream[Any],
+    ) -> None:
+        if stage.on_stop is not None and self.stop is not None and self.stop.is_set():
+            self.not_started += 1
+            await send_sink.send(stage.on_stop(item))  # not begun: the sink still hears of it
+            return
+        outcome = await _apply(stage, item)
+        if outcome is None:
+            self.dropped += 1
+        elif isinstance(outcome, Finish):
+            await send_sink.send(outcome.value)
+        elif isinstance(outcome, Failed):
+            await send_sink.send(outcome)
+        else:
+            await send_next.send(outcome)
 
     async def deliver(self, receive: MemoryObjectReceiveStream[Any]) -> None:
         async with receive:
@@ -257,6 +308,7 @@ async def run_pipeline(
     drain_s: float | None = None,
     abort: anyio.Event | None = None,
     report_cut: bool = False,
+    activity: Activity | None = None,
 ) -> PipelineResult:
     """Push every item of `source` through `stages` into `sink`; return the counts.
 
@@ -269,7 +321,7 @@ async def run_pipeline(
     for stage in stages:
         if stage.workers < 1:
             raise ValueError(f"stage {stage.name!r} needs at least one worker, not {stage.workers}")
-    run = _Run(source, sink, stop)
+    run = _Run(source, sink, stop, activity)
     error: BaseException | None = None
     try:
         async with anyio.create_task_group() as watchers:

@@ -28,7 +28,7 @@ from adapters.kaltura.interfaces import MediaCatalog
 from adapters.kaltura.listing import EntryPage, ListingStats
 from adapters.kaltura.session import CLIENT_TAG, ClientConfig
 from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, Page
-from engine.batch import Batcher
+from engine.batch import Batcher, Company
 from engine.errors import RetryableError
 from engine.retry import RetryPolicy, retry
 
@@ -137,14 +137,21 @@ class KalturaClient(Downloads, ContentCalls):
 
     @asynccontextmanager
     async def batching(
-        self, *, max_calls: int | None = None, flushers: int = 2, wait_s: float | None = None
+        self,
+        *,
+        max_calls: int | None = None,
+        flushers: int = 2,
+        wait_s: float | None = None,
+        company: Company | None = None,
     ) -> AsyncIterator[None]:
         """While open, `flavor_url`, `reread` and `write_tags` of concurrent workers share multirequests
         (at most `max_calls` sub-calls each, the config's `batch_calls` by default; `flushers` in flight).
         A batch waits for company up to `wait_s` (the config's `batch_wait_s` by default; it goes sooner
         when full, or when nobody asked for `BATCH_QUIET_S`), then for the pacer, and takes everything queued
         meanwhile: a busy run sends full multirequests, not one per pacer token. A job whose few workers
-        make several calls in a row passes 0: there, waiting for company only slows every step."""
+        make several calls in a row passes 0: there, waiting for company only slows every step. With
+        `company` (the pipeline's `Activity`), a batch goes at once when every task holding work already
+        waits for an answer: nobody else can join it."""
         if self._batcher is not None:
             raise RuntimeError("KalturaClient.batching() is already open")
         if max_calls is None:
@@ -174,6 +181,7 @@ class KalturaClient(Downloads, ContentCalls):
             fits=fits,
             linger_s=self.config.batch_wait_s if wait_s is None else wait_s,
             quiet_s=BATCH_QUIET_S,
+            company=company,
         ) as b:
             self._batcher = b
             try:

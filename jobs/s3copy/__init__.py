@@ -22,7 +22,7 @@ import anyio
 from adapters.s3 import S3Store
 from engine.errors import primary
 from engine.logs import get_logger
-from engine.pipeline import Cut, Failed, Stage, run_pipeline
+from engine.pipeline import Activity, Cut, Failed, Stage, run_pipeline
 from engine.progress import Progress
 from jobs.common.archive import JobConfig, S3Copy, stale_uploads, store_config, tool_version
 from jobs.common.archive_report import COLUMNS, FAILED, Outcome, Reporter
@@ -97,11 +97,12 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
     # rows in listing order, whatever order the entries finish in
     order: InOrder[Row] = InOrder(settings.report_window, writer.row)
     reporter = Reporter(log, writer, order=order)
+    activity = Activity()  # the pipeline's busy tasks: a batch goes at once when all of them wait on it
     try:
         async with (
             connected(settings) as (client, _),
             S3Store(config, time_left=ctx.shutdown.time_left if ctx.shutdown is not None else None) as store,
-            client.batching(),
+            client.batching(company=activity),
             Progress(stream=ctx.stderr) as progress,
         ):
             await prove_bucket(store, config.bucket)
@@ -146,6 +147,7 @@ async def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 stop=ctx.shutdown.stop_intake if ctx.shutdown is not None else None,
                 drain_s=max(0.0, settings.drain_s - DRAIN_MARGIN_S),
                 report_cut=True,
+                activity=activity,
             )
             kaltura_requests = client.calls
     except anyio.get_cancelled_exc_class():

@@ -9,6 +9,7 @@ import pytest
 
 from engine.batch import Batcher
 from engine.errors import DeadlineError
+from engine.pipeline import Activity
 
 
 class Recorder:
@@ -225,3 +226,77 @@ async def test_a_lingering_batch_leaves_out_requests_that_do_not_fit_and_goes_wh
             # 4 + 5 + 3 does not fit: [4, 5] went at once, [3, 2] lingers
             assert call.batches == [[4, 5]]
     assert call.batches == [[4, 5], [3, 2]]
+
+
+async def test_a_lingering_batch_goes_at_once_when_every_busy_task_waits_on_it() -> None:
+    """With `company`, nobody else can join once every task holding work waits for an answer: the batch goes
+    then, not a quiet gap or a linger later."""
+    call = Recorder()
+    activity = Activity()
+    activity.begin()
+    activity.begin()  # two tasks hold work
+    async with (
+        Batcher(call, max_batch=10, linger_s=3600, quiet_s=3600, company=activity) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(batcher.submit, 1)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == []  # the other busy task may still ask
+        tg.start_soon(batcher.submit, 2)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == [[1, 2]]  # both wait on this batch: it goes an hour early
+
+
+async def test_a_task_that_stops_holding_work_lets_the_waiting_batch_go() -> None:
+    call = Recorder()
+    activity = Activity()
+    activity.begin()
+    activity.begin()
+    async with (
+        Batcher(call, max_batch=10, linger_s=3600, quiet_s=3600, company=activity) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(batcher.submit, 1)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == []
+        activity.end()  # the other task finished its item without asking anything
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == [[1]]
+
+
+async def test_a_batch_in_flight_keeps_the_next_one_lingering() -> None:
+    """Its submitters get their answers soon and may ask again: the next batch still waits for them."""
+    release = anyio.Event()
+    batches: list[list[int]] = []
+
+    async def held(keys: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(keys))
+        if 1 in keys:
+            await release.wait()
+        return [k * 10 for k in keys]
+
+    activity = Activity()
+    for _ in range(3):
+        activity.begin()  # three tasks hold work
+    async with (
+        Batcher(held, max_batch=10, flushers=2, linger_s=3600, quiet_s=3600, company=activity) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        for k in (1, 2, 3):  # once all three wait, the batch goes, and is held in flight
+            tg.start_soon(batcher.submit, k)
+            await anyio.wait_all_tasks_blocked()
+        assert batches == [[1, 2, 3]]
+        activity.begin()  # a fourth task takes an item and asks
+        tg.start_soon(batcher.submit, 4)
+        await anyio.wait_all_tasks_blocked()
+        assert batches == [[1, 2, 3]]  # every busy task waits, but the answer in flight may bring company
+        release.set()
+        await anyio.wait_all_tasks_blocked()
+        assert batches == [[1, 2, 3]]  # answered: the three may ask again
+        activity.end()
+        activity.end()
+        await anyio.wait_all_tasks_blocked()
+        assert batches == [[1, 2, 3]]  # one of them still holds work and does not wait
+        activity.end()
+        await anyio.wait_all_tasks_blocked()
+        assert batches == [[1, 2, 3], [4]]

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from engine.errors import FatalError, SkippedError
-from engine.pipeline import Cut, Failed, Finish, Stage, run_pipeline
+from engine.pipeline import Activity, Cut, Failed, Finish, Stage, run_pipeline
 
 
 async def numbers(n: int) -> AsyncIterator[int]:
@@ -392,3 +392,38 @@ async def test_without_report_cut_the_sink_hears_nothing_of_cancelled_items() ->
     assert sink.got == []
     assert result.cut == 0
     assert result.lost == result.taken > 0
+
+
+async def test_activity_counts_the_feeder_and_each_worker_holding_an_item() -> None:
+    """`activity` is the feeder until the source ends plus every worker while it holds an item (its failure
+    included); each fall is heard, and a finished run leaves nothing counted."""
+    activity = Activity()
+    falls: list[int] = []
+    activity.listen(lambda: falls.append(activity.active))
+    seen: dict[int, int] = {}
+    gate, more = anyio.Event(), anyio.Event()
+
+    async def held(x: int) -> int:
+        seen[x] = activity.active
+        if x == 2:
+            raise ValueError("bad item")
+        await gate.wait()
+        return x
+
+    async def source() -> AsyncIterator[int]:
+        yield 0
+        await more.wait()
+        yield 1
+        yield 2
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: run_pipeline(source(), [Stage("hold", 3, held)], Sink(), activity=activity))
+        await anyio.wait_all_tasks_blocked()
+        assert (activity.active, seen[0]) == (2, 2)  # the feeder, still reading, and the worker holding 0
+        more.set()
+        await anyio.wait_all_tasks_blocked()
+        assert activity.active == 2  # the feeder has ended, item 2 failed: the workers holding 0 and 1
+        gate.set()
+    assert activity.active == 0
+    assert len(falls) == 4  # the feeder, items 2, 0 and 1
+    assert falls[-2:] == [1, 0]
