@@ -26,7 +26,6 @@ from adapters.kaltura.wire import ApiCall, ApiFault, FlavorAsset, MediaEntry, Ur
 from engine.errors import ItemFailedError
 
 FLAVOR_PAGE = 500
-MAX_CALLS = 50  # sub-calls per multirequest
 REREAD_CHUNK = 50  # entries per media.list/flavorAsset.list pair (≈ 5-10 flavors each, under the 500 page)
 
 
@@ -34,9 +33,6 @@ def max_jobs(max_calls: int) -> int:
     """Requests per multirequest of `max_calls` sub-calls: single calls up to `max_calls - 2`, the rest
     re-reads sharing one media.list/flavorAsset.list pair."""
     return max(1, max_calls - 2) + REREAD_CHUNK
-
-
-MAX_JOBS = max_jobs(MAX_CALLS)
 
 
 @dataclass(frozen=True)
@@ -173,7 +169,7 @@ def default_thumbnail_job(thumb_id: str, entry_id: str | None = None) -> Job:
 
 
 def sub_calls(jobs: Sequence[Job | Reread]) -> int:
-    """How many sub-calls `send_jobs` makes of `jobs` (the batcher keeps this within MAX_CALLS)."""
+    """How many sub-calls `send_jobs` makes of `jobs` (the batcher keeps this within `batch_calls`)."""
     rereads = len({job.entry_id for job in jobs if isinstance(job, Reread)})
     singles = sum(len(job.calls) for job in jobs if isinstance(job, Job))
     return singles + 2 * -(-rereads // REREAD_CHUNK)

@@ -8,14 +8,13 @@ from KalturaClient.Plugins import Core
 
 from adapters.kaltura import wire
 from adapters.kaltura.batches import (
-    MAX_CALLS,
-    MAX_JOBS,
     REREAD_CHUNK,
     Job,
     Reread,
     flavor_list_call,
     get_url_call,
     join_tags,
+    max_jobs,
     media_list_ids_call,
     media_update_tags_call,
     send_jobs,
@@ -41,12 +40,13 @@ def test_reread_lists_the_entries_by_id_with_every_status() -> None:
 
 
 def test_rereads_of_a_batch_share_sub_calls_and_singles_count_one_each() -> None:
+    max_calls = 50
     rereads = [Reread(f"0_{i}") for i in range(REREAD_CHUNK)]
-    urls = [Job((get_url_call(str(i)),), lambda slots: slots[0]) for i in range(MAX_CALLS - 2)]
+    urls = [Job((get_url_call(str(i)),), lambda slots: slots[0]) for i in range(max_calls - 2)]
     assert sub_calls(rereads) == 2
     assert sub_calls([*rereads, Reread("0_more")]) == 4
-    assert sub_calls([*urls, *rereads]) == MAX_CALLS
-    assert len([*urls, *rereads]) == MAX_JOBS
+    assert sub_calls([*urls, *rereads]) == max_calls
+    assert len([*urls, *rereads]) == max_jobs(max_calls)
 
 
 def test_tag_update_is_a_partial_update_of_the_tags_only() -> None:
