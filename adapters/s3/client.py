@@ -43,6 +43,13 @@ class S3Store(RestoreCalls, Uploads):
         await super().__aenter__()
         return self
 
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await super().__aexit__(*exc_info)
+        finally:
+            if self.budget is not None:
+                self.budget.drop_idle()  # a long-lived process (tests, a library user) gets the memory back
+
     def single_put(self, size: int) -> bool:
         """Whether an object of `size` bytes goes up in one PUT (below the part size), not in parts."""
         return size < multipart.part_size(size, self.config.part_size)

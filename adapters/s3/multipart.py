@@ -132,6 +132,11 @@ class MemoryBudget:
             buf.release()
         self.release(size)
 
+    def drop_idle(self) -> None:
+        """Unmap the buffers kept for reuse (the store is closing: no part will take them)."""
+        while self._idle:
+            self._idle.pop().release()
+
     def fits(self, size: int) -> bool:
         return size <= self.total
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from adapters.s3 import multipart
+from adapters.s3.client import S3Store
+from adapters.s3.config import StoreConfig
 from adapters.s3.multipart import MemoryBudget, MiB
 from engine.errors import ConfigError
 from jobs.common.archive import store_config
@@ -151,6 +154,25 @@ async def test_a_part_buffer_given_back_clean_is_reused_whole_for_the_next_part_
     assert again.filled == 0  # rewound: filled from the start again
     assert (budget.held, budget.idle) == (MiB, 0)
     budget.give_back(again, reusable=True)
+
+
+async def test_kept_buffers_are_unmapped_when_the_store_closes() -> None:
+    budget = MemoryBudget(3 * MiB, reuse_size=MiB)
+    kept = [await budget.buffer(MiB) for _ in range(2)]
+    for buf in kept:
+        budget.give_back(buf, reusable=True)
+    budget.drop_idle()
+    assert budget.idle == 0
+    assert all(buf.closed for buf in kept)
+    part = multipart.part_size(0, None)  # the size the store's budget keeps
+    store = S3Store(StoreConfig(bucket="archive", memory_budget=2 * part))
+    assert store.budget is not None
+    kept_by_store = await store.budget.buffer(part)
+    store.budget.give_back(kept_by_store, reusable=True)
+    assert store.budget.idle == part
+    await store.__aexit__(None, None, None)  # never entered: closing alone gives the kept buffers back
+    assert store.budget.idle == 0
+    assert kept_by_store.closed
 
 
 async def test_a_part_buffer_that_may_still_be_in_a_socket_or_of_another_size_is_unmapped_not_kept() -> None:
