@@ -91,11 +91,6 @@ class Pacer:
         self._total = 0
         self._throttles = 0
 
-    @property
-    def burst(self) -> int:
-        """Calls that may start at once after a quiet spell (never more than the rate allows in a second)."""
-        return self._burst
-
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a place and a token, then hold the place while the body runs: `async with p.slot():`."""

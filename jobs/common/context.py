@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,11 +67,7 @@ def kaltura_client(settings: Settings) -> KalturaClient:
         batch_calls=settings.kaltura_batch_calls,
         batch_wait_s=settings.kaltura_batch_wait_s,
     )
-    # a second's worth at once: a run's first steps (count, list, check, URLs) and last ones (re-read, tag)
-    # are a few calls in a row, each waiting for the one before; spaced 1/rate apart they added 0.1 s each
-    # at 10/s. The pacer's sliding window still allows no more than the rate in any second.
-    rate = settings.kaltura_rps
-    pacer = Pacer(rate, burst=math.ceil(rate), max_in_flight=settings.kaltura_in_flight)
+    pacer = Pacer(settings.kaltura_rps, max_in_flight=settings.kaltura_in_flight)
     policy = RetryPolicy(
         attempts=settings.kaltura_retries, base_s=0.5, max_s=30.0, budget_s=settings.kaltura_retry_budget_s
     )

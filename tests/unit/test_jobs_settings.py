@@ -66,17 +66,6 @@ def test_a_blank_kaltura_userid_on_the_command_line_is_refused() -> None:
         load_settings({"user_id": " "}, {})
 
 
-@pytest.mark.parametrize(("rps", "burst"), [("10", 10), ("2.5", 3), ("0.5", 1)])
-def test_the_kaltura_pacer_lets_a_seconds_worth_of_calls_start_at_once(rps: str, burst: int) -> None:
-    """A run's few first and last calls in a row are not spaced 1/rate apart; the pacer's one-second window
-    still holds the rate."""
-    env = {"KALTURA_PARTNERID": "1", "KALTURA_SECRET": "s", "KALTURA_USERID": "u"}
-    env["ARCHIVER_KALTURA_RPS"] = rps
-    client = kaltura_client(load_settings({}, env))
-    assert client.pacer.burst == burst
-    assert client.pacer.statistics().configured_rate == float(rps)
-
-
 def test_kaltura_userid_is_required_to_talk_to_kaltura() -> None:
     s = load_settings({}, {"KALTURA_PARTNERID": "1", "KALTURA_SECRET": "s"})
     with pytest.raises(ConfigError, match="KALTURA_USERID is not set: set KALTURA_USERID or pass --user_id"):
