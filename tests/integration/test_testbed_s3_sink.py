@@ -221,6 +221,7 @@ def test_last_written_is_when_the_newest_object_was_stored(sink: SinkServer, s3:
     s3.put_object(Bucket=BUCKET, Key="b", Body=b"y")
     after = time.time()
     last = sink.last_written(BUCKET)
-    assert last is not None and before <= last <= after
+    assert last is not None
+    assert before <= last <= after
     with pytest.raises(urllib.error.HTTPError):
         sink.last_written("no-such-bucket")
