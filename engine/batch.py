@@ -11,10 +11,10 @@ With `linger_s`, a batch also waits for company: it goes when it is full, when i
 `linger_s`, or when no new request came for `quiet_s` (so a lone request waits only that long). A call that is
 in flight counts as waiting time for the requests queued behind it. This is what keeps requests per entry
 low when the rate does not bind: a busy run sends full batches, not one per pacer token.
-With `company` (e.g. a pipeline's `Activity`: how many tasks hold work), a lingering batch also goes at once
-when nobody else can join it: no batch is in flight (whose submitters would come back) and every task that
-holds work is waiting for an answer here. Waiting longer then adds nothing, only delay (a run's first and last
-steps, a small run).
+With `company` (e.g. a pipeline's `Activity`: how many tasks hold work), a batch also goes at once when
+nobody else can join it: no batch is in flight (whose submitters would come back) and every task that holds
+work is waiting for an answer here. Lingering or waiting for `ready` then adds nothing, only delay (a run's
+first and last steps, a small run).
 Only one flusher collects at a time (the others may be sending), so lingering flushers never split a batch.
 Nothing is unbounded: at most `max_batch` requests wait in the stream; more submitters wait to send; and a
 submitter waits at most `timeout_s` for its answer (docs/architecture.md, conventions 5), then hears a
@@ -154,7 +154,7 @@ class Batcher(Generic[K, V]):
                 return None
         batch = [first]
         full = await self._linger(receive, batch) if self._linger_s > 0 else False
-        if self._ready is not None:
+        if self._ready is not None and not self._nobody_else():
             await self._ready()  # the call could go now: take what came meanwhile with it
         while not full and len(batch) < self._max:
             try:

@@ -7,6 +7,12 @@ cut to zero. Besides the bucket, a sliding log of the last starts makes sure no 
 more starts than the current rate allows, whatever the burst (the margin absorbs the jitter between a start
 and its arrival, so no second of arrivals holds more either).
 
+A lone call (nothing in flight, the last window under half full) does not wait for a token: a run's few
+calls in a row, each waiting for the answer before (count, list, check, URLs; re-read, tag), would otherwise
+wait 1/rate each. It still takes its token (the bucket may go below zero, so the calls after it repay it),
+and the window still holds. Lone calls never overlap, so they cannot arrive in a cluster the way a burst of
+concurrent starts can.
+
 Waiters are served in arrival order (anyio's semaphore and lock are FIFO). A task cancelled while waiting
 takes nothing and leaves its place to the next.
 """
@@ -118,9 +124,10 @@ class Pacer:
 
     async def ready(self, poll_s: float = 0.005) -> None:
         """Wait until a call could start now (a free place and a due token) without taking either: a batcher
-        waits here, then sends everything that arrived meanwhile, so batches grow when the rate binds."""
+        waits here, then sends everything that arrived meanwhile, so batches grow when the rate binds (a lone
+        call's exemption does not apply here: its token is what lets company gather)."""
         while True:
-            wait = self._wait_s(self._clock())
+            wait = self._wait_s(self._clock(), lone_ok=False)  # a batch waiting here gathers company
             if wait <= 0 and self._places.value > 0:
                 return
             await self._sleep(max(wait, poll_s))
@@ -136,13 +143,15 @@ class Pacer:
         self._tokens -= 1.0
         self._starts.append(now)
 
-    def _wait_s(self, now: float) -> float:
-        """How long until a call may start at `now` (0 or less: now); refills the bucket as a side effect."""
+    def _wait_s(self, now: float, *, lone_ok: bool = True) -> float:
+        """How long until a call may start at `now` (0 or less: now), a lone one without a token if
+        `lone_ok`; refills the bucket as a side effect."""
         self._refill(now)
-        waits = [self._blocked_until - now, (1.0 - self._tokens) / self._rate]
         while self._starts and self._starts[0] <= now - _WINDOW_S:
             self._starts.popleft()
         per_second = max(1, math.floor(self._rate))
+        lone = lone_ok and self._in_flight == 0 and len(self._starts) < per_second / 2
+        waits = [self._blocked_until - now, 0.0 if lone else (1.0 - self._tokens) / self._rate]
         if len(self._starts) >= per_second:
             waits.append(self._starts[-per_second] + _WINDOW_S - now)
         return max(waits)

@@ -300,3 +300,32 @@ async def test_a_batch_in_flight_keeps_the_next_one_lingering() -> None:
         activity.end()
         await anyio.wait_all_tasks_blocked()
         assert batches == [[1, 2, 3], [4]]
+
+
+async def test_a_batch_nobody_else_can_join_does_not_wait_for_the_rate_gate() -> None:
+    """`ready` is where a batch gathers the calls that come while the rate holds it; with `company`, a batch
+    nobody else can join skips it (the pacer still spaces the call itself)."""
+    call = Recorder()
+    gate = anyio.Event()
+    activity = Activity()
+    activity.begin()
+    activity.begin()  # two tasks hold work
+
+    async def rate_gate() -> None:
+        await gate.wait()
+
+    async with (
+        Batcher(call, max_batch=10, ready=rate_gate, company=activity) as batcher,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(batcher.submit, 1)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == []  # the other task may ask while the gate is shut: the batch waits there
+        gate.set()
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == [[1]]
+        gate = anyio.Event()  # shut again
+        activity.end()  # one task left
+        tg.start_soon(batcher.submit, 2)
+        await anyio.wait_all_tasks_blocked()
+        assert call.batches == [[1], [2]]  # nobody else can come: it went without waiting at the gate

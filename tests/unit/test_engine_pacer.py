@@ -274,3 +274,39 @@ async def test_ready_waits_for_a_token_without_taking_it() -> None:
     await pacer.ready()
     assert clock.now - started == pytest.approx(0.5)  # ready() took nothing: still ready
     assert pacer.statistics().total_calls == 1
+
+
+async def test_a_lone_call_does_not_wait_for_a_token_and_the_calls_after_it_repay_it() -> None:
+    """Calls one after another (each waiting for the answer before) start at once while the window is under
+    half full; then the bucket, gone below zero, spaces them so the average stays at the rate."""
+    clock = FakeClock()
+    pacer = Pacer(10, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(8):
+        async with pacer.slot():
+            starts.append(clock())
+    t0 = starts[0]
+    assert [round(t - t0, 6) for t in starts] == [0, 0, 0, 0, 0, 0.5, 0.6, 0.7]
+    assert max_starts_in_any_window(starts, window=1.05) <= 10
+
+
+async def test_calls_that_overlap_are_spaced_even_after_a_quiet_spell() -> None:
+    """Only a lone call skips the token: callers at once after a pause start 1/rate apart, as before."""
+    clock = FakeClock()
+    pacer = Pacer(10, clock=clock, sleep=clock.sleep)
+    starts = sorted(await fire(pacer, 20, clock))
+    assert min(round(b - a, 6) for a, b in itertools.pairwise(starts)) == 0.1
+
+
+async def test_ready_makes_no_exception_for_a_lone_call() -> None:
+    """A batcher waits in `ready` to gather company; a lone call's exemption would send its batches one call
+    each, so there the token is still awaited."""
+    clock = FakeClock()
+    pacer = Pacer(10, clock=clock, sleep=clock.sleep)
+    async with pacer.slot():
+        pass
+    before = clock()
+    await pacer.ready()
+    assert round(clock() - before, 6) == 0.1
+    async with pacer.slot():  # its token is due now: the call goes at once
+        assert clock() == before + 0.1
