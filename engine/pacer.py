@@ -7,11 +7,11 @@ cut to zero. Besides the bucket, a sliding log of the last starts makes sure no 
 more starts than the current rate allows, whatever the burst (the margin absorbs the jitter between a start
 and its arrival, so no second of arrivals holds more either).
 
-A lone call (nothing in flight, the last window under half full) does not wait for a token: a run's few
-calls in a row, each waiting for the answer before (count, list, check, URLs; re-read, tag), would otherwise
-wait 1/rate each. It still takes its token (the bucket may go below zero, so the calls after it repay it),
-and the window still holds. Lone calls never overlap, so they cannot arrive in a cluster the way a burst of
-concurrent starts can.
+A lone call (nothing in flight, the last window under half full, a rate of 2/s or more) does not wait for
+a token: a run's few calls in a row, each waiting for the answer before (count, list, check, URLs; re-read,
+tag), would otherwise wait 1/rate each. It still takes its token (the bucket may go below zero, so the calls
+after it repay it; at most half a window's calls are lone, fewer than the bucket refills), and the window
+still holds. Lone calls never overlap, so they cannot arrive in a cluster the way concurrent starts can.
 
 Waiters are served in arrival order (anyio's semaphore and lock are FIFO). A task cancelled while waiting
 takes nothing and leaves its place to the next.
@@ -150,7 +150,9 @@ class Pacer:
         while self._starts and self._starts[0] <= now - _WINDOW_S:
             self._starts.popleft()
         per_second = max(1, math.floor(self._rate))
-        lone = lone_ok and self._in_flight == 0 and len(self._starts) < per_second / 2
+        # below 2/s (a small setting, or after cuts) every call waits for its token: a lone call there could
+        # start each time the window empties, and nothing would repay the bucket
+        lone = lone_ok and self._in_flight == 0 and per_second >= 2 and len(self._starts) < per_second / 2
         waits = [self._blocked_until - now, 0.0 if lone else (1.0 - self._tokens) / self._rate]
         if len(self._starts) >= per_second:
             waits.append(self._starts[-per_second] + _WINDOW_S - now)

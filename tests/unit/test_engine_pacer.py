@@ -310,3 +310,17 @@ async def test_ready_makes_no_exception_for_a_lone_call() -> None:
     assert round(clock() - before, 6) == 0.1
     async with pacer.slot():  # its token is due now: the call goes at once
         assert clock() == before + 0.1
+
+
+async def test_below_two_calls_a_second_even_a_lone_call_waits_for_its_token() -> None:
+    """There a lone call could start each time the window empties, and nothing would repay the bucket: calls
+    one after another keep the rate."""
+    clock = FakeClock()
+    rate = 0.5
+    pacer = Pacer(rate, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(12):
+        async with pacer.slot():
+            starts.append(clock())
+        await clock.sleep(1.1)  # each call is answered, then the next one is asked 1.1 s later
+    assert len(starts) / (starts[-1] - starts[0] + 1 / rate) <= rate + 1e-9
