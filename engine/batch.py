@@ -23,6 +23,7 @@ submitter waits at most `timeout_s` for its answer (docs/architecture.md, conven
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -52,7 +53,7 @@ class Company(Protocol):
 
 
 class _Request(Generic[K, V]):
-    __slots__ = ("abandoned", "born", "done", "error", "key", "taken", "value")
+    __slots__ = ("abandoned", "born", "done", "error", "key", "taken", "value", "waiting")
 
     def __init__(self, key: K, born: float) -> None:
         self.key = key
@@ -62,6 +63,7 @@ class _Request(Generic[K, V]):
         self.error: BaseException | None = None
         self.taken = False  # a flusher put it in a batch: from then on it is sent
         self.abandoned = False  # its submitter gave up before that: it is never sent
+        self.waiting = True  # counted in the batcher's `_waiting` until answered or given up
 
 
 class Batcher(Generic[K, V]):
@@ -94,6 +96,7 @@ class Batcher(Generic[K, V]):
         self._arrived = anyio.Event()  # set by each submit (and when `company` falls): look again
         self._company = company
         self._waiting = 0  # submitters waiting for their answer (queued or in flight)
+        self._last_arrival = -math.inf  # when the newest request was submitted (anyio's clock)
         self._sending = 0  # batches in flight
         self.timeout_s = timeout_s
         self._call = call
@@ -118,6 +121,7 @@ class Batcher(Generic[K, V]):
         try:
             with deadline(self.timeout_s, f"{self.name}: batched call"):
                 await self._send.send(request)
+                self._last_arrival = anyio.current_time()
                 self._arrived.set()
                 await request.done.wait()
         except BaseException:
@@ -126,7 +130,7 @@ class Batcher(Generic[K, V]):
             request.abandoned = not request.taken
             raise
         finally:
-            self._waiting -= 1
+            self._stop_waiting(request)
         if request.error is not None:
             raise request.error
         return request.value  # type: ignore[return-value]  # set together with done
@@ -173,21 +177,26 @@ class Batcher(Generic[K, V]):
         """Add what arrives to `batch` until it is full (True), its oldest request has waited `linger_s`, or
         nothing came for `quiet_s`."""
         until = batch[0].born + self._linger_s
+        began = anyio.current_time()
         while len(batch) < self._max:
             try:
                 request = receive.receive_nowait()
             except anyio.EndOfStream:
                 return False
             except anyio.WouldBlock:
-                left = until - anyio.current_time()
+                now = anyio.current_time()
+                if self._quiet_s > 0:  # quiet since the newest request came, or since lingering began
+                    until_quiet = max(began, self._last_arrival) + self._quiet_s
+                    left = min(until, until_quiet) - now
+                else:
+                    left = until - now
                 if left <= 0 or self._nobody_else():
-                    return False
-                # wait for a submitter's signal, not in receive(): a cancelled receive may lose its item
+                    return False  # waited long enough, quiet, or nobody else can come
+                # wait for a submitter's (or a falling company's) signal, not in receive(): a cancelled
+                # receive may lose its item
                 self._arrived = arrived = anyio.Event()
-                with anyio.move_on_after(min(left, self._quiet_s) if self._quiet_s > 0 else left):
+                with anyio.move_on_after(left):
                     await arrived.wait()
-                if not arrived.is_set():
-                    return False  # quiet, or waited long enough
                 continue
             if self._add(batch, request):
                 return True
@@ -199,6 +208,12 @@ class Batcher(Generic[K, V]):
 
     def _look_again(self) -> None:
         self._arrived.set()
+
+    def _stop_waiting(self, request: _Request[K, V]) -> None:
+        """`request`'s submitter no longer waits here (answered, or gave up): once only."""
+        if request.waiting:
+            request.waiting = False
+            self._waiting -= 1
 
     def _add(self, batch: list[_Request[K, V]], request: _Request[K, V]) -> bool:
         """Put `request` in `batch` unless it was abandoned; True when the batch is full (a request that does
@@ -220,22 +235,28 @@ class Batcher(Generic[K, V]):
                 raise RuntimeError(f"{self.name}: {len(answers)} answers for {len(batch)} requests")
         except Exception as exc:  # the whole batch failed: every request in it hears why
             for request in batch:
-                request.error = exc
-                request.done.set()
+                self._answered(request, error=exc)
             return
         except BaseException as exc:  # cancelled: nobody must wait forever for an answer
             for request in batch:
-                request.error = exc
-                request.done.set()
+                self._answered(request, error=exc)
             raise
         finally:
             self._sending -= 1
         for request, answer in zip(batch, answers, strict=True):
             if isinstance(answer, Exception):
-                request.error = answer
+                self._answered(request, error=answer)
             else:
-                request.value = answer
-            request.done.set()
+                self._answered(request, value=answer)
+
+    def _answered(
+        self, request: _Request[K, V], *, value: V | None = None, error: BaseException | None = None
+    ) -> None:
+        """Give `request` its answer. Its submitter stops counting as waiting now, not when it resumes: it may
+        ask again at once, so a lingering batch must not take it for one who cannot."""
+        request.value, request.error = value, error
+        self._stop_waiting(request)
+        request.done.set()
 
     async def __aenter__(self) -> Batcher[K, V]:
         send, receive = anyio.create_memory_object_stream[_Request[K, V]](self._max)

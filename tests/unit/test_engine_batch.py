@@ -329,3 +329,67 @@ async def test_a_batch_nobody_else_can_join_does_not_wait_for_the_rate_gate() ->
         tg.start_soon(batcher.submit, 2)
         await anyio.wait_all_tasks_blocked()
         assert call.batches == [[1], [2]]  # nobody else can come: it went without waiting at the gate
+
+
+async def test_a_submitter_answered_counts_as_one_who_may_ask_again_before_it_resumes() -> None:
+    """An answer and another task's end in the same step: the answered submitters have not run yet, but they
+    may ask again at once, so the lingering batch waits for them instead of going alone."""
+    release = anyio.Event()
+    batches: list[list[int]] = []
+
+    async def held(keys: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(keys))
+        if 1 in keys:
+            await release.wait()
+        return [k * 10 for k in keys]
+
+    activity = Activity()
+    activity.begin()
+    activity.begin()  # A and B hold work
+
+    async def ask_twice(first: int) -> None:
+        await batcher.submit(first)
+        await batcher.submit(first + 10)
+
+    with anyio.fail_after(60):  # the linger is an hour: a batch sent alone leaves A and B waiting for it
+        async with (
+            Batcher(held, max_batch=10, flushers=2, linger_s=3600, quiet_s=3600, company=activity) as batcher,
+            anyio.create_task_group() as tg,
+        ):
+            for k in (1, 2):  # A and B both wait: [1, 2] goes and is held in flight
+                tg.start_soon(ask_twice, k)
+                await anyio.wait_all_tasks_blocked()
+            activity.begin()
+            activity.begin()  # C and D take items
+            tg.start_soon(batcher.submit, 4)  # C asks: it lingers behind the batch in flight
+            await anyio.wait_all_tasks_blocked()
+            release.set()
+            activity.end()  # in the same step: D finishes without asking
+            await anyio.wait_all_tasks_blocked()
+            assert batches == [[1, 2], [4, 11, 12]]
+
+
+async def test_a_falling_company_does_not_restart_the_quiet_gap() -> None:
+    """Other tasks finishing items wake a lingering batch to look again; the quiet gap still counts from the
+    newest request, so a lone request goes after `quiet_s`, not after the whole linger."""
+    call = Recorder()
+    activity = Activity()
+    for _ in range(3):
+        activity.begin()
+    answered = anyio.Event()
+
+    async def ask() -> None:
+        await batcher.submit(7)
+        answered.set()
+
+    with anyio.fail_after(60):  # the linger is a day: only the quiet gap can send it
+        async with (
+            Batcher(call, max_batch=10, linger_s=86_400, quiet_s=0.01, company=activity) as batcher,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(ask)
+            while not answered.is_set():  # others keep finishing items (and taking new ones) meanwhile
+                activity.end()
+                activity.begin()
+                await anyio.lowlevel.checkpoint()
+    assert call.batches == [[7]]
