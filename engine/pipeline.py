@@ -202,15 +202,36 @@ class _Run:
         send_sink: MemoryObjectSendStream[Any],
     ) -> None:
         async with receive, send_next, send_sink:
-            async for item in receive:
-                key = next(self._keys)
-                self.busy[key] = (stage.name, item)  # until handed on; a cancellation leaves it here
-                self.activity.begin()
-                try:
+            # counted in `activity` from its first item until it finds none queued: a worker that takes the
+            # next item at once never looks idle in between (a batcher would take it for one that cannot ask)
+            held = False
+            try:
+                while True:
+                    if held:
+                        await anyio.lowlevel.checkpoint()  # between items, as `async for` would (before
+                        # taking the next: a cancellation here leaves it queued, where `settle` finds it)
+                    try:
+                        item = receive.receive_nowait()
+                    except anyio.WouldBlock:
+                        if held:
+                            held = False
+                            self.activity.end()
+                        try:
+                            item = await receive.receive()
+                        except anyio.EndOfStream:
+                            return
+                    except anyio.EndOfStream:
+                        return
+                    if not held:
+                        held = True
+                        self.activity.begin()
+                    key = next(self._keys)
+                    self.busy[key] = (stage.name, item)  # until handed on; a cancellation leaves it here
                     await self._handle(stage, item, send_next, send_sink)
-                finally:
+                    del self.busy[key]
+            finally:
+                if held:
                     self.activity.end()
-                del self.busy[key]
 
     async def _handle(
         self,

@@ -427,3 +427,25 @@ async def test_activity_counts_the_feeder_and_each_worker_holding_an_item() -> N
     assert activity.active == 0
     assert len(falls) == 4  # the feeder, items 2, 0 and 1
     assert falls[-2:] == [1, 0]
+
+
+async def test_a_worker_with_items_queued_never_looks_idle_between_them() -> None:
+    """A worker takes the next queued item before it stops counting: between items it never looks like a
+    task that cannot ask anything (a batcher would send a batch without it)."""
+    activity = Activity()
+    falls: list[int] = []
+    activity.listen(lambda: falls.append(activity.active))
+    gate = anyio.Event()
+
+    async def first_waits(x: int) -> int:
+        if x == 0:
+            await gate.wait()
+        return x
+
+    stages = [Stage("one", 1, first_waits)]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: run_pipeline(numbers(3), stages, Sink(), activity=activity))
+        await anyio.wait_all_tasks_blocked()
+        assert falls == [1]  # the feeder queued 1 and 2 and ended; the worker holds 0
+        gate.set()
+    assert falls == [1, 0]  # the worker stopped counting once, after its last item
