@@ -224,21 +224,21 @@ def test_peak_kaltura_rate_is_judged_in_every_round_and_summarized() -> None:
     assert verdicts([replace(OURS_W2, peak_rps=11)])["W2 peak Kaltura requests/s"] is False
 
 
-def test_w2_speed_and_cpu_are_judged_against_rclone_single_put_at_our_concurrency() -> None:
+def test_w2_speed_is_judged_and_cpu_shown_against_rclone_single_put_at_our_concurrency() -> None:
     ours = rounds(OURS_W2, (20.0, 10.0, 40.0))  # 80, 160, 40 MB/s: median 80
     rclone = rounds(RCLONE_W2, (25.0, 10.0, 30.0))  # 64, 160, 53.3 MB/s: median 64
     one_by_one = replace(RCLONE_W2, concurrency=1, wall_s=5.0)  # faster, but not at our concurrency
     multipart = replace(RCLONE_W2, variant="multipart, 16MiB parts", wall_s=5.0)  # a variant: not this target
     found = verdicts([*ours, *rclone, one_by_one, multipart])
     assert found["W2 MB/s against rclone"] is True
-    assert found["W2 CPU s/GB against rclone"] is True  # 1 vs 2 CPU s/GB
+    assert found["W2 CPU s/GB against rclone"] is None  # shown: rclone's single PUT neither hashes nor proves
     assert values([*ours, *rclone])["W2 MB/s against rclone"] == (
         "80.0 (40.0-160.0) vs 64.0 (53.3-160.0) MB/s (rclone x16; 3 vs 3 rounds)"
     )
     faster = rounds(RCLONE_W2, (25.0, 10.0, 15.0), cpu_s=0.8)  # median 106.7 MB/s, 0.5 CPU s/GB
     found = verdicts([*ours, *faster])
     assert found["W2 MB/s against rclone"] is False
-    assert found["W2 CPU s/GB against rclone"] is False
+    assert found["W2 CPU s/GB against rclone"] is None
 
 
 def test_w2_is_also_compared_like_for_like_with_rclone_in_multipart() -> None:
@@ -270,7 +270,7 @@ def test_w2_peak_rss_is_the_worst_complete_round_up_to_256_mb() -> None:
     )
 
 
-def test_w2s_transfer_speed_is_judged_against_90_percent_of_the_source_limit_and_cpu_against_rclone() -> None:
+def test_w2s_transfer_speed_is_judged_against_90_percent_of_the_source_limit_and_cpu_shown() -> None:
     name = "W2S MB/s during the transfer against the source's limit"
     whole = "W2S MB/s of the whole process against the source's limit"
     ours = replace(OURS_W2, workload="W2S", wall_s=5.4, transfer_s=4.4)  # 363.6 MB/s in transfer
@@ -286,8 +286,8 @@ def test_w2s_transfer_speed_is_judged_against_90_percent_of_the_source_limit_and
     assert values([ours, rclone])[name] == (
         "363.6 MB/s = 91% of the limit, fixed 1.00 s; rclone x16 400.0 MB/s; 1 vs 1 rounds"
     )
-    assert verdicts([ours, rclone])["W2S CPU s/GB against rclone"] is True
-    assert verdicts([replace(ours, cpu_s=4.0), rclone])["W2S CPU s/GB against rclone"] is False
+    assert verdicts([ours, rclone])["W2S CPU s/GB against rclone"] is None  # shown, judged like for like
+    assert "1.00 vs 2.00 CPU s/GB" in values([ours, rclone])["W2S CPU s/GB against rclone"]
 
 
 def test_w4_speed_is_shown_as_a_share_of_the_curl_ceiling_and_cpu_against_rclone() -> None:
