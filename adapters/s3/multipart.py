@@ -48,7 +48,7 @@ GiB: Final = 1 << 30
 MIN_PART: Final = 5 * MiB  # S3's limits
 MAX_PART: Final = 5 * GiB
 MAX_PARTS: Final = 10_000
-HASH_BLOCK: Final = 256 * 1024  # see _digest_of
+HASH_BLOCK: Final = 256 * 1024  # see digest_part
 HUGE_PAGE: Final = 2 * MiB  # see _mapping
 DEFAULT_PART: Final = 8 * MiB  # our floor: fewer requests than 5 MiB, still little memory per slot
 # at shutdown, the create and the abort of an upload end this long before the drain does (the run's summary
@@ -511,7 +511,7 @@ class MultipartWriter:
         try:
             if previous is not None:
                 await previous.wait()  # the object's SHA-256 takes the parts in their order
-            raw = await anyio.to_thread.run_sync(_digest_of, self._algorithm, self._sha, buf)
+            raw = await anyio.to_thread.run_sync(digest_part, self._algorithm, self._sha, buf)
             hashed.set()
             etag = await self._calls.upload_part(self.key, self._upload_id, number, buf, b64(raw), on_retry)
             self._parts[number] = (CompletedPart(number, etag, b64(raw), buf.size), raw)
@@ -534,7 +534,7 @@ class MultipartWriter:
             self._slots.release()
 
 
-def _digest_of(algorithm: Algorithm, sha: hashlib._Hash, buf: PartBuffer) -> bytes:
+def digest_part(algorithm: Algorithm, sha: hashlib._Hash, buf: PartBuffer) -> bytes:
     """The part's S3 digest, and the part fed to the object's `sha`: in a worker thread (both release the
     GIL), in one pass of blocks small enough to stay in the CPU's cache between the two."""
     with buf.getbuffer() as view:

@@ -2,8 +2,8 @@
 
 - start-up: the CPU of `kaltura-archiver s3copy --help` (the interpreter and the imports every run pays);
   spread over a workload's bytes it is a per-GB figure that shrinks as runs grow;
-- hashing: the CPU per GB of the proof's SHA-256 and of the CRC32C that S3 checks on every part, computed as
-  the store does (one pass of 1 MiB blocks); tools that do not prove a copy do not pay it.
+- hashing: the CPU per GB of the proof's SHA-256 and of the CRC32C that S3 checks on every part, by the
+  store's own function (`adapters.s3.multipart.digest_part`); tools that do not prove a copy do not pay it.
 
 `decompose(cpu_s_per_gb, gb, floors)` splits a measured CPU s/GB into these and the rest (the transfer:
 reading, parsing, buffering and sending).
@@ -19,11 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import crc32c
-
+from adapters.s3.multipart import DEFAULT_PART, PartBuffer, digest_part
 from testbed.bench.measure import Measured
 
-HASH_BLOCK = 1 << 20
 HASHED_BYTES = 256 << 20
 STARTUP_RUNS = 3
 
@@ -38,14 +36,17 @@ class Floors:
 
 
 def hashing_s_per_gb(total: int = HASHED_BYTES) -> float:
-    """CPU seconds per GB of SHA-256 and CRC32C over the same 1 MiB blocks, in this process."""
-    block = os.urandom(HASH_BLOCK)
-    sha, crc = hashlib.sha256(), 0
+    """CPU seconds per GB of what the store computes for each part (CRC32C, and the object's SHA-256), over
+    parts of the default size, in this process."""
+    part = PartBuffer(DEFAULT_PART)
+    part.write(os.urandom(DEFAULT_PART))
+    sha = hashlib.sha256()
     started = time.process_time()
-    for _ in range(total // HASH_BLOCK):
-        sha.update(block)
-        crc = crc32c.crc32c(block, crc)
-    return (time.process_time() - started) / (total / 1e9)
+    for _ in range(total // DEFAULT_PART):
+        digest_part("CRC32C", sha, part)
+    elapsed = time.process_time() - started
+    part.release()
+    return elapsed / (total / 1e9)
 
 
 def measure_floors(cli: Sequence[str], run: Callable[[Sequence[str]], Measured]) -> Floors:
