@@ -25,6 +25,21 @@ class Recorder:
         return [ValueError(f"bad {k}") if k < 0 else k * 10 for k in keys]
 
 
+class HeldWhileOne:
+    """A batch call that remembers its batches, answers key * 10, and holds a batch with key 1 in flight until
+    `release` is set."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = anyio.Event()
+
+    async def __call__(self, keys: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(keys))
+        if 1 in keys:
+            await self.release.wait()
+        return [k * 10 for k in keys]
+
+
 async def test_a_lone_request_goes_out_at_once_and_gets_its_answer() -> None:
     call = Recorder()
     async with Batcher(call, max_batch=10) as batcher:
@@ -266,14 +281,8 @@ async def test_a_task_that_stops_holding_work_lets_the_waiting_batch_go() -> Non
 
 async def test_a_batch_in_flight_keeps_the_next_one_lingering() -> None:
     """Its submitters get their answers soon and may ask again: the next batch still waits for them."""
-    release = anyio.Event()
-    batches: list[list[int]] = []
-
-    async def held(keys: Sequence[int]) -> list[int | Exception]:
-        batches.append(list(keys))
-        if 1 in keys:
-            await release.wait()
-        return [k * 10 for k in keys]
+    held = HeldWhileOne()
+    batches, release = held.batches, held.release
 
     activity = Activity()
     for _ in range(3):
@@ -334,14 +343,8 @@ async def test_a_batch_nobody_else_can_join_does_not_wait_for_the_rate_gate() ->
 async def test_a_submitter_answered_counts_as_one_who_may_ask_again_before_it_resumes() -> None:
     """An answer and another task's end in the same step: the answered submitters have not run yet, but they
     may ask again at once, so the lingering batch waits for them instead of going alone."""
-    release = anyio.Event()
-    batches: list[list[int]] = []
-
-    async def held(keys: Sequence[int]) -> list[int | Exception]:
-        batches.append(list(keys))
-        if 1 in keys:
-            await release.wait()
-        return [k * 10 for k in keys]
+    held = HeldWhileOne()
+    batches, release = held.batches, held.release
 
     activity = Activity()
     activity.begin()
