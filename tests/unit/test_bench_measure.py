@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from testbed.bench.measure import measure, process_cpu_s, tree_rss_kib
 
@@ -34,8 +35,14 @@ def test_cpu_time_includes_grandchildren_the_child_waited_for() -> None:
     assert m.cpu_s >= 0.3
 
 
-def test_tree_sampling_sums_parallel_children() -> None:
-    child = f"import time; {ALLOCATE_100MB}; time.sleep(0.6)"
+def test_tree_sampling_sums_parallel_children(tmp_path: Path) -> None:
+    # each child holds its 100 MB for 0.6 s after both have them (a barrier of files: on a busy machine one
+    # child can start long after the other)
+    child = (
+        f"import os, pathlib, time; {ALLOCATE_100MB}; d = pathlib.Path({str(tmp_path)!r}); "
+        "(d / str(os.getpid())).touch(); "
+        "exec('while len(list(d.iterdir())) < 2: time.sleep(0.01)'); time.sleep(0.6)"
+    )
     parent = (
         "import subprocess, sys; "
         f"ps = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(2)]; "
