@@ -11,6 +11,7 @@ from engine.pacer import Pacer
 from engine.retry import RetryPolicy
 from testbed.kaltura_sim import SimProcess
 from tests.integration.simapi import client_config
+from tests.starts import max_starts_in_any_window
 
 SimFactory = Callable[..., SimProcess]
 
@@ -27,12 +28,6 @@ class StartLog(Pacer):
         async with super().slot():
             self.starts.append(time.monotonic())
             yield
-
-
-def most_in_one_second(starts: list[float]) -> int:
-    """The most starts that any window of one second holds (wherever it begins)."""
-    ordered = sorted(starts)
-    return max((sum(1 for t in ordered[i:] if t < first + 1.0) for i, first in enumerate(ordered)), default=0)
 
 
 def client_for(
@@ -60,14 +55,8 @@ async def test_pacer_never_exceeds_the_configured_rate(kaltura_sim_factory: SimF
     counters = sim.control.counters()
     assert counters["requests"] >= 30
     assert len(pacer.starts) == counters["requests"]
-    assert most_in_one_second(pacer.starts) <= 10
+    assert max_starts_in_any_window(pacer.starts) <= 10
     assert counters["peak_rps"] <= 11
-
-
-def test_most_in_one_second_counts_a_sliding_window() -> None:
-    assert most_in_one_second([]) == 0
-    assert most_in_one_second([0.0, 0.5, 0.99, 1.0, 1.5]) == 3
-    assert most_in_one_second([0.9, 1.1, 1.2, 1.3, 5.0]) == 4
 
 
 async def test_action_blocked_bursts_are_ridden_out(kaltura_sim_factory: SimFactory) -> None:
