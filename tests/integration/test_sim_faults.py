@@ -110,7 +110,8 @@ async def test_fault_rng_is_repeatable_with_a_seed(sim: SimProcess, http: Any) -
 
 
 async def test_latency_holds_calls_in_flight(sim: SimProcess, http: Any) -> None:
-    await sim.control.aset_faults({"api_latency_ms": 400})
+    # long enough that all five are in flight together even when this process stalls while sending them
+    await sim.control.aset_faults({"api_latency_ms": 1500})
     await sim.control.areset_counters()
     results = await asyncio.gather(*(call(http, sim, "media", "count", admin_ks(sim)) for _ in range(5)))
     assert all(isinstance(r, int) for r in results)
