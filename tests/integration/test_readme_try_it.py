@@ -75,9 +75,9 @@ def test_the_try_it_section_works_as_written() -> None:
     them all unchanged."""
     env = _reader_env()
     with _servers_as_shown() as swaps:
-        script = SHELL
-        for shown, real in swaps.items():
-            script = script.replace(shown, real)
+        # in one pass, longest first: a real value that happens to be a shown one is not swapped again
+        shown = "|".join(re.escape(s) for s in sorted(swaps, key=len, reverse=True))
+        script = re.sub(shown, lambda m: swaps[m[0]], SHELL) if swaps else SHELL
         for line in script.splitlines():
             words = shlex.split(line, comments=True)
             if not words or words[0] == "kill":  # the servers are this test's: they stop with it
